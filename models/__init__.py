@@ -1,0 +1,1 @@
+"""Shipped robojam models, installed as the ``robojam.models`` package data."""

@@ -1,0 +1,89 @@
+"""``robojam bench``: speed of the engine against the Keras reference, in one run.
+
+Figures are medians and 99th percentiles of many timed repetitions, in
+milliseconds, with the ratio of the Keras reference step to the engine step.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from robojam.demo import demo_call
+from robojam.engine import Engine
+from robojam.modelfile import Model
+
+
+def _ms(samples_ns: list[int]) -> np.ndarray:
+    return np.array(samples_ns, dtype=np.float64) / 1e6
+
+
+def engine_step_times(model: Model, steps: int = 5000, seed: int = 0) -> np.ndarray:
+    """Milliseconds for each feed-one-touch + draw-one-touch step of the engine."""
+    engine = Engine(model)
+    rng = np.random.default_rng(seed)
+    engine.condition(demo_call().xy_dt())
+    touch = engine.draw(rng)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter_ns()
+        engine.feed(*touch)
+        touch = engine.draw(rng)
+        times.append(time.perf_counter_ns() - start)
+    return _ms(times)
+
+
+def keras_step_times(model: Model, steps: int = 200) -> np.ndarray:
+    """Milliseconds for the same step through Keras: ``model(x)`` with explicit state."""
+    from robojam.mixture import sample
+    from robojam.network import keras_step_model
+
+    network = keras_step_model(model)
+    encoding, rng = model.encoding, np.random.default_rng(0)
+    states = [np.zeros((1, model.units), np.float32) for _ in range(2 * model.layers)]
+    x, y, dt = 0.5, 0.5, 0.0
+    prev = (x, y)
+    times = []
+    for i in range(steps + 5):
+        start = time.perf_counter_ns()
+        signal = np.array(encoding.step_input(*prev, x, y, dt), np.float32).reshape(1, 1, -1)
+        outputs = network([signal] + states, training=False)
+        params, states = np.asarray(outputs[0])[0, 0].astype(np.float64), [np.asarray(s) for s in outputs[1:]]
+        prev = (x, y)
+        x, y, dt = encoding.decode(x, y, sample(params, model.output_dim, model.mixtures, rng))
+        if i >= 5:  # the first calls trace the graph
+            times.append(time.perf_counter_ns() - start)
+    return _ms(times)
+
+
+def respond_times(model: Model, repeats: int = 30) -> np.ndarray:
+    """Milliseconds to condition on a 5 s call and generate a 5 s response."""
+    engine = Engine(model)
+    call = demo_call(5.0).xy_dt()
+    times = []
+    for seed in range(repeats):
+        start = time.perf_counter_ns()
+        engine.respond(call, 5.0, np.random.default_rng(seed))
+        times.append(time.perf_counter_ns() - start)
+    return _ms(times)
+
+
+def run_bench(model: Model, with_keras: bool = True, steps: int = 5000) -> dict:
+    step = engine_step_times(model, steps)
+    respond = respond_times(model)
+    result = {
+        "model": model.describe(),
+        "layers": model.layers, "units": model.units, "mixtures": model.mixtures,
+        "parameters": model.param_count,
+        "step_ms_median": float(np.median(step)),
+        "step_ms_p99": float(np.percentile(step, 99)),
+        "respond_5s_ms_median": float(np.median(respond)),
+        "respond_5s_ms_p99": float(np.percentile(respond, 99)),
+    }
+    if with_keras:
+        keras_step = keras_step_times(model)
+        result["keras_step_ms_median"] = float(np.median(keras_step))
+        result["keras_step_ms_p99"] = float(np.percentile(keras_step, 99))
+        result["keras_over_engine_ratio"] = result["keras_step_ms_median"] / result["step_ms_median"]
+    return result

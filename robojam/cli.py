@@ -1,0 +1,205 @@
+"""The ``robojam`` command line.
+
+Each command imports what it needs when it runs, so that ``robojam respond``
+never pays for TensorFlow (only ``train`` and ``bench`` import it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from robojam import RobojamError, __version__
+
+MODEL_HELP = "Model folder (holding model.json and weights.npz); default: the shipped model."
+
+
+def _fail(error: Exception) -> None:
+    raise click.ClickException(str(error))
+
+
+class RobojamGroup(click.Group):
+    """Turns RobojamError from any command into a one-line message and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except RobojamError as e:
+            _fail(e)
+
+
+@click.group(cls=RobojamGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="robojam")
+def main():
+    """robojam: a live musical performance agent.
+
+    It listens to touchscreen performances and answers with its own, sampled
+    from a mixture density recurrent network (RoboJam's MDN-RNN).
+    """
+
+
+@main.command()
+@click.argument("call", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the response performance (CSV).")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--seconds", type=click.FloatRange(min=0.1, max=600), default=5.0, show_default=True,
+              help="Length of the response in seconds.")
+@click.option("--temp", type=click.FloatRange(min=0.01, max=100), default=1.0, show_default=True,
+              help="Mixture-weight temperature: lower picks the likeliest gesture more often.")
+@click.option("--sigma-temp", type=click.FloatRange(min=0.0, min_open=True, max=100), default=1.0,
+              show_default=True, help="Scales each mixture component's variance: lower is tighter, smoother.")
+@click.option("--seed", type=int, default=None, help="Random seed: the same seed gives the same response.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the call and the response side by side to this PNG.")
+def respond(call, output, model_path, seconds, temp, sigma_temp, seed, plot_path):
+    """Answer the performance in CALL (a RoboJam CSV) with a sampled response."""
+    import numpy as np
+
+    from robojam.engine import Engine
+    from robojam.modelfile import load_model
+    from robojam.performance import Performance, read_csv, write_csv
+
+    performance = read_csv(call)
+    engine = Engine(load_model(model_path))
+    response = engine.respond(performance.xy_dt(), seconds, np.random.default_rng(seed), temp, sigma_temp)
+    result = Performance.from_xy_dt(response)
+    _write(lambda: write_csv(result, output), output)
+    click.echo(f"{output}: {len(result)} touches over {result.duration:.2f} s, "
+               f"answering {len(performance)} touches over {performance.duration:.2f} s")
+    if plot_path:
+        from robojam.plot import plot_performances
+        plot_performances([("call", performance), ("response", result)], plot_path)
+        click.echo(f"{plot_path}: call and response drawn")
+
+
+def _write(action, path: Path) -> None:
+    try:
+        action()
+    except OSError as e:
+        raise RobojamError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+@main.command()
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Model folder to write (checkpoints go to its checkpoints/ folder).")
+@click.option("--layers", type=click.IntRange(1, 8), default=2, show_default=True, help="Stacked LSTM layers.")
+@click.option("--units", type=click.IntRange(4, 1024), default=64, show_default=True, help="Units per LSTM layer.")
+@click.option("--mixtures", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Gaussian components in the MDN head.")
+@click.option("--seq-len", type=click.IntRange(2, 4096), default=64, show_default=True,
+              help="Events per training window.")
+@click.option("--encoding", type=click.Choice(["delta", "robojam"]), default="delta", show_default=True,
+              help="delta: predict movement and log dt (robojam's default); robojam: raw x, y, dt as in RoboJam.")
+@click.option("--epochs", type=click.IntRange(1, 10000), default=100, show_default=True,
+              help="Most epochs to train; early stopping usually ends sooner.")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+              show_default=True, help="Adam learning rate (halved when validation stalls).")
+@click.option("--patience", type=click.IntRange(1, 1000), default=8, show_default=True,
+              help="Epochs without validation improvement before stopping.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for weights and shuffling.")
+def train(data, output, layers, units, mixtures, seq_len, encoding, epochs, batch_size, learning_rate,
+          patience, seed):
+    """Train a model on DATA: .npz corpora, CSV performances or folders of them.
+
+    Performances are split by a hash of their content: 80% train, 10%
+    validation (early stopping), 10% test, never seen in training (score it
+    with `robojam eval DATA --split test`).
+    """
+    from robojam.corpus import load_performances
+    from robojam.training import TrainOptions, train as run_training
+
+    performances = load_performances(list(data))
+    options = TrainOptions(layers=layers, units=units, mixtures=mixtures, seq_len=seq_len, encoding=encoding,
+                           epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                           patience=patience, seed=seed)
+    model = run_training(performances, options, output, sources=[str(d) for d in data])
+    info = model.metadata["training"]
+    score = model.metadata["score"]
+    click.echo(f"\nsaved {output}: {model.describe()}\n"
+               f"  {info['epochs_run']} epochs in {info['seconds']:.0f} s, best validation loss "
+               f"{info['best_val_loss']:.4f}\n"
+               f"  validation score {score['nll_per_event']:.4f} nats/event over {score['events']} events")
+
+
+@main.command(name="eval")
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True,
+              help="Score only this split of DATA (by content hash, as in training).")
+@click.option("--yardstick", is_flag=True,
+              help="Score the non-neural yardstick instead, fitted on the train split of DATA.")
+@click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
+def evaluate(data, model_path, split, yardstick, as_json):
+    """Score a model on DATA: mean negative log-likelihood per touch, in nats (lower is better)."""
+    from robojam.corpus import load_performances, select_split
+
+    performances = load_performances(list(data))
+    scored = select_split(performances, split)
+    if yardstick:
+        result, name = _yardstick_score(performances, scored), "yardstick"
+    else:
+        from robojam.evaluate import score_model
+        from robojam.modelfile import load_model
+        model = load_model(model_path)
+        result, name = score_model(model, scored), model.describe()
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        click.echo(f"{name}\n{result.nll_per_event:.4f} nats/event over {result.events} events "
+                   f"in {result.performances} performances ({split})")
+
+
+def _yardstick_score(performances, scored):
+    from robojam.corpus import select_split, usable
+    from robojam.evaluate import score
+    from robojam.yardstick import Yardstick
+
+    train_set = [clean for clean, _ in usable(select_split(performances, "train"))]
+    if not train_set:
+        raise RobojamError("no training performances to fit the yardstick on")
+    return score(Yardstick.fit(train_set).event_log_probs, scored)
+
+
+@main.command()
+@click.argument("performances", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Image to write (PNG).")
+def plot(performances, output):
+    """Draw performances side by side as touch trails coloured by time.
+
+    Give a call then its response to see what the model played.
+    """
+    from robojam.performance import read_csv
+    from robojam.plot import plot_performances
+
+    plot_performances([(p.stem, read_csv(p)) for p in performances], output)
+    click.echo(f"{output}: {len(performances)} performance(s) drawn")
+
+
+@main.command()
+@click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--steps", type=click.IntRange(100, 1_000_000), default=5000, show_default=True,
+              help="Engine steps to time.")
+@click.option("--no-keras", is_flag=True, help="Skip the Keras reference (no TensorFlow import).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench(model_path, steps, no_keras, as_json):
+    """Time the inference engine against the Keras reference on this machine."""
+    from robojam.bench import run_bench
+    from robojam.modelfile import load_model
+
+    result = run_bench(load_model(model_path), with_keras=not no_keras, steps=steps)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for key, value in result.items():
+        click.echo(f"{key:>24}: {value:.4f}" if isinstance(value, float) else f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

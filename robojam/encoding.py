@@ -1,0 +1,145 @@
+"""How touch events are encoded for the network, and back.
+
+The network reads one input vector per event and its MDN head models a
+3-D target for the *next* event. Two encodings exist:
+
+``robojam``
+    RoboJam's original: input and target are the raw ``x, y, dt``.
+
+``delta``
+    Like handwriting and sketch models, the target is the *movement*:
+    ``(dx, dy) * delta_scale`` and the standardised log of dt,
+    ``(log dt - logdt_mean) / logdt_std``. The input adds the absolute
+    position so the network knows where the screen edges are.
+
+Densities are reported in raw units (x, y, dt in seconds), so each encoding
+gives the log-Jacobian ``log |d target / d raw|`` to add to the encoded
+log-density (change of variables).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from robojam import RobojamError
+from robojam.corpus import MAX_DT
+
+# dt is floored here before its log is taken (the first event of a
+# performance has dt 0); the shortest dt in the published corpus is 0.36 ms.
+DT_FLOOR = 1e-4
+
+
+class Encoding:
+    name = ""
+    input_dim = 3
+    output_dim = 3
+
+    def targets(self, xy_dt: np.ndarray) -> np.ndarray:
+        """Encoded target of each event (n, 3); a delta is taken from the event before."""
+        raise NotImplementedError
+
+    def inputs(self, xy_dt: np.ndarray) -> np.ndarray:
+        """Network input vector of each event (n, input_dim)."""
+        raise NotImplementedError
+
+    def step_input(self, prev_x: float, prev_y: float, x: float, y: float, dt: float) -> list[float]:
+        """The input vector of one event given the one before (the engine's fast path)."""
+        raise NotImplementedError
+
+    def decode(self, prev_x: float, prev_y: float, target) -> tuple[float, float, float]:
+        """A raw ``x, y, dt`` touch from a sampled target, clipped to the valid range."""
+        raise NotImplementedError
+
+    def log_jacobian(self, xy_dt: np.ndarray) -> np.ndarray:
+        """log |d target / d raw| of each event (n,)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        return {"name": self.name}
+
+
+class RawEncoding(Encoding):
+    name = "robojam"
+
+    def targets(self, xy_dt):
+        return np.asarray(xy_dt, dtype=np.float64)[:, :3].copy()
+
+    def inputs(self, xy_dt):
+        return self.targets(xy_dt)
+
+    def step_input(self, prev_x, prev_y, x, y, dt):
+        return [x, y, dt]
+
+    def decode(self, prev_x, prev_y, target):
+        return _clip_touch(float(target[0]), float(target[1]), float(target[2]))
+
+    def log_jacobian(self, xy_dt):
+        return np.zeros(len(xy_dt))
+
+
+class DeltaEncoding(Encoding):
+    name = "delta"
+    input_dim = 5
+
+    def __init__(self, delta_scale: float = 10.0, logdt_mean: float = -3.5, logdt_std: float = 1.0):
+        self.delta_scale = float(delta_scale)
+        self.logdt_mean = float(logdt_mean)
+        self.logdt_std = float(logdt_std)
+
+    @classmethod
+    def fitted(cls, performances: list[np.ndarray], delta_scale: float = 10.0) -> "DeltaEncoding":
+        """Standardise log dt with the mean and spread of the training events."""
+        dts = np.concatenate([p[1:, 2] for p in performances if len(p) > 1])
+        log_dt = np.log(np.maximum(dts, DT_FLOOR))
+        return cls(delta_scale, float(log_dt.mean()), float(max(log_dt.std(), 1e-3)))
+
+    def targets(self, xy_dt):
+        xy_dt = np.asarray(xy_dt, dtype=np.float64)
+        deltas = np.diff(xy_dt[:, :2], axis=0, prepend=xy_dt[:1, :2]) * self.delta_scale
+        log_dt = (np.log(np.maximum(xy_dt[:, 2], DT_FLOOR)) - self.logdt_mean) / self.logdt_std
+        return np.column_stack([deltas, log_dt])
+
+    def inputs(self, xy_dt):
+        xy_dt = np.asarray(xy_dt, dtype=np.float64)
+        return np.column_stack([xy_dt[:, :2], self.targets(xy_dt)])
+
+    def step_input(self, prev_x, prev_y, x, y, dt):
+        scale = self.delta_scale
+        log_dt = (math.log(max(dt, DT_FLOOR)) - self.logdt_mean) / self.logdt_std
+        return [x, y, (x - prev_x) * scale, (y - prev_y) * scale, log_dt]
+
+    def decode(self, prev_x, prev_y, target):
+        dt = math.exp(min(float(target[2]) * self.logdt_std + self.logdt_mean, math.log(MAX_DT)))
+        return _clip_touch(prev_x + float(target[0]) / self.delta_scale,
+                           prev_y + float(target[1]) / self.delta_scale, dt)
+
+    def log_jacobian(self, xy_dt):
+        dt = np.maximum(np.asarray(xy_dt, dtype=np.float64)[:, 2], DT_FLOOR)
+        return 2 * math.log(self.delta_scale) - math.log(self.logdt_std) - np.log(dt)
+
+    def to_dict(self):
+        return {"name": self.name, "delta_scale": self.delta_scale,
+                "logdt_mean": self.logdt_mean, "logdt_std": self.logdt_std}
+
+
+def _clip_touch(x: float, y: float, dt: float) -> tuple[float, float, float]:
+    def clip(v, lo, hi):
+        return lo if not v >= lo else hi if v > hi else v  # NaN goes to lo
+    return clip(x, 0.0, 1.0), clip(y, 0.0, 1.0), clip(dt, 0.0, MAX_DT)
+
+
+ENCODINGS = {"robojam": RawEncoding, "delta": DeltaEncoding}
+
+
+def from_dict(spec: dict) -> Encoding:
+    """The encoding a model file's metadata names."""
+    name = spec.get("name") if isinstance(spec, dict) else None
+    if name not in ENCODINGS:
+        raise RobojamError(f"unknown encoding {name!r}; known: {', '.join(ENCODINGS)}")
+    params = {k: v for k, v in spec.items() if k != "name"}
+    try:
+        return ENCODINGS[name](**params)
+    except (TypeError, ValueError) as e:
+        raise RobojamError(f"bad parameters for encoding {name!r}: {e}") from None

@@ -1,0 +1,62 @@
+"""The held-out score: per-event negative log-likelihood in nats, raw units.
+
+Protocol, for each performance with at least 2 events: clean it (see
+:func:`robojam.corpus.clean`), reset the state, feed events 1..n-1 and score
+events 2..n given what came before, counting only events whose *raw* x, y
+lie in [0, 1] and dt in (0, 5] (:func:`robojam.corpus.scored`). The score is
+the mean over all counted events; lower is better. Densities are of
+``(x, y, dt)`` with x, y as in the file and dt in seconds, whatever encoding
+a model uses inside (its log-Jacobian is added).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from robojam.corpus import usable
+from robojam.engine import Engine
+from robojam.mixture import log_prob
+from robojam.modelfile import Model
+
+
+@dataclass
+class Score:
+    nll_per_event: float
+    events: int
+    performances: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def model_event_log_probs(engine: Engine, clean: np.ndarray) -> np.ndarray:
+    """log p of events 2..n of a cleaned performance given the ones before, raw units."""
+    engine.reset()
+    params = []
+    for x, y, dt in clean[:-1]:
+        engine.feed(float(x), float(y), float(dt))
+        params.append(engine.mixture_params())
+    encoding = engine.encoding
+    targets = encoding.targets(clean)[1:]
+    return log_prob(targets, np.array(params), engine.dim, engine.mixtures) + encoding.log_jacobian(clean)[1:]
+
+
+def score(event_log_probs, performances: list[np.ndarray]) -> Score:
+    """Mean NLL over scored events, with ``event_log_probs(clean)`` giving log p of events 2..n."""
+    total, events, counted = 0.0, 0, 0
+    for clean, mask in usable(performances):
+        keep = mask[1:]
+        if not keep.any():
+            continue
+        total -= float(np.sum(event_log_probs(clean)[keep]))
+        events += int(keep.sum())
+        counted += 1
+    nll = total / events if events else float("nan")
+    return Score(nll, events, counted)
+
+
+def score_model(model: Model, performances: list[np.ndarray]) -> Score:
+    engine = Engine(model)
+    return score(lambda clean: model_event_log_probs(engine, clean), performances)

@@ -1,0 +1,105 @@
+"""The MDN-RNN as a Keras model, and the bridge to robojam's model format.
+
+RoboJam's architecture: stacked LSTMs feeding a keras-mdn-layer ``MDN`` head,
+applied at every time step. This module imports Keras (and so TensorFlow):
+only training and the engine-versus-Keras checks use it.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import keras_mdn_layer as mdn  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers, ops  # noqa: E402
+
+from robojam.modelfile import MDN_PARTS, Model  # noqa: E402
+
+
+def build_sequence_network(input_dim: int, n_layers: int, units: int, mixtures: int,
+                           output_dim: int = 3) -> keras.Model:
+    """The training network: (batch, time, input_dim) to mixture parameters at every step."""
+    inputs = keras.Input(shape=(None, input_dim), name="touches")
+    signal = inputs
+    for i in range(n_layers):
+        signal = layers.LSTM(units, return_sequences=True, name=f"lstm{i}")(signal)
+    head = layers.TimeDistributed(mdn.MDN(output_dim, mixtures), name="mdn")(signal)
+    return keras.Model(inputs, head, name="robojam_mdn_rnn")
+
+
+def build_step_network(input_dim: int, n_layers: int, units: int, mixtures: int,
+                       output_dim: int = 3) -> keras.Model:
+    """One step with explicit state: [touch, h0, c0, h1, c1, ...] to [params, h0', c0', ...]."""
+    touch = keras.Input(shape=(1, input_dim), name="touch")
+    states_in, states_out = [], []
+    signal = touch
+    for i in range(n_layers):
+        h = keras.Input(shape=(units,), name=f"h{i}")
+        c = keras.Input(shape=(units,), name=f"c{i}")
+        signal, h_out, c_out = layers.LSTM(units, return_sequences=True, return_state=True,
+                                           name=f"lstm{i}")(signal, initial_state=[h, c])
+        states_in += [h, c]
+        states_out += [h_out, c_out]
+    head = layers.TimeDistributed(mdn.MDN(output_dim, mixtures), name="mdn")(signal)
+    return keras.Model([touch] + states_in, [head] + states_out, name="robojam_step")
+
+
+def masked_mdn_loss(output_dim: int, mixtures: int):
+    """Mean negative log-likelihood of the mixture (Bishop 1994, eq. 33) over weighted steps.
+
+    ``y_true`` carries the target in its first ``output_dim`` columns and a
+    0/1 weight in the last, so padding and unscored events add nothing.
+    """
+    kd = output_dim * mixtures
+
+    def loss(y_true, y_pred):
+        target = ops.reshape(y_true[..., :output_dim], (-1, 1, output_dim))
+        weight = ops.reshape(y_true[..., output_dim], (-1,))
+        params = ops.reshape(y_pred, (-1, 2 * kd + mixtures))
+        mus = ops.reshape(params[:, :kd], (-1, mixtures, output_dim))
+        sigmas = ops.reshape(params[:, kd:2 * kd], (-1, mixtures, output_dim))
+        log_pi = ops.log_softmax(params[:, 2 * kd:], axis=-1)
+        log_components = (-0.5 * output_dim * np.log(2 * np.pi) - ops.sum(ops.log(sigmas), axis=-1)
+                          - 0.5 * ops.sum(ops.square((target - mus) / sigmas), axis=-1))
+        nll = -ops.logsumexp(log_pi + log_components, axis=-1)
+        return ops.sum(nll * weight) / ops.maximum(ops.sum(weight), 1.0)
+
+    return loss
+
+
+def weights_from_keras(network: keras.Model, n_layers: int) -> dict[str, np.ndarray]:
+    """Keras layer weights under robojam's weight names."""
+    weights = {}
+    for i in range(n_layers):
+        kernel, recurrent, bias = network.get_layer(f"lstm{i}").get_weights()
+        weights.update({f"lstm{i}_kernel": kernel, f"lstm{i}_recurrent_kernel": recurrent, f"lstm{i}_bias": bias})
+    head = network.get_layer("mdn").layer
+    for part in MDN_PARTS:
+        kernel, bias = getattr(head, f"mdn_{part}").get_weights()
+        weights.update({f"mdn_{part}_kernel": kernel, f"mdn_{part}_bias": bias})
+    return weights
+
+
+def load_into_keras(network: keras.Model, model: Model) -> keras.Model:
+    """Set a Keras network's weights from a robojam model."""
+    w = model.weights
+    for i in range(model.layers):
+        network.get_layer(f"lstm{i}").set_weights(
+            [w[f"lstm{i}_kernel"], w[f"lstm{i}_recurrent_kernel"], w[f"lstm{i}_bias"]])
+    head = network.get_layer("mdn").layer
+    for part in MDN_PARTS:
+        getattr(head, f"mdn_{part}").set_weights([w[f"mdn_{part}_kernel"], w[f"mdn_{part}_bias"]])
+    return network
+
+
+def keras_sequence_model(model: Model) -> keras.Model:
+    network = build_sequence_network(model.encoding.input_dim, model.layers, model.units, model.mixtures)
+    return load_into_keras(network, model)
+
+
+def keras_step_model(model: Model) -> keras.Model:
+    network = build_step_network(model.encoding.input_dim, model.layers, model.units, model.mixtures)
+    return load_into_keras(network, model)

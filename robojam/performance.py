@@ -1,0 +1,165 @@
+"""Touch performances and RoboJam's CSV format.
+
+A performance is a sequence of touch events. In files each event is a row of
+``time,x,y,z,moving``: seconds from the start, position in [0, 1] (x to the
+right, y downwards), touch size or pressure, and 0 on touch-down (a new
+stroke) or 1 while dragging.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from robojam import RobojamError
+
+COLUMNS = ("time", "x", "y", "z", "moving")
+DEFAULT_Z = 0.5
+# A generated touch starts a new stroke when it comes after a pause or jumps
+# across the screen: the model predicts (x, y, dt) only, so strokes are
+# inferred from those.
+STROKE_GAP_S = 0.1
+STROKE_JUMP = 0.1
+
+
+@dataclass
+class Performance:
+    """Touch events as an (n, 5) float array with columns ``COLUMNS``."""
+
+    events: np.ndarray
+
+    def __post_init__(self):
+        self.events = np.asarray(self.events, dtype=np.float64).reshape(-1, len(COLUMNS))
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.events[:, 0]
+
+    @property
+    def duration(self) -> float:
+        return float(self.time[-1]) if len(self) else 0.0
+
+    def xy_dt(self) -> np.ndarray:
+        """The (n, 3) array of ``x, y, dt`` the model works on (dt of the first event is 0)."""
+        dt = np.diff(self.time, prepend=self.time[:1]) if len(self) else np.zeros(0)
+        return np.column_stack([self.events[:, 1], self.events[:, 2], dt])
+
+    @classmethod
+    def from_xy_dt(cls, xy_dt: np.ndarray, z: float = DEFAULT_Z, start: float = 0.0) -> "Performance":
+        """Build a performance from ``x, y, dt`` rows, inferring strokes from pauses and jumps."""
+        xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)
+        time = start + np.cumsum(xy_dt[:, 2])
+        moving = stroke_continues(xy_dt)
+        z_col = np.full(len(xy_dt), z)
+        return cls(np.column_stack([time, xy_dt[:, 0], xy_dt[:, 1], z_col, moving]))
+
+
+def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:
+    """1 where an event continues the previous stroke, 0 where it starts a new one."""
+    moving = np.zeros(len(xy_dt))
+    if len(xy_dt) > 1:
+        jump = np.hypot(np.diff(xy_dt[:, 0]), np.diff(xy_dt[:, 1]))
+        gap = xy_dt[1:, 2]
+        moving[1:] = (gap <= STROKE_GAP_S) & (jump <= STROKE_JUMP)
+    return moving
+
+
+def write_csv(performance: Performance, path: str | Path) -> None:
+    """Write a performance as RoboJam CSV (header ``time,x,y,z,moving``)."""
+    with open(path, "w", newline="") as f:
+        f.write(to_csv_text(performance))
+
+
+def to_csv_text(performance: Performance) -> str:
+    out = io.StringIO()
+    out.write(",".join(COLUMNS) + "\n")
+    for t, x, y, z, moving in performance.events:
+        out.write(f"{t:.6f},{x:.6f},{y:.6f},{z:.6f},{int(moving)}\n")
+    return out.getvalue()
+
+
+def read_csv(path: str | Path) -> Performance:
+    """Read a RoboJam CSV performance.
+
+    Forgiving about what is optional (``z`` and ``moving`` columns, column
+    order, blank lines, a ``\\r\\n`` line end) and strict about the rest: a
+    missing file, a missing ``time``/``x``/``y`` column, a cell that is not a
+    finite number or time running backwards raise :class:`RobojamError`
+    naming the file and line.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise RobojamError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RobojamError(f"{path}: cannot read performance CSV ({e})") from None
+    return parse_csv(text, name=str(path))
+
+
+def parse_csv(text: str, name: str = "<csv>") -> Performance:
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = next(rows, None)
+    if header is None:
+        raise RobojamError(f"{name}: empty file, expected a header 'time,x,y,z,moving'")
+    columns = _header_columns(header, name)
+    events, lines = [], []
+    for row in rows:
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        events.append(_parse_row(row, columns, name, rows.line_num))
+        lines.append(rows.line_num)
+    if not events:
+        raise RobojamError(f"{name}: no touch events after the header")
+    performance = Performance(np.array(events))
+    _check_time_order(performance, name, lines)
+    _fill_unknown_strokes(performance)
+    return performance
+
+
+def _header_columns(header: list[str], name: str) -> dict[str, int]:
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in ("time", "x", "y") if c not in names]
+    if missing:
+        raise RobojamError(
+            f"{name}, line 1: header {','.join(header)!r} lacks {', '.join(missing)}; "
+            "expected 'time,x,y,z,moving' (z and moving optional)"
+        )
+    return {c: names.index(c) for c in COLUMNS if c in names}
+
+
+def _parse_row(row: list[str], columns: dict[str, int], name: str, line: int) -> list[float]:
+    values = {"z": DEFAULT_Z, "moving": math.nan}
+    for column, index in columns.items():
+        if index >= len(row):
+            raise RobojamError(f"{name}, line {line}: missing the {column!r} column")
+        try:
+            value = float(row[index])
+        except ValueError:
+            raise RobojamError(f"{name}, line {line}: {column} {row[index]!r} is not a number") from None
+        if not math.isfinite(value):
+            raise RobojamError(f"{name}, line {line}: {column} is {row[index]!r}, not a finite number")
+        values[column] = value
+    return [values["time"], values["x"], values["y"], values["z"], values["moving"]]
+
+
+def _check_time_order(performance: Performance, name: str, lines: list[int]) -> None:
+    backwards = np.nonzero(np.diff(performance.time) < 0)[0]
+    if len(backwards):
+        raise RobojamError(f"{name}, line {lines[backwards[0] + 1]}: time goes backwards")
+
+
+def _fill_unknown_strokes(performance: Performance) -> None:
+    """Files without a ``moving`` column get strokes inferred as for generated touches."""
+    events = performance.events
+    unknown = np.isnan(events[:, 4])
+    if unknown.any():
+        events[unknown, 4] = stroke_continues(performance.xy_dt())[unknown]

@@ -1,0 +1,138 @@
+"""Training an MDN-RNN on touch performances with Keras and keras-mdn-layer.
+
+Performances are split by content hash (:func:`robojam.corpus.split_of`):
+the network is fitted on 'train', early stopping watches 'val', and 'test'
+is never seen, so it can be held out for ``robojam eval --split test``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from robojam import RobojamError
+from robojam.corpus import select_split, summary, usable
+from robojam.encoding import DeltaEncoding, Encoding, RawEncoding
+from robojam.evaluate import score_model
+from robojam.modelfile import Model, save_model
+
+
+@dataclass
+class TrainOptions:
+    layers: int = 2
+    units: int = 128
+    mixtures: int = 8
+    seq_len: int = 64
+    encoding: str = "delta"
+    epochs: int = 100
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 8
+    seed: int = 0
+
+
+def make_encoding(name: str, train: list[np.ndarray]) -> Encoding:
+    if name == "robojam":
+        return RawEncoding()
+    if name == "delta":
+        return DeltaEncoding.fitted(train)
+    raise RobojamError(f"unknown encoding {name!r}; choose robojam or delta")
+
+
+def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: int):
+    """Training windows: inputs (N, L, F) and targets with a weight column (N, L, D + 1).
+
+    Window step t reads event t and predicts event t + 1; windows start every
+    ``seq_len // 2`` events, always at a performance's start, and padding and
+    unscored targets get weight 0.
+    """
+    stride = max(1, seq_len // 2)
+    inputs, targets = [], []
+    for clean, mask in usable(performances):
+        x, y = encoding.inputs(clean), encoding.targets(clean)
+        weights = mask.astype(np.float64)
+        for start in range(0, len(clean) - 1, stride):
+            stop = min(start + seq_len, len(clean) - 1)
+            window_x = np.zeros((seq_len, x.shape[1]))
+            window_y = np.zeros((seq_len, y.shape[1] + 1))
+            window_x[:stop - start] = x[start:stop]
+            window_y[:stop - start, :-1] = y[start + 1:stop + 1]
+            window_y[:stop - start, -1] = weights[start + 1:stop + 1]
+            inputs.append(window_x)
+            targets.append(window_y)
+    if not inputs:
+        raise RobojamError("no performance with at least two touches to train on")
+    return np.array(inputs, dtype=np.float32), np.array(targets, dtype=np.float32)
+
+
+def split_for_training(performances: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(train, val) performances; a tiny data set with no 'val' member validates on 'train'."""
+    train = select_split(performances, "train")
+    val = select_split(performances, "val")
+    if not train:
+        train = val or select_split(performances, "test")
+    return train, (val or train)
+
+
+def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path,
+          sources: list[str] = ()) -> Model:
+    """Fit a network, save the best one to ``out`` (with checkpoints on the way) and return it."""
+    import keras
+
+    from robojam.network import build_sequence_network, masked_mdn_loss, weights_from_keras
+
+    keras.utils.set_random_seed(options.seed)
+    train_set, val_set = split_for_training(performances)
+    encoding = make_encoding(options.encoding, train_set)
+    train_x, train_y = make_windows(train_set, encoding, options.seq_len)
+    val_x, val_y = make_windows(val_set, encoding, options.seq_len)
+    print(f"training on {len(train_set)} performances ({len(train_x)} windows of {options.seq_len}), "
+          f"validating on {len(val_set)}", flush=True)
+
+    network = build_sequence_network(encoding.input_dim, options.layers, options.units, options.mixtures)
+    network.compile(optimizer=keras.optimizers.Adam(options.learning_rate, clipnorm=1.0),
+                    loss=masked_mdn_loss(encoding.output_dim, options.mixtures))
+
+    def snapshot(extra: dict) -> Model:
+        metadata = {"training": {**asdict(options), **extra, "data": list(map(str, sources)),
+                                 "train": summary(train_set), "val": summary(val_set)}}
+        return Model(options.layers, options.units, options.mixtures, encoding,
+                     weights_from_keras(network, options.layers), metadata)
+
+    checkpoint_dir = Path(out) / "checkpoints"
+    started = time.monotonic()
+    history = network.fit(
+        train_x, train_y, validation_data=(val_x, val_y), epochs=options.epochs,
+        batch_size=options.batch_size, shuffle=True, verbose=1 if sys.stdout.isatty() else 2,
+        callbacks=[
+            keras.callbacks.EarlyStopping(patience=options.patience, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, options.patience // 2)),
+            checkpoint_best(lambda: snapshot({}), checkpoint_dir),
+        ],
+    )
+    val_losses = history.history["val_loss"]
+    model = snapshot({"epochs_run": len(val_losses), "best_val_loss": float(np.min(val_losses)),
+                      "seconds": round(time.monotonic() - started, 1)})
+    model.metadata["score"] = {"split": "val", **score_model(model, val_set).to_dict()}
+    save_model(model, out)
+    return model
+
+
+def checkpoint_best(make_model, folder: Path):
+    """A Keras callback saving a loadable robojam model whenever val_loss improves."""
+    import keras
+
+    class CheckpointBest(keras.callbacks.Callback):
+        best = np.inf
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("val_loss", np.inf)
+            if loss < self.best:
+                self.best = loss
+                save_model(make_model(), folder)
+
+    return CheckpointBest()

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from robojam import RobojamError
+from robojam.performance import Performance, parse_csv, read_csv, stroke_continues, write_csv
+
+
+def test_csv_round_trip(tmp_path):
+    events = np.array([[0.0, 0.1, 0.2, 0.3, 0], [0.0167, 0.15, 0.25, 0.4, 1], [0.5, 0.9, 0.8, 0.5, 0]])
+    path = tmp_path / "perf.csv"
+    write_csv(Performance(events), path)
+    assert path.read_text().splitlines()[0] == "time,x,y,z,moving"
+    np.testing.assert_allclose(read_csv(path).events, events, atol=1e-6)
+
+
+def test_read_is_forgiving_about_optional_columns_and_layout():
+    text = "\ufeffY,Time,X\r\n0.5,0.0,0.1\r\n\r\n0.52,0.0167,0.11\r\n0.9,1.0,0.8\r\n"
+    perf = parse_csv(text)
+    np.testing.assert_allclose(perf.events[:, :3], [[0, 0.1, 0.5], [0.0167, 0.11, 0.52], [1.0, 0.8, 0.9]])
+    assert (perf.events[:, 3] == 0.5).all()  # default z
+    assert perf.events[:, 4].tolist() == [0, 1, 0]  # strokes inferred: a pause and a jump start a new one
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty file"),
+    ("time,x\n0,0.5\n", "lacks y"),
+    ("time,x,y\n", "no touch events"),
+    ("time,x,y\n0,0.5,0.5\n0.1,abc,0.5\n", "line 3: x 'abc' is not a number"),
+    ("time,x,y\n0,0.5,nan\n", "line 2: y is 'nan', not a finite number"),
+    ("time,x,y\n0,0.5,inf\n", "not a finite number"),
+    ("time,x,y,z\n0,0.5,0.5\n", "line 2: missing the 'z' column"),
+    ("time,x,y\n1,0.5,0.5\n0.5,0.5,0.5\n", "line 3: time goes backwards"),
+])
+def test_bad_csv_names_file_and_line(text, message):
+    with pytest.raises(RobojamError, match="bad.csv") as error:
+        parse_csv(text, name="bad.csv")
+    assert message in str(error.value)
+
+
+def test_missing_and_binary_files_are_clear_errors(tmp_path):
+    with pytest.raises(RobojamError, match="no such file"):
+        read_csv(tmp_path / "nope.csv")
+    binary = tmp_path / "noise.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(RobojamError, match="noise.csv"):
+        read_csv(binary)
+
+
+def test_xy_dt_and_back():
+    perf = Performance.from_xy_dt([[0.5, 0.5, 0.0], [0.51, 0.5, 0.0167], [0.9, 0.1, 0.3]], start=1.0)
+    np.testing.assert_allclose(perf.time, [1.0, 1.0167, 1.3167])
+    np.testing.assert_allclose(perf.xy_dt()[:, 2], [0.0, 0.0167, 0.3])
+    assert perf.events[:, 4].tolist() == [0, 1, 0]
+
+
+def test_stroke_inference_breaks_on_pause_or_jump():
+    rows = np.array([[0.1, 0.1, 0], [0.11, 0.1, 0.016], [0.12, 0.1, 0.5], [0.6, 0.1, 0.016]])
+    assert stroke_continues(rows).tolist() == [0, 1, 0, 0]
