@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from robojam import RobojamError
-from robojam.corpus import MAX_DT
+from robojam.corpus import MAX_DT, clean
 from robojam.mixture import sample
 from robojam.modelfile import MDN_PARTS, Model
 
@@ -28,24 +28,26 @@ SIGMA_EPSILON = 1e-7
 # A response stops after this many touches a second even if the model plays faster.
 MAX_TOUCHES_PER_SECOND = 200
 HALF = np.float32(0.5)
+ONE = np.float32(1.0)
 
 
 @dataclass
 class EngineState:
     """Everything the next prediction depends on; copy it to branch.
 
-    ``signals`` is ``[1, input, h_0, ..., h_{L-1}]`` (float32), ``cells`` the
-    LSTM cell states, ``head`` the MDN head's raw output for the next touch
-    (standard deviations not yet activated), None until a touch is fed.
+    ``signals`` is the engine's ``[1, input, 2 h_0, ..., 2 h_{L-1}]``
+    (float32), ``cells`` the LSTM cell states end to end, ``head`` the MDN
+    head's raw output for the next touch (standard deviations not yet
+    activated), None until a touch is fed.
     """
 
     signals: np.ndarray
-    cells: list[np.ndarray]
+    cells: np.ndarray
     last_xy: tuple[float, float] | None
     head: np.ndarray | None
 
     def copy(self) -> "EngineState":
-        return EngineState(self.signals.copy(), [c.copy() for c in self.cells], self.last_xy,
+        return EngineState(self.signals.copy(), self.cells.copy(), self.last_xy,
                            None if self.head is None else self.head.copy())
 
 
@@ -54,15 +56,49 @@ def elu_plus_one(v: float) -> float:
     return (v if v > 0 else math.expm1(v)) + 1.0 + SIGMA_EPSILON
 
 
+class _LayerStep:
+    """One LSTM layer's step on the engine's buffers, as views made once.
+
+    With t = tanh of the gate pre-activations (sigmoid gates' columns halved,
+    since sigmoid(a) = (1 + tanh(a / 2)) / 2):
+        c' = ((1 + t_f) c + (1 + t_i) t_g) / 2,    2 h' = (1 + t_o) tanh(c')
+    The layer writes 2 h' and every kernel reading h has its rows halved.
+    Used for one layer at a time (``feed``), or for all layers at once with
+    gate columns grouped by gate (``condition``'s wavefront).
+    """
+
+    def __init__(self, signals: np.ndarray, kernel: np.ndarray, cells: np.ndarray, twice_h: np.ndarray):
+        width = cells.size
+        self.signals = signals[:kernel.shape[0]]
+        self.kernel = kernel
+        self.gates = np.zeros(4 * width, np.float32)
+        self.product = np.zeros(width, np.float32)
+        self.sigmoids = self.gates[:3 * width]
+        self.i, self.f, self.o, self.g = (self.gates[k * width:(k + 1) * width] for k in range(4))
+        self.cells, self.twice_h = cells, twice_h
+
+    def __call__(self) -> None:
+        gates = self.gates
+        np.dot(self.signals, self.kernel, out=gates)
+        np.tanh(gates, out=gates)
+        self.sigmoids += ONE
+        cells = self.cells
+        cells *= self.f
+        np.multiply(self.i, self.g, out=self.product)
+        cells += self.product
+        cells *= HALF
+        np.tanh(cells, out=self.twice_h)
+        self.twice_h *= self.o
+
+
 class Engine:
     """A model's network with explicit state, stepping one touch at a time.
 
-    Works in float32 like Keras, on one signal vector ``[1, input, h_0, ...,
-    h_{L-1}]``: every layer and the head read a prefix or all of it through a
-    kernel with zero rows where they take nothing, the leading 1 carrying the
-    bias, so no vector is ever copied between layers. Gates are reordered to
-    i, f, o, g with the sigmoid gates' columns halved, because
-    sigmoid(a) = (1 + tanh(a / 2)) / 2: one tanh covers all four gates.
+    Works in float32 like Keras, on one signal vector ``[1, input, 2 h_0,
+    ..., 2 h_{L-1}]``: every layer and the head read a prefix or all of it
+    through a kernel with zero rows where they take nothing, the leading 1
+    carrying the bias, so no vector is copied between layers and a layer step
+    is nine numpy calls on buffers allocated once.
     """
 
     def __init__(self, model: Model):
@@ -73,46 +109,73 @@ class Engine:
         self.dim = model.output_dim
         u, n_in, w = model.units, model.encoding.input_dim, model.weights
         self._h_start = [1 + n_in + i * u for i in range(model.layers)]
-        self._width = 1 + n_in + model.layers * u
-        self._kernels = [self._layer_kernel(w, i) for i in range(model.layers)]
+        self._signals = np.zeros(1 + n_in + model.layers * u, np.float32)
+        self._cells = np.zeros(model.layers * u, np.float32)
+        kernels = [self._layer_kernel(w, i) for i in range(model.layers)]
+        self._steps = [
+            _LayerStep(self._signals, k, self._cells[i * u:(i + 1) * u], self._signals[h:h + u])
+            for i, (k, h) in enumerate(zip(kernels, self._h_start))
+        ]
+        self._wavefront = _LayerStep(self._signals, self._wavefront_kernel(kernels), self._cells,
+                                     self._signals[self._h_start[0]:])
         self._head = self._head_kernel(w)
-        self._gates = np.zeros(4 * u, np.float32)
-        self._product = np.zeros(u, np.float32)
+        self._input = self._signals[1:1 + n_in]
         kd = self.mixtures * self.dim
         self._sigmas = slice(kd, 2 * kd)
         self.reset()
 
     def _layer_kernel(self, w: dict, i: int) -> np.ndarray:
-        """Rows for [1, input, h_0 .. h_i] (a prefix of the signal vector), gates i, f, o, g."""
+        """Rows for [1, input, 2 h_0 .. 2 h_i] (a prefix of the signals), gate columns i, f, o, g."""
         u, h_start = self.units, self._h_start[i]
         kernel = np.zeros((h_start + u, 4 * u), np.float64)
         kernel[0] = w[f"lstm{i}_bias"]
-        reads = slice(1, 1 + self.encoding.input_dim) if i == 0 else slice(h_start - u, h_start)
-        kernel[reads] = w[f"lstm{i}_kernel"]
-        kernel[h_start:h_start + u] = w[f"lstm{i}_recurrent_kernel"]
+        if i == 0:
+            kernel[1:h_start] = w["lstm0_kernel"]
+        else:
+            kernel[h_start - u:h_start] = w[f"lstm{i}_kernel"] / 2
+        kernel[h_start:h_start + u] = w[f"lstm{i}_recurrent_kernel"] / 2
         gate_i, gate_f, gate_g, gate_o = (kernel[:, k * u:(k + 1) * u] for k in range(4))
         return np.hstack([gate_i / 2, gate_f / 2, gate_o / 2, gate_g]).astype(np.float32)
 
+    def _wavefront_kernel(self, kernels: list[np.ndarray]) -> np.ndarray:
+        """All layers' kernels side by side, columns grouped by gate then layer."""
+        u, layers = self.units, len(kernels)
+        fused = np.zeros((self._signals.size, 4 * u * layers), np.float32)
+        for i, kernel in enumerate(kernels):
+            for gate in range(4):
+                column = (gate * layers + i) * u
+                fused[:kernel.shape[0], column:column + u] = kernel[:, gate * u:(gate + 1) * u]
+        return fused
+
     def _head_kernel(self, w: dict) -> np.ndarray:
-        """Rows for the whole signal vector; only the bias and the top layer's h are read."""
-        kernel = np.hstack([w[f"mdn_{p}_kernel"] for p in MDN_PARTS])
-        full = np.zeros((self._width, kernel.shape[1]), np.float32)
+        """Rows for all the signals; only the bias and the top layer's 2 h are read."""
+        kernel = np.hstack([w[f"mdn_{p}_kernel"] for p in MDN_PARTS]) / 2
+        full = np.zeros((self._signals.size, kernel.shape[1]), np.float32)
         full[0] = np.hstack([w[f"mdn_{p}_bias"] for p in MDN_PARTS])
         full[self._h_start[-1]:] = kernel
         return full
 
+    @property
+    def state(self) -> EngineState:
+        """The live state (its arrays are the engine's own buffers: copy to keep)."""
+        return EngineState(self._signals, self._cells, self._last_xy, self._next_head)
+
     def reset(self) -> None:
         """Forget everything fed so far."""
-        signals = np.zeros(self._width, np.float32)
-        signals[0] = 1.0
-        cells = [np.zeros(self.units, np.float32) for _ in self._kernels]
-        self.state = EngineState(signals, cells, None, None)
+        self._signals[:] = 0.0
+        self._signals[0] = 1.0
+        self._cells[:] = 0.0
+        self._last_xy: tuple[float, float] | None = None
+        self._next_head: np.ndarray | None = None
 
     def snapshot(self) -> EngineState:
         return self.state.copy()
 
     def restore(self, state: EngineState) -> None:
-        self.state = state.copy()
+        np.copyto(self._signals, state.signals)
+        np.copyto(self._cells, state.cells)
+        self._last_xy = state.last_xy
+        self._next_head = None if state.head is None else state.head.copy()
 
     def feed(self, x: float, y: float, dt: float) -> None:
         """Observe one touch: position in [0, 1], dt seconds since the previous touch.
@@ -123,30 +186,44 @@ class Engine:
         if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(dt)):
             raise ValueError(f"touch ({x}, {y}, {dt}) is not finite")
         x, y, dt = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0), min(max(dt, 0.0), MAX_DT)
-        state, u, gates, product = self.state, self.units, self._gates, self._product
-        signals = state.signals
-        prev_x, prev_y = state.last_xy if state.last_xy is not None else (x, y)
-        encoded = self.encoding.step_input(prev_x, prev_y, x, y, dt)
-        signals[1:1 + len(encoded)] = encoded
-        for kernel, h_start, c in zip(self._kernels, self._h_start, state.cells):
-            np.dot(signals[:len(kernel)], kernel, out=gates)
-            np.tanh(gates, out=gates)
-            sigmoids = gates[:3 * u]
-            np.multiply(sigmoids, HALF, out=sigmoids)
-            np.add(sigmoids, HALF, out=sigmoids)
-            c *= gates[u:2 * u]
-            np.multiply(gates[:u], gates[3 * u:], out=product)
-            c += product
-            h = signals[h_start:h_start + u]
-            np.tanh(c, out=h)
-            h *= gates[2 * u:3 * u]
-        state.head = signals @ self._head
-        state.last_xy = (x, y)
+        prev_x, prev_y = self._last_xy if self._last_xy is not None else (x, y)
+        self._input[:] = self.encoding.step_input(prev_x, prev_y, x, y, dt)
+        for step in self._steps:
+            step()
+        self._next_head = self._signals @ self._head
+        self._last_xy = (x, y)
+
+    def condition(self, call: np.ndarray) -> None:
+        """Feed every touch of a call (rows ``x, y, dt``), as ``feed`` would one by one.
+
+        Faster than feeding: layer i handles touch t while layer i + 1 handles
+        touch t - 1 (a wavefront), so all layers step in one set of numpy calls.
+        """
+        touches = clean(np.asarray(call, dtype=np.float64).reshape(-1, 3))
+        if len(touches) != len(np.asarray(call).reshape(-1, 3)):
+            raise ValueError("call holds NaN or infinite values")
+        if not len(touches):
+            return
+        inputs = self.encoding.inputs(touches).astype(np.float32)
+        if self._last_xy is not None:
+            inputs[0] = self.encoding.step_input(*self._last_xy, *touches[0])
+        layers, count = len(self._steps), len(touches)
+        for tick in range(count + layers - 1):
+            if tick < count:
+                self._input[:] = inputs[tick]
+            active = [i for i in range(layers) if 0 <= tick - i < count]
+            if len(active) == layers:
+                self._wavefront()
+            else:
+                for i in reversed(active):  # upper layers first: they read the lower ones' last output
+                    self._steps[i]()
+        self._next_head = self._signals @ self._head
+        self._last_xy = (float(touches[-1, 0]), float(touches[-1, 1]))
 
     def mixture_params(self) -> np.ndarray:
         """The mixture parameters for the next touch (keras-mdn-layer layout, float64)."""
         self._require_fed()
-        params = self.state.head.astype(np.float64)
+        params = self._next_head.astype(np.float64)
         sig = params[self._sigmas]
         params[self._sigmas] = np.where(sig > 0, sig, np.expm1(np.minimum(sig, 0.0))) + 1.0 + SIGMA_EPSILON
         return params
@@ -154,8 +231,8 @@ class Engine:
     def draw(self, rng: np.random.Generator, temp: float = 1.0, sigma_temp: float = 1.0) -> tuple[float, float, float]:
         """Sample the next touch ``(x, y, dt)`` without feeding it."""
         self._require_fed()
-        target = sample(self.state.head, self.dim, self.mixtures, rng, temp, sigma_temp, elu_plus_one)
-        prev_x, prev_y = self.state.last_xy
+        target = sample(self._next_head, self.dim, self.mixtures, rng, temp, sigma_temp, elu_plus_one)
+        prev_x, prev_y = self._last_xy
         return self.encoding.decode(prev_x, prev_y, target)
 
     def generate(self, seconds: float, rng: np.random.Generator, temp: float = 1.0,
@@ -171,11 +248,6 @@ class Engine:
             touches.append((x, y, dt))
             self.feed(x, y, dt)
         return np.array(touches, dtype=np.float64).reshape(-1, 3)
-
-    def condition(self, call: np.ndarray) -> None:
-        """Feed every touch of a call (rows ``x, y, dt``)."""
-        for x, y, dt in np.asarray(call, dtype=np.float64).reshape(-1, 3):
-            self.feed(float(x), float(y), float(dt))
 
     def respond(self, call: np.ndarray, seconds: float = 5.0, rng: np.random.Generator | None = None,
                 temp: float = 1.0, sigma_temp: float = 1.0) -> np.ndarray:
@@ -194,7 +266,7 @@ class Engine:
         return np.vstack([[first[0], first[1], 0.0], rest])
 
     def _require_fed(self) -> None:
-        if self.state.head is None:
+        if self._next_head is None:
             raise RobojamError("the engine has not been fed a touch yet: feed one before drawing")
 
 

@@ -71,8 +71,14 @@ class Model:
 
 
 def default_model_path() -> Path:
-    """The shipped default model (inside the installed package)."""
-    return Path(str(resources.files("robojam.models") / "default"))
+    """The shipped default model: package data when installed, ``models/`` in a source checkout."""
+    try:
+        installed = Path(str(resources.files("robojam.models") / "default"))
+    except ModuleNotFoundError:
+        installed = None
+    if installed is not None and installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "models" / "default"
 
 
 def save_model(model: Model, folder: str | Path) -> Path:

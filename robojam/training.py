@@ -81,9 +81,9 @@ def split_for_training(performances: list[np.ndarray]) -> tuple[list[np.ndarray]
 def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path,
           sources: list[str] = ()) -> Model:
     """Fit a network, save the best one to ``out`` (with checkpoints on the way) and return it."""
-    import keras
-
     from robojam.network import build_sequence_network, masked_mdn_loss, weights_from_keras
+
+    import keras
 
     keras.utils.set_random_seed(options.seed)
     train_set, val_set = split_for_training(performances)

@@ -1,41 +1,10 @@
-"""Shared fixtures: small synthetic performances and tiny random models, made here."""
-
-from __future__ import annotations
+"""Shared fixtures: small synthetic performances and tiny random models."""
 
 import numpy as np
 import pytest
 
-from robojam.encoding import DeltaEncoding, RawEncoding
+from synthetic import random_model, synthetic_corpus
 from robojam.modelfile import Model
-
-
-def synthetic_performance(rng: np.random.Generator, strokes: int = 3) -> np.ndarray:
-    """Raw x, y, dt rows: a few straight-ish strokes sampled at 60 Hz with pauses between."""
-    rows = []
-    for _ in range(strokes):
-        start = rng.uniform(0.1, 0.9, 2)
-        velocity = rng.normal(0, 0.01, 2)
-        for i in range(int(rng.integers(5, 25))):
-            x, y = start + velocity * i + rng.normal(0, 0.002, 2)
-            dt = 0.0 if not rows else (rng.uniform(0.2, 0.6) if i == 0 else rng.normal(1 / 60, 0.001))
-            rows.append((x, y, abs(dt)))
-    return np.array(rows)
-
-
-def synthetic_corpus(count: int, seed: int = 0) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [synthetic_performance(rng) for _ in range(count)]
-
-
-def random_model(layers: int = 2, units: int = 16, mixtures: int = 3, encoding: str = "delta",
-                 seed: int = 0) -> Model:
-    """A model with random weights, built without TensorFlow."""
-    enc = DeltaEncoding(10.0, -3.5, 1.2) if encoding == "delta" else RawEncoding()
-    model = Model(layers, units, mixtures, enc, {})
-    rng = np.random.default_rng(seed)
-    model.weights = {name: rng.normal(0, 0.3, shape).astype(np.float32)
-                     for name, shape in model.expected_shapes().items()}
-    return model
 
 
 @pytest.fixture

@@ -1,0 +1,3 @@
+from robojam.cli import main
+
+main()

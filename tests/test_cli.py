@@ -1,0 +1,119 @@
+"""The robojam command line, run as a user runs it: in a subprocess."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robojam.performance import read_csv
+from synthetic import synthetic_corpus
+from test_corpus import raw_corpus_file
+
+COMMANDS = ["respond", "train", "eval", "plot", "bench"]
+
+
+def robojam(*args, check=True, cwd=None):
+    """Run the CLI away from the source tree, so the installed package is what runs."""
+    result = subprocess.run([sys.executable, "-m", "robojam", *map(str, args)], capture_output=True, text=True,
+                            timeout=600, cwd=cwd or Path(__file__).parent)
+    if check and result.returncode != 0:
+        raise AssertionError(f"robojam {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "robojam"
+    assert script.exists()
+    assert "respond" in subprocess.run([script, "--help"], capture_output=True, text=True).stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_explains_its_options(command):
+    out = robojam(command, "--help").stdout
+    options = [line.split()[0].rstrip(",") for line in out.splitlines() if line.strip().startswith("-")]
+    assert options, out
+    for line in out.splitlines():
+        if line.strip().startswith("--") and line.strip() != "-h, --help":
+            assert len(line.split()) > 1, f"undocumented option in {command}: {line}"
+
+
+@pytest.fixture(scope="module")
+def example_call(tmp_path_factory):
+    path = tmp_path_factory.mktemp("call") / "call.csv"
+    from robojam.demo import demo_call
+    from robojam.performance import write_csv
+    write_csv(demo_call(3.0), path)
+    return path
+
+
+def test_respond_on_the_shipped_model(tmp_path, example_call):
+    out = tmp_path / "response.csv"
+    result = robojam("respond", example_call, "-o", out, "--seconds", 4, "--seed", 1)
+    assert "touches over" in result.stdout
+    response = read_csv(out)
+    assert 0 < response.duration <= 4.0 and response.duration > 2.0
+    assert ((response.events[:, 1:3] >= 0) & (response.events[:, 1:3] <= 1)).all()
+    again = tmp_path / "again.csv"
+    robojam("respond", example_call, "-o", again, "--seconds", 4, "--seed", 1)
+    assert out.read_text() == again.read_text()
+
+
+def test_respond_errors_are_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,x,y\n0,0.5,zebra\n")
+    result = robojam("respond", bad, "-o", tmp_path / "r.csv", check=False)
+    assert result.returncode == 1
+    assert "bad.csv, line 2: y 'zebra' is not a number" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = robojam("respond", bad, "-o", tmp_path / "r.csv", "--model", tmp_path, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    result = robojam("respond", bad, "-o", tmp_path / "r.csv", "--temp", "-1", check=False)
+    assert result.returncode == 2 and "--temp" in result.stderr
+
+
+def test_plot_draws_call_and_response(tmp_path, example_call):
+    response = tmp_path / "response.csv"
+    robojam("respond", example_call, "-o", response, "--seed", 2, "--plot", tmp_path / "both.png")
+    robojam("plot", example_call, response, "-o", tmp_path / "pair.png")
+    for png in ("both.png", "pair.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
+    corpus = tmp_path / "corpus.npz"
+    raw_corpus_file(corpus, synthetic_corpus(50, seed=4))
+    folder = tmp_path / "csvs"
+    folder.mkdir()
+    from robojam.performance import Performance, write_csv
+    for i, perf in enumerate(synthetic_corpus(10, seed=5)):
+        write_csv(Performance.from_xy_dt(perf), folder / f"p{i}.csv")
+    model = tmp_path / "tiny"
+    result = robojam("train", corpus, folder, "-o", model, "--units", 8, "--mixtures", 2, "--seq-len", 16,
+                     "--epochs", 3, "--seed", 1)
+    assert "saved" in result.stdout and "validation score" in result.stdout
+    meta = json.loads((model / "model.json").read_text())
+    assert meta["architecture"] == {"layers": 2, "units": 8, "mixtures": 2, "input_dim": 5, "output_dim": 3}
+    assert meta["training"]["train"]["performances"] + meta["training"]["val"]["performances"] <= 60
+    assert (model / "checkpoints" / "weights.npz").exists()
+
+    score = json.loads(robojam("eval", corpus, "--model", model, "--json").stdout)
+    assert set(score) == {"nll_per_event", "events", "performances"}
+    assert score["performances"] == 50 and np.isfinite(score["nll_per_event"])
+    test_only = json.loads(robojam("eval", corpus, "--model", model, "--split", "test", "--json").stdout)
+    assert test_only["performances"] < 50
+    yardstick = json.loads(robojam("eval", corpus, "--yardstick", "--json").stdout)
+    assert np.isfinite(yardstick["nll_per_event"])
+    assert "nats/event" in robojam("eval", corpus, "--model", model).stdout
+
+    out = tmp_path / "r.csv"
+    robojam("respond", example_call, "-o", out, "--model", model, "--seconds", 2, "--seed", 0)
+    assert read_csv(out).duration <= 2.0
+
+
+def test_bench_reports_the_documented_keys():
+    result = json.loads(robojam("bench", "--json", "--no-keras", "--steps", 200).stdout)
+    for key in ("step_ms_median", "step_ms_p99", "respond_5s_ms_median", "layers", "units", "mixtures"):
+        assert result[key] > 0

@@ -1,0 +1,126 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from robojam import RobojamError
+from robojam.corpus import clean
+from robojam.engine import Engine
+from synthetic import random_model, synthetic_performance
+
+
+def test_engine_agrees_with_keras_over_500_events():
+    keras = pytest.importorskip("keras")
+    from robojam.modelfile import Model
+    from robojam.network import build_sequence_network, keras_sequence_model, weights_from_keras
+    from robojam.encoding import DeltaEncoding
+
+    keras.utils.set_random_seed(3)
+    network = build_sequence_network(5, 2, 24, 4)
+    model = Model(2, 24, 4, DeltaEncoding(10.0, -3.5, 1.2), weights_from_keras(network, 2))
+    rng = np.random.default_rng(0)
+    touches = clean(np.vstack([synthetic_performance(rng, strokes=12) for _ in range(3)]))[:500]
+    assert len(touches) == 500
+
+    inputs = model.encoding.inputs(touches)[None].astype(np.float32)
+    expected = np.asarray(network(inputs))[0]
+    engine = Engine(model)
+    got = []
+    for x, y, dt in touches:
+        engine.feed(x, y, dt)
+        got.append(engine.mixture_params())
+    np.testing.assert_allclose(np.array(got), expected, atol=1e-4, rtol=0)
+    # the bridge back: the same weights loaded into a fresh Keras network
+    reloaded = keras_sequence_model(model)
+    np.testing.assert_allclose(np.asarray(reloaded(inputs))[0], expected, atol=1e-6)
+
+
+def test_snapshot_and_restore_branch_identically(tiny_model):
+    engine = Engine(tiny_model)
+    engine.condition(synthetic_performance(np.random.default_rng(1)))
+    saved = engine.snapshot()
+    first = engine.generate(2.0, np.random.default_rng(5))
+    engine.restore(saved)
+    again = engine.generate(2.0, np.random.default_rng(5))
+    np.testing.assert_array_equal(first, again)
+    engine.restore(saved)
+    other = engine.generate(2.0, np.random.default_rng(6))
+    assert not np.array_equal(first[:5], other[:5])
+
+
+def test_restore_does_not_share_buffers(tiny_model):
+    engine = Engine(tiny_model)
+    engine.feed(0.5, 0.5, 0.0)
+    saved = engine.snapshot()
+    before = engine.mixture_params()
+    engine.feed(0.9, 0.1, 0.3)
+    engine.restore(saved)
+    engine.feed(0.2, 0.2, 0.1)
+    engine.restore(saved)
+    np.testing.assert_array_equal(engine.mixture_params(), before)
+
+
+def test_feed_rejects_non_finite_and_clips_out_of_range(tiny_model):
+    engine = Engine(tiny_model)
+    engine.feed(0.5, 0.5, 0.0)
+    state = engine.snapshot()
+    for bad in [(float("nan"), 0.5, 0.1), (0.5, float("inf"), 0.1), (0.5, 0.5, float("-inf"))]:
+        with pytest.raises(ValueError):
+            engine.feed(*bad)
+    np.testing.assert_array_equal(engine.snapshot().signals, state.signals)
+    engine.feed(1.7, -3.0, 99.0)
+    clipped = Engine(tiny_model)
+    clipped.feed(0.5, 0.5, 0.0)
+    clipped.feed(1.0, 0.0, 5.0)
+    np.testing.assert_array_equal(engine.mixture_params(), clipped.mixture_params())
+
+
+def test_draw_before_feed_is_a_clear_error(tiny_model):
+    with pytest.raises(RobojamError, match="feed one before drawing"):
+        Engine(tiny_model).draw(np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("encoding", ["delta", "robojam"])
+def test_respond_is_seeded_valid_and_as_long_as_asked(encoding):
+    engine = Engine(random_model(encoding=encoding))
+    call = synthetic_performance(np.random.default_rng(2))
+    a = engine.respond(call, 3.0, np.random.default_rng(11))
+    b = engine.respond(call, 3.0, np.random.default_rng(11))
+    np.testing.assert_array_equal(a, b)
+    assert a[0, 2] == 0.0
+    assert 0 < a[:, 2].sum() <= 3.0
+    assert ((a[:, :2] >= 0) & (a[:, :2] <= 1)).all() and (a[:, 2] >= 0).all()
+
+
+def test_respond_rejects_bad_temperatures(tiny_model):
+    with pytest.raises(RobojamError, match="temp must be a positive number"):
+        Engine(tiny_model).respond(np.zeros((2, 3)), temp=0.0)
+
+
+def test_engine_path_never_imports_tensorflow():
+    code = ("import sys; from robojam.engine import Engine; from robojam.modelfile import load_model; "
+            "from robojam import cli, evaluate, corpus, performance; "
+            "bad = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_condition_wavefront_matches_feeding_one_by_one(layers):
+    model = random_model(layers=layers, units=10)
+    call = synthetic_performance(np.random.default_rng(9))
+    one_by_one, at_once = Engine(model), Engine(model)
+    one_by_one.feed(0.3, 0.3, 0.0)
+    at_once.feed(0.3, 0.3, 0.0)
+    for x, y, dt in call:
+        one_by_one.feed(x, y, dt)
+    at_once.condition(call)
+    np.testing.assert_allclose(at_once.mixture_params(), one_by_one.mixture_params(), atol=1e-5)
+    np.testing.assert_allclose(at_once.snapshot().cells, one_by_one.snapshot().cells, atol=1e-5)
+    for length in (1, 2):
+        short_a, short_b = Engine(model), Engine(model)
+        short_a.condition(call[:length])
+        for x, y, dt in call[:length]:
+            short_b.feed(x, y, dt)
+        np.testing.assert_allclose(short_a.mixture_params(), short_b.mixture_params(), atol=1e-5)

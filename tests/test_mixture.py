@@ -1,0 +1,52 @@
+import math
+
+import numpy as np
+
+from robojam.mixture import _pick, log_prob, mixture_weights, sample
+
+
+def params_for(mus, sigmas, logits):
+    return np.concatenate([np.ravel(mus), np.ravel(sigmas), logits])
+
+
+def test_log_prob_matches_hand_computation():
+    # two 2-D components, weights 0.25 / 0.75
+    params = params_for([[0, 0], [1, 2]], [[1, 1], [0.5, 2]], np.log([1.0, 3.0]))
+    y = np.array([0.5, 1.0])
+
+    def normal(v, mu, s):
+        return math.exp(-0.5 * ((v - mu) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+
+    expected = math.log(0.25 * normal(0.5, 0, 1) * normal(1, 0, 1) + 0.75 * normal(0.5, 1, 0.5) * normal(1, 2, 2))
+    assert math.isclose(log_prob(y[None], params[None], 2, 2)[0], expected, rel_tol=1e-12)
+
+
+def test_sampling_is_reproducible_with_a_seed():
+    params = params_for([[0, 0, 0], [5, 5, 5]], np.ones((2, 3)), [0.0, 0.0])
+    a = [sample(params, 3, 2, np.random.default_rng(7)) for _ in range(5)]
+    b = [sample(params, 3, 2, np.random.default_rng(7)) for _ in range(5)]
+    assert a == b
+    assert a[0] != sample(params, 3, 2, np.random.default_rng(8))
+
+
+def test_component_choice_never_leaves_range():
+    weights = [0.3, 0.3, 0.3999999]  # sums a hair under 1
+    assert _pick(weights, 0.99999999) == 2
+    assert _pick(weights, 0.0) == 0
+    assert _pick([0.0, 0.0, 0.0], 0.5) == 2
+
+
+def test_lower_temperature_means_less_spread():
+    params = params_for([[-3.0], [0.0], [3.0]], [[0.5], [0.5], [0.5]], [0.0, 0.5, 0.0])
+    rng = np.random.default_rng(0)
+
+    def spread(temp, sigma_temp):
+        return np.std([sample(params, 1, 3, rng, temp, sigma_temp)[0] for _ in range(4000)])
+
+    assert spread(0.1, 1.0) < 0.5 * spread(1.0, 1.0)
+    assert spread(1.0, 1.0) < spread(3.0, 1.0)
+    single = params_for([[1.0]], [[0.5]], [0.0])
+    tight = np.std([sample(single, 1, 1, rng, 1.0, 0.25)[0] for _ in range(4000)])
+    assert abs(tight - 0.5 * 0.5) < 0.02  # sigma_temp scales the variance
+    weights = mixture_weights([0.0, 1.0], 0.1)
+    assert weights[1] > 0.9999 and math.isclose(sum(weights), 1.0)

@@ -1,0 +1,17 @@
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_carries_the_default_model(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    wheel = next(tmp_path.glob("robojam-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "robojam/models/default/model.json" in names
+    assert "robojam/models/default/weights.npz" in names
+    assert not any("checkpoints" in n for n in names)
+    assert "robojam/engine.py" in names
