@@ -201,5 +201,84 @@ def bench(model_path, steps, no_keras, as_json):
         click.echo(f"{key:>24}: {value:.4f}" if isinstance(value, float) else f"{key:>24}: {value}")
 
 
+SERVE_DEFAULTS = {
+    "model": None, "host": "127.0.0.1", "port": 5000, "reply_port": 5001, "send": [],
+    "mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 5.0, "threshold": 1.5,
+    "log_dir": "robojam-logs", "no_log": False, "midi_out": None, "midi_in": None, "midi_channel": 1,
+    "midi_echo_channel": None, "scale": "pentatonic", "root": 48, "octaves": 3, "cc": 74,
+    "max_sessions": 16, "session_timeout": 600.0, "seed": None, "status_every": 10.0,
+}
+
+
+def _serve_option(name: str, help_text: str, **kwargs):
+    default = SERVE_DEFAULTS[name.lstrip("-").replace("-", "_")]
+    shown = "" if default in (None, [], False) else f" [default: {default}]"
+    return click.option(name, default=None, help=help_text + shown, **kwargs)
+
+
+@main.command()
+@_serve_option("--model", MODEL_HELP, type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML file with any of these settings (long option names as keys).")
+@click.option("--preset", help="A shipped preset from server/presets (local, lan, ensemble, ...).")
+@_serve_option("--host", "Address to listen on; 0.0.0.0 opens robojam to the local network.")
+@_serve_option("--port", "UDP port to listen on for OSC.", type=click.IntRange(0, 65535))
+@_serve_option("--reply-port", "Responses go to the sender's host on this port.", type=click.IntRange(1, 65535))
+@_serve_option("--send", "Send responses to HOST:PORT instead (repeatable).", multiple=True)
+@_serve_option("--mode", "call-and-response or duet.", type=click.Choice(["call-and-response", "duet"]))
+@_serve_option("--temp", "Mixture-weight temperature.", type=click.FloatRange(min=0.01, max=100))
+@_serve_option("--sigma-temp", "Variance scale.", type=click.FloatRange(min=0.0, min_open=True, max=100))
+@_serve_option("--seconds", "Length of a response in seconds.", type=click.FloatRange(0.1, 600))
+@_serve_option("--threshold", "Seconds of silence before responding.", type=click.FloatRange(0.05, 60))
+@_serve_option("--log-dir", "Folder for the touch logs (CSV, one file a run).", type=click.Path(path_type=Path))
+@click.option("--no-log", is_flag=True, default=None, help="Do not log touches.")
+@_serve_option("--midi-out", "MIDI output port (part of its name) for robojam's part.")
+@_serve_option("--midi-in", "MIDI input port (part of its name): a keyboard as the performer.")
+@_serve_option("--midi-channel", "MIDI channel of robojam's part.", type=click.IntRange(1, 16))
+@_serve_option("--midi-echo-channel", "Also play the performer's touches on this channel.",
+               type=click.IntRange(1, 16))
+@_serve_option("--scale", "Scale the x axis plays.", type=click.Choice(
+    ["chromatic", "major", "minor", "pentatonic", "minor-pentatonic", "blues", "whole-tone"]))
+@_serve_option("--root", "Lowest MIDI note (x = 0).", type=click.IntRange(0, 127))
+@_serve_option("--octaves", "Octaves across the screen.", type=click.IntRange(1, 10))
+@_serve_option("--cc", "MIDI controller that y drives.", type=click.IntRange(0, 119))
+@_serve_option("--max-sessions", "Most performers at once.", type=click.IntRange(1, 1024))
+@_serve_option("--session-timeout", "Seconds before an idle performer's session expires.",
+               type=click.FloatRange(1, 86400))
+@_serve_option("--status-every", "Seconds between status lines (0: none).", type=click.FloatRange(0, 3600))
+@_serve_option("--seed", "Random seed for reproducible responses.", type=int)
+def serve(config_path, preset, **options):
+    """Play live: listen for touches over OSC and answer over OSC and MIDI.
+
+    The protocol is in server/PROTOCOL.md (or run `robojam protocol`).
+    Ctrl-C or SIGTERM stops cleanly: all MIDI notes off, logs closed.
+    """
+    from robojam.stage import start_server
+
+    settings = _merge_serve_settings(config_path, preset, options)
+    start_server(settings, echo=click.echo)
+
+
+def _merge_serve_settings(config_path, preset, options) -> dict:
+    from robojam.config import load_config, load_preset
+
+    known = set(SERVE_DEFAULTS)
+    settings = dict(SERVE_DEFAULTS)
+    if preset:
+        settings.update(load_preset(preset, known))
+    if config_path:
+        settings.update(load_config(config_path, known))
+    settings.update({k: v for k, v in options.items() if v is not None and v != ()})
+    return settings
+
+
+@main.command()
+def protocol():
+    """Print the OSC protocol reference (Markdown, as in server/PROTOCOL.md)."""
+    from robojam.protocol import reference
+
+    click.echo(reference(), nl=False)
+
+
 if __name__ == "__main__":
     sys.exit(main())

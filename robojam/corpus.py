@@ -1,9 +1,10 @@
 """Loading and cleaning touch performance data for training and scoring.
 
 Sources are the published corpus format (an ``.npz`` whose ``arr_0`` is an
-object array of (n, 3) ``x, y, dt`` arrays), single CSV performances and
-folders of CSV performances. Everything comes out as *raw* (n, 3) float64
-``x, y, dt`` arrays; :func:`clean` is the one place where data is cleaned.
+object array of (n, 3) ``x, y, dt`` arrays), single CSV performances, the
+server's touch logs (:mod:`robojam.touchlog`) and folders of either.
+Everything comes out as *raw* (n, 3) float64 ``x, y, dt`` arrays;
+:func:`clean` is the one place where data is cleaned.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.performance import read_csv
+from robojam.touchlog import PERFORMER, is_log_file, read_log
 
 MAX_DT = 5.0
 SPLITS = ("train", "val", "test")
@@ -26,31 +28,43 @@ VAL_PERCENT = 10
 TEST_PERCENT = 10
 
 
-def load_performances(sources: list[str | Path]) -> list[np.ndarray]:
-    """Raw ``x, y, dt`` arrays from every ``.npz`` corpus, CSV file or folder named."""
+def load_performances(sources: list[str | Path], log_sources=(PERFORMER,)) -> list[np.ndarray]:
+    """Raw ``x, y, dt`` arrays from every ``.npz`` corpus, CSV file, touch log or folder named.
+
+    ``log_sources`` picks whose touches touch logs contribute: the
+    performers' alone by default, ``("performer", "robojam")`` to add
+    robojam's own responses.
+    """
     performances = []
     for source in sources:
-        performances.extend(load_source(Path(source)))
+        performances.extend(load_source(Path(source), log_sources))
     return performances
 
 
-def load_source(path: Path) -> list[np.ndarray]:
+def load_source(path: Path, log_sources=(PERFORMER,)) -> list[np.ndarray]:
     if path.is_dir():
-        return load_csv_folder(path)
+        return load_csv_folder(path, log_sources)
     if not path.exists():
         raise RobojamError(f"{path}: no such file or folder")
     if path.suffix.lower() == ".npz":
         return load_corpus_npz(path)
     if path.suffix.lower() == ".csv":
-        return [read_csv(path).xy_dt()]
+        return load_csv(path, log_sources)
     raise RobojamError(f"{path}: expected a .npz corpus, a .csv performance or a folder of .csv files")
 
 
-def load_csv_folder(folder: Path) -> list[np.ndarray]:
+def load_csv_folder(folder: Path, log_sources=(PERFORMER,)) -> list[np.ndarray]:
     files = sorted(folder.rglob("*.csv"))
     if not files:
         raise RobojamError(f"{folder}: no .csv performances in this folder")
-    return [read_csv(f).xy_dt() for f in files]
+    return [performance for f in files for performance in load_csv(f, log_sources)]
+
+
+def load_csv(path: Path, log_sources=(PERFORMER,)) -> list[np.ndarray]:
+    """A touch log's performances (touches from ``log_sources``), or a CSV performance."""
+    if is_log_file(path):
+        return read_log(path, sources=log_sources)
+    return [read_csv(path).xy_dt()]
 
 
 def load_corpus_npz(path: Path) -> list[np.ndarray]:

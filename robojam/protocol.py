@@ -1,0 +1,226 @@
+"""robojam's OSC protocol: one small handler per address, documented by its docstring.
+
+``server/PROTOCOL.md`` is generated from this module (``robojam protocol``),
+and a test keeps the two identical, so the reference cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from robojam import RobojamError
+
+POSITION_SLACK = 0.5  # x, y this far outside [0, 1] are clipped; further out, dropped
+
+
+class BadMessage(Exception):
+    """A message robojam will not act on; ``reason`` is the drop counter it goes to."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass
+class Arg:
+    name: str
+    kind: str  # "f": a number (OSC i, f, d or h), "s": a string
+    meaning: str
+    optional: bool = False
+
+
+@dataclass
+class Address:
+    path: str
+    args: list[Arg]
+    handler: Callable
+    doc: str = field(default="")
+
+    def signature(self) -> str:
+        parts = [f"[{a.name}]" if a.optional else a.name for a in self.args]
+        return " ".join([self.path, *parts])
+
+    def parse(self, values: list) -> tuple[list, str | None]:
+        """Checked arguments, and the session id if a string follows them."""
+        values = list(values)
+        session = None
+        if len(values) > len(self.args) or (values and self._is_session(values)):
+            session = values.pop()
+            if not isinstance(session, str):
+                raise BadMessage("bad_args", f"{self.path}: too many arguments")
+        required = sum(not a.optional for a in self.args)
+        if not required <= len(values) <= len(self.args):
+            raise BadMessage("bad_args", f"{self.path}: expected {self.signature()}, got {len(values)} arguments")
+        return [_checked(arg, v, self.path) for arg, v in zip(self.args, values)], session
+
+    def _is_session(self, values: list) -> bool:
+        """A trailing string where no string argument is due names the session."""
+        index = len(values) - 1
+        return isinstance(values[-1], str) and (index >= len(self.args) or self.args[index].kind != "s")
+
+
+def _checked(arg: Arg, value, path: str):
+    if arg.kind == "s":
+        if not isinstance(value, str):
+            raise BadMessage("bad_args", f"{path}: {arg.name} must be a string")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadMessage("bad_args", f"{path}: {arg.name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise BadMessage("not_finite", f"{path}: {arg.name} is {value}")
+    return float(value)
+
+
+ADDRESSES: dict[str, Address] = {}
+
+
+def address(path: str, *args: Arg):
+    """Register a handler ``(server, key, values, timetag, now)`` for an OSC address."""
+    def register(handler):
+        ADDRESSES[path] = Address(path, list(args), handler, (handler.__doc__ or "").strip())
+        return handler
+    return register
+
+
+def position(value: float, name: str) -> float:
+    if not -POSITION_SLACK <= value <= 1 + POSITION_SLACK:
+        raise BadMessage("out_of_range", f"{name} = {value} is far outside [0, 1]")
+    return min(max(value, 0.0), 1.0)
+
+
+# --- the performer -------------------------------------------------------------
+
+@address("/robojam/touch", Arg("x", "f", "0 (left) to 1 (right)"), Arg("y", "f", "0 (top) to 1 (bottom)"),
+         Arg("z", "f", "touch size or pressure, 0 to 1 (default 0.5)", optional=True))
+def touch(server, key, values, timetag, now):
+    """A finger at (x, y). Fed to the performer's model state on arrival. dt is measured
+    from arrival on the server's monotonic clock, or from the OSC bundle time tag when the
+    message comes in a bundle with one. x and y a little outside [0, 1] are clipped; more
+    than 0.5 outside, the message is dropped. During a response (call-and-response mode)
+    it stops the response at once."""
+    x, y = position(values[0], "x"), position(values[1], "y")
+    z = min(max(values[2], 0.0), 1.0) if len(values) > 2 else 0.5
+    server.performer_touch(key, x, y, z, timetag, now)
+
+
+@address("/robojam/up")
+def up(server, key, values, timetag, now):
+    """The finger lifted: the next touch starts a new stroke."""
+    server.performer_up(key, now)
+
+
+# --- controls --------------------------------------------------------------------
+
+@address("/robojam/respond")
+def respond(server, key, values, timetag, now):
+    """Respond now, without waiting for the silence threshold (in duet mode: start playing)."""
+    server.session(key, now).respond(now)
+
+
+@address("/robojam/stop")
+def stop(server, key, values, timetag, now):
+    """Stop robojam's part at once (sends /robojam/response/up if needed and /robojam/response/end)."""
+    server.session(key, now).stop(now)
+
+
+@address("/robojam/reset")
+def reset(server, key, values, timetag, now):
+    """Stop, and forget everything heard from this performer."""
+    server.session(key, now).reset(now)
+
+
+def _setting(name: str, value, server, key, now):
+    try:
+        server.session(key, now).apply(name, value, now)
+    except RobojamError as e:
+        raise BadMessage("bad_value", str(e)) from None
+
+
+@address("/robojam/mode", Arg("mode", "s", "call-and-response or duet"))
+def mode(server, key, values, timetag, now):
+    """Switch between call-and-response (default: listen, then answer after the silence
+    threshold) and duet (play continuously alongside the performer). Stops what is playing."""
+    _setting("mode", values[0], server, key, now)
+
+
+@address("/robojam/temp", Arg("temp", "f", "mixture-weight temperature, > 0 (default 1.0)"))
+def temp(server, key, values, timetag, now):
+    """Mixture-weight temperature: lower picks the likeliest gesture more often."""
+    _setting("temp", values[0], server, key, now)
+
+
+@address("/robojam/sigma_temp", Arg("sigma_temp", "f", "variance scale, > 0 (default 1.0)"))
+def sigma_temp(server, key, values, timetag, now):
+    """Scales each mixture component's variance: lower is tighter and smoother."""
+    _setting("sigma_temp", values[0], server, key, now)
+
+
+@address("/robojam/seconds", Arg("seconds", "f", "0.1 to 600 (default 5.0)"))
+def seconds(server, key, values, timetag, now):
+    """Length of a response in seconds."""
+    _setting("seconds", values[0], server, key, now)
+
+
+@address("/robojam/threshold", Arg("threshold", "f", "0.05 to 60 (default 1.5)"))
+def threshold(server, key, values, timetag, now):
+    """Seconds of silence from the performer before robojam responds."""
+    _setting("threshold", values[0], server, key, now)
+
+
+@address("/robojam/status")
+def status(server, key, values, timetag, now):
+    """Ask for the server's counters. The reply, /robojam/status, goes where responses
+    go and holds name-value pairs (string, int): sessions, received, touches, responses,
+    then dropped and one dropped.REASON for each reason seen (malformed, unknown_address,
+    bad_args, not_finite, out_of_range, bad_value, rate_limited, too_many_sessions,
+    socket_overflow)."""
+    server.send_status(key, now)
+
+
+OUTGOING = [
+    ("/robojam/response/start", "A response (or a duet) begins."),
+    ("/robojam/response/touch x y z", "One of robojam's touches, sent at its time: x, y in [0, 1] as in "
+                                      "/robojam/touch, z the touch size (0.5)."),
+    ("/robojam/response/up", "robojam's finger lifts: the next response touch starts a new stroke. "
+                             "Also sent before /robojam/response/end when a stroke is open."),
+    ("/robojam/response/end", "The response is over: it ran its length, was stopped, or the performer "
+                              "played over it."),
+    ("/robojam/status name value ...", "The reply to /robojam/status."),
+]
+
+
+def reference() -> str:
+    """The protocol reference in Markdown (server/PROTOCOL.md)."""
+    lines = [
+        "# robojam's OSC protocol",
+        "",
+        "Generated from `robojam/protocol.py` by `robojam protocol`; a test keeps this file identical.",
+        "",
+        "robojam listens for OSC on UDP (`--host`, default 127.0.0.1; `--port`, default 5000). Messages may",
+        "come alone or in bundles. Numbers may be OSC int, float or double. Responses go to the sender's",
+        "host on `--reply-port` (default 5001), or to every `--send HOST:PORT` given.",
+        "",
+        "**Sessions.** Each performer has their own model state and settings. A performer is the sending",
+        "host, since a phone may send from changing ports, unless a message ends with one extra string",
+        "argument: a session id, for several performers on one host (`/robojam/touch 0.5 0.5 alice`).",
+        "Idle sessions expire and their number is capped (`--session-timeout`, `--max-sessions`).",
+        "",
+        "**Bad input** (malformed packets, unknown addresses, wrong argument types or counts, NaN or",
+        "infinite numbers, far out-of-range positions, bad control values) is dropped and counted by",
+        "reason; `/robojam/status` reports the counts.",
+        "",
+        "## In: the performer and controls",
+        "",
+    ]
+    for entry in ADDRESSES.values():
+        lines += [f"### `{entry.signature()}`", "", " ".join(entry.doc.split()), ""]
+        lines += [f"- `{a.name}`{' (optional)' if a.optional else ''}: "
+                  f"{'string' if a.kind == 's' else 'number'}, {a.meaning}" for a in entry.args]
+        if entry.args:
+            lines.append("")
+    lines += ["## Out: robojam's part", ""]
+    for signature, doc in OUTGOING:
+        lines += [f"### `{signature}`", "", doc, ""]
+    return "\n".join(lines).rstrip() + "\n"

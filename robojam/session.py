@@ -1,0 +1,255 @@
+"""One performer's session: listening, responding, duet, and output timing.
+
+A session owns an engine state and turns the performer's touches into a
+schedule of output events, each with an absolute deadline on the server's
+monotonic clock. It does no I/O and reads no clock: callers pass ``now``,
+so modes, thresholds and barge-in are tested with a fake clock.
+
+call-and-response (default)
+    Every touch is fed on arrival. After ``threshold`` seconds of silence
+    (or on ``respond``) a response of ``seconds`` is generated from the state
+    a little ahead of playback. A touch during a response stops it at once
+    (barge-in); the state then returns to what was heard, so the model
+    remembers the performer, not itself.
+duet
+    robojam plays all the time alongside the performer: one touch of its own
+    is drawn ahead, and redrawn whenever the performer plays, and both parts
+    are fed to the state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from robojam import RobojamError
+from robojam.engine import Engine, check_temperatures
+from robojam.performance import STROKE_GAP_S, STROKE_JUMP
+
+MODES = ("call-and-response", "duet")
+# Response touches are generated this far ahead of their deadlines.
+LOOKAHEAD_S = 0.25
+DEFAULT_Z = 0.5
+
+
+@dataclass
+class Settings:
+    """The live controls of a session (each is an OSC control and a CLI option)."""
+
+    mode: str = "call-and-response"
+    temp: float = 1.0
+    sigma_temp: float = 1.0
+    seconds: float = 5.0
+    threshold: float = 1.5
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise RobojamError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        check_temperatures(self.temp, self.sigma_temp)
+        if not (isinstance(self.seconds, (int, float)) and 0.1 <= self.seconds <= 600):
+            raise RobojamError(f"seconds must be between 0.1 and 600, not {self.seconds!r}")
+        if not (isinstance(self.threshold, (int, float)) and 0.05 <= self.threshold <= 60):
+            raise RobojamError(f"threshold must be between 0.05 and 60 seconds, not {self.threshold!r}")
+
+    def changed(self, name: str, value) -> "Settings":
+        """A copy with one setting changed, validated."""
+        if name not in {f.name for f in fields(self)}:
+            raise RobojamError(f"unknown setting {name!r}")
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values[name] = value
+        return Settings(**values)
+
+
+@dataclass(order=True)
+class Output:
+    """An event for the outside world: ``start``, ``touch``, ``up`` or ``end`` of robojam's part."""
+
+    deadline: float
+    kind: str = field(compare=False)
+    x: float = field(default=0.0, compare=False)
+    y: float = field(default=0.0, compare=False)
+    z: float = field(default=DEFAULT_Z, compare=False)
+
+
+class Session:
+    """A performer's model state and robojam's part in reply."""
+
+    def __init__(self, engine: Engine, settings: Settings, rng: np.random.Generator):
+        self.engine = engine
+        self.settings = settings
+        self.rng = rng
+        self.last_heard: float | None = None      # server time of the performer's last touch
+        self._last_touch_at: float | None = None  # the performer's own clock (time tags) for dt
+        self._last_fed: float | None = None       # server time of the last event fed (duet)
+        self._call_pending = False
+        self._heard_state = None                  # state to return to after a response
+        self._queue: list[Output] = []            # scheduled, in deadline order
+        self._playing = False
+        self._play_clock = 0.0                    # deadline of robojam's last scheduled touch
+        self._play_end = math.inf
+        self._first_touch = True
+        self._sent_touch: Output | None = None    # robojam's last touch sent in the open stroke
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    # --- the performer ---------------------------------------------------
+
+    def touch(self, x: float, y: float, z: float, now: float, at: float | None = None) -> None:
+        """The performer touched (x, y); ``at`` is the touch's own time if known (else ``now``)."""
+        duet = self.settings.mode == "duet"
+        if self._playing and not duet:
+            self.stop(now)  # barge-in
+        at = now if at is None else at
+        if duet and self._last_fed is not None:
+            dt = now - self._last_fed
+        else:
+            dt = 0.0 if self._last_touch_at is None else at - self._last_touch_at
+        self._last_touch_at, self._last_fed, self.last_heard = at, now, now
+        self.engine.feed(x, y, min(max(dt, 0.0), 5.0))
+        self._call_pending = not duet
+        if duet:
+            if not self._playing:
+                self._start(now)
+            self._draw_duet_touch()
+
+    def up(self, now: float) -> None:
+        """The performer lifted their finger (the model sees strokes through dt and jumps)."""
+        self.last_heard = now
+
+    # --- controls ---------------------------------------------------------
+
+    def respond(self, now: float) -> None:
+        """Start robojam's part now: a response, or the duet."""
+        self.stop(now)
+        if self.engine.state.head is None:
+            self.engine.feed(0.5, 0.5, 0.0)  # nothing heard yet: start from the middle of the screen
+        self._start(now)
+        if self.settings.mode == "duet":
+            self._last_fed = now
+            self._draw_duet_touch()
+        else:
+            self._fill_response(now)
+
+    def stop(self, now: float) -> None:
+        """Stop robojam's part at once: what was scheduled is dropped; up and end go out now."""
+        if not self._playing:
+            return
+        self._queue = [o for o in self._queue if o.kind == "start"]
+        self._finish(now)
+
+    def reset(self, now: float) -> None:
+        """Stop playing and forget everything heard."""
+        self.stop(now)
+        self.engine.reset()
+        self._last_touch_at = self._last_fed = None
+        self._call_pending = False
+
+    def apply(self, name: str, value, now: float) -> None:
+        """Change one setting; a change of mode stops what is playing."""
+        updated = self.settings.changed(name, value)
+        if name == "mode" and updated.mode != self.settings.mode:
+            self.stop(now)
+            self._call_pending = False
+        self.settings = updated
+
+    # --- the clock ---------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When this session next needs ``due`` (an output, more generation, or the silence threshold)."""
+        candidates = [self._queue[0].deadline] if self._queue else []
+        if self._threshold_armed():
+            candidates.append(self.last_heard + self.settings.threshold)
+        if self._playing and self.settings.mode == "call-and-response":
+            candidates.append(self._play_clock - LOOKAHEAD_S)
+        return min(candidates) if candidates else None
+
+    def due(self, now: float) -> list[Output]:
+        """Outputs whose deadline has come, in order; starts a response when the silence is long enough."""
+        if self._threshold_armed() and now >= self.last_heard + self.settings.threshold:
+            self.respond(now)
+        if self._playing and self.settings.mode == "call-and-response":
+            self._fill_response(now)
+        ready = []
+        while self._queue and self._queue[0].deadline <= now:
+            output = self._queue.pop(0)
+            ready.extend(self._with_stroke_ends(output))
+            if output.kind == "touch" and self.settings.mode == "duet" and self._playing:
+                self._duet_touch_played(output)
+        return ready
+
+    def _with_stroke_ends(self, output: Output) -> list[Output]:
+        """Put an ``up`` before a touch that starts a new stroke, and before the end."""
+        previous = self._sent_touch
+        if output.kind == "touch":
+            self._sent_touch = output
+            if previous is not None:
+                jump = math.hypot(output.x - previous.x, output.y - previous.y)
+                if output.deadline - previous.deadline > STROKE_GAP_S or jump > STROKE_JUMP:
+                    return [Output(output.deadline, "up"), output]
+        elif output.kind == "end":
+            self._sent_touch = None
+            if previous is not None:
+                return [Output(output.deadline, "up"), output]
+        return [output]
+
+    def _threshold_armed(self) -> bool:
+        return self._call_pending and not self._playing and self.last_heard is not None
+
+    # --- robojam's part -------------------------------------------------------
+
+    def _start(self, now: float) -> None:
+        self._call_pending = False
+        self._playing = True
+        self._play_clock = now
+        self._first_touch = True
+        if self.settings.mode == "call-and-response":
+            self._heard_state = self.engine.snapshot()
+            self._play_end = now + self.settings.seconds
+        else:
+            self._play_end = math.inf
+        self._queue = [Output(now, "start")]
+
+    def _fill_response(self, now: float) -> None:
+        """Draw, feed and schedule response touches until LOOKAHEAD_S past now."""
+        settings = self.settings
+        while self._playing and self._play_clock <= now + LOOKAHEAD_S:
+            x, y, dt = self.engine.draw(self.rng, settings.temp, settings.sigma_temp)
+            if self._first_touch:
+                dt = 0.0  # the response's first touch plays at once
+            deadline = self._play_clock + dt
+            if deadline > self._play_end:
+                self._finish(self._play_end)
+                return
+            self.engine.feed(x, y, dt)
+            self._schedule_touch(deadline, x, y, dt)
+
+    def _draw_duet_touch(self) -> None:
+        """(Re)draw robojam's next duet touch from the state as it is now."""
+        self._queue = [o for o in self._queue if o.kind != "touch"]
+        x, y, dt = self.engine.draw(self.rng, self.settings.temp, self.settings.sigma_temp)
+        self._schedule_touch(self._last_fed + dt, x, y, dt)
+
+    def _duet_touch_played(self, output: Output) -> None:
+        self.engine.feed(output.x, output.y, output.deadline - self._last_fed)
+        self._last_fed = output.deadline
+        self._draw_duet_touch()
+
+    def _schedule_touch(self, deadline: float, x: float, y: float, dt: float) -> None:
+        self._queue.append(Output(deadline, "touch", x, y, DEFAULT_Z))
+        self._queue.sort()
+        self._first_touch = False
+        self._play_clock = deadline
+
+    def _finish(self, at: float) -> None:
+        self._queue.append(Output(at, "end"))
+        self._playing = False
+        if self._heard_state is not None:
+            self.engine.restore(self._heard_state)
+            self._heard_state = None

@@ -1,0 +1,232 @@
+"""The server's touch logs: every touch it hears or plays, as CSV, safe against a crash.
+
+A log is one CSV file per server run, in RoboJam's performance format plus two
+columns: ``time,x,y,z,moving,session,source``. ``time`` is seconds on the
+server's clock since the log opened, ``session`` names the performer's
+connection and ``source`` is ``performer`` (a touch the server received) or
+``robojam`` (a touch it played in response). Each event is one line, flushed
+to the operating system as soon as it is written, so a server killed with
+SIGKILL loses nothing it received; at worst the last line is torn, and
+:func:`read_log` skips it.
+
+:func:`read_log` turns a log back into performances (``x, y, dt`` arrays as
+:mod:`robojam.corpus` returns): one per session and source, split into calls
+wherever the performer pauses for longer than a gap.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from robojam import RobojamError
+from robojam.performance import COLUMNS, _header_columns, _parse_row
+
+PERFORMER = "performer"
+ROBOJAM = "robojam"
+SOURCES = (PERFORMER, ROBOJAM)
+LOG_COLUMNS = COLUMNS + ("session", "source")
+MAX_SESSION_CHARS = 64
+# A pause longer than this between a group's touches starts a new performance.
+CALL_GAP_S = 3.0
+
+
+class TouchLog:
+    """Appends touch events to one CSV file per server run in a log folder.
+
+    ``write`` is safe to call from several threads. ``events`` counts the
+    events written per source, for status lines.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        _make_folder(self.folder)
+        self.path, self._file = _open_new_log(self.folder)
+        self._csv = csv.writer(self._file, lineterminator="\n")
+        self._lock = threading.Lock()
+        self._opened = time.monotonic()
+        self.events = {source: 0 for source in SOURCES}
+        self._write_row(LOG_COLUMNS)
+
+    def now(self) -> float:
+        """Seconds on the server's monotonic clock since the log opened: the ``time`` to write."""
+        return time.monotonic() - self._opened
+
+    def write(self, session: str, source: str, time: float, x: float, y: float, z: float,
+              moving: bool) -> None:
+        """Append one touch and flush it to the operating system.
+
+        Raises ValueError for an unknown source or a number that is not
+        finite (it would make the log unreadable), RobojamError if the file
+        cannot be written (a full disk).
+        """
+        if source not in SOURCES:
+            raise ValueError(f"touch source {source!r} is neither {PERFORMER!r} nor {ROBOJAM!r}")
+        numbers = _format_numbers(time, x, y, z)
+        row = [*numbers, str(int(bool(moving))), safe_session(session), source]
+        with self._lock:
+            self._write_row(row)
+            self.events[source] += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    def __enter__(self) -> "TouchLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _write_row(self, row) -> None:
+        try:
+            self._csv.writerow(row)
+            self._file.flush()
+        except OSError as e:
+            raise RobojamError(f"{self.path}: cannot write the touch log ({e.strerror or e})") from None
+
+
+def safe_session(session) -> str:
+    """A session id as logged: at most MAX_SESSION_CHARS, one line, printable.
+
+    Commas and quotes are left to CSV quoting; control characters (newlines
+    included) and unpaired surrogates become ``_`` so that every event is
+    exactly one line, which is what lets a reader recognise a torn last line.
+    """
+    text = str(session)[:MAX_SESSION_CHARS]
+    return "".join(c if c.isprintable() else "_" for c in text)
+
+
+def _format_numbers(*values: float) -> list[str]:
+    numbers = [float(v) for v in values]
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"touch values must be finite numbers, got {values}")
+    return [f"{v:.6f}" for v in numbers]
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RobojamError(f"{folder}: cannot create the touch log folder ({e.strerror or e})") from None
+
+
+def _open_new_log(folder: Path) -> tuple[Path, io.TextIOWrapper]:
+    """A new file named after the time and process; never an existing one ('x' mode)."""
+    stem = time.strftime("robojam-%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    for attempt in range(1, 1000):
+        path = folder / (f"{stem}.csv" if attempt == 1 else f"{stem}-{attempt}.csv")
+        try:
+            return path, open(path, "x", encoding="utf-8", newline="")
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise RobojamError(f"{folder}: cannot write a touch log here ({e.strerror or e})") from None
+    raise RobojamError(f"{folder}: cannot find a free touch log name for {stem}.csv")
+
+
+def is_log_file(path: str | Path) -> bool:
+    """Whether a CSV file is a touch log: its header has the session and source columns."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader([f.readline()]), [])
+    except (OSError, UnicodeDecodeError):
+        return False
+    names = {h.strip().lower() for h in header}
+    return {"session", "source"} <= names
+
+
+def read_log(path: str | Path, sources=(PERFORMER,), gap: float = CALL_GAP_S) -> list[np.ndarray]:
+    """Performances (raw x, y, dt arrays like corpus loaders return) from one log.
+
+    Touches are grouped by (session, source) in the chosen sources, and a
+    group is split wherever the time between successive touches exceeds
+    ``gap`` seconds (a new call). A torn last line is skipped; a malformed
+    line anywhere else raises RobojamError naming the file and line.
+    """
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise ValueError(f"unknown touch sources {unknown}; choose from {', '.join(SOURCES)}")
+    name = str(path)
+    groups: dict[tuple[str, str], list[tuple[int, list[float]]]] = {}
+    for line, session, source, txy in _log_events(_complete_lines(path), name):
+        if source in sources:
+            groups.setdefault((session, source), []).append((line, txy))
+    performances = []
+    for events in groups.values():
+        performances.extend(_split_calls(events, gap, name))
+    return performances
+
+
+def _complete_lines(path: str | Path) -> str:
+    """The log's text up to its last newline: a server killed mid-write leaves a torn line after it."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise RobojamError(f"{path}: no such file") from None
+    except OSError as e:
+        raise RobojamError(f"{path}: cannot read touch log ({e.strerror or e})") from None
+    # Cut on bytes before decoding: the tear may split a multi-byte character.
+    data = data[:data.rfind(b"\n") + 1]
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RobojamError(f"{path}: cannot read touch log ({e})") from None
+
+
+def _log_events(text: str, name: str):
+    """(line, session, source, [time, x, y]) for every event of a log's text."""
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, None)
+    if header is None:
+        raise RobojamError(f"{name}: empty file, expected a header '{','.join(LOG_COLUMNS)}'")
+    columns = _log_header_columns(header, name)
+    for row in rows:
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        yield _log_event(row, columns, name, rows.line_num)
+
+
+def _log_header_columns(header: list[str], name: str) -> dict[str, int]:
+    columns = _header_columns(header, name)
+    names = [h.strip().lower() for h in header]
+    for column in ("session", "source"):
+        if column not in names:
+            raise RobojamError(f"{name}, line 1: header lacks {column!r}; expected '{','.join(LOG_COLUMNS)}'")
+        columns[column] = names.index(column)
+    return columns
+
+
+def _log_event(row: list[str], columns: dict[str, int], name: str, line: int):
+    numeric = {c: i for c, i in columns.items() if c in COLUMNS}
+    time_, x, y, _z, _moving = _parse_row(row, numeric, name, line)
+    if len(row) <= max(columns["session"], columns["source"]):
+        raise RobojamError(f"{name}, line {line}: missing the session or source column")
+    source = row[columns["source"]].strip()
+    if source not in SOURCES:
+        raise RobojamError(f"{name}, line {line}: source {source!r} is neither {PERFORMER!r} nor {ROBOJAM!r}")
+    return line, row[columns["session"]], source, [time_, x, y]
+
+
+def _split_calls(events: list[tuple[int, list[float]]], gap: float, name: str) -> list[np.ndarray]:
+    """One group's touches as x, y, dt arrays, split at pauses longer than ``gap``."""
+    lines = [line for line, _ in events]
+    txy = np.array([values for _, values in events], dtype=np.float64)
+    step = np.diff(txy[:, 0])
+    backwards = np.nonzero(step < 0)[0]
+    if len(backwards):
+        raise RobojamError(f"{name}, line {lines[backwards[0] + 1]}: time goes backwards")
+    starts = np.nonzero(step > gap)[0] + 1
+    return [_xy_dt(call) for call in np.split(txy, starts)]
+
+
+def _xy_dt(txy: np.ndarray) -> np.ndarray:
+    dt = np.diff(txy[:, 0], prepend=txy[:1, 0])
+    return np.column_stack([txy[:, 1], txy[:, 2], dt])

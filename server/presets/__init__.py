@@ -1,0 +1,1 @@
+"""Shipped server presets, installed as the ``robojam.presets`` package data."""

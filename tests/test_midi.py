@@ -1,0 +1,340 @@
+import os
+import shutil
+import subprocess
+import sys
+import wave
+
+import mido
+import numpy as np
+import pytest
+
+from robojam import RobojamError
+from robojam import midi
+from robojam.midi import MidiMapping, MidiTouchReader, MidiVoice, find_port, write_midi_file
+from robojam.performance import Performance
+
+SOUNDFONTS = ("/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
+              "/usr/share/sounds/sf2/FluidR3_GM.sf2")
+
+
+class Recorder(mido.ports.BaseOutput):
+    """An output port that keeps what it is sent."""
+
+    def _open(self, **kwargs):
+        self.sent = []
+
+    def _send(self, msg):
+        self.sent.append(msg)
+
+    def take(self) -> list[tuple]:
+        """What was sent since the last take, as short tuples."""
+        taken, self.sent = [_short(m) for m in self.sent], []
+        return taken
+
+
+def _short(msg: mido.Message) -> tuple:
+    if msg.type == "note_on":
+        return ("on", msg.note, msg.velocity)
+    if msg.type == "note_off":
+        return ("off", msg.note)
+    return ("cc", msg.control, msg.value)
+
+
+@pytest.fixture
+def port() -> Recorder:
+    return Recorder()
+
+
+# --- the mapping -----------------------------------------------------------
+
+def test_x_picks_notes_of_the_scale_across_the_range():
+    mapping = MidiMapping(scale="pentatonic", root=48, octaves=3)
+    assert mapping.pitch(0.0) == 48 and mapping.pitch(1.0) == 84
+    assert mapping.pitch(-3) == 48 and mapping.pitch(7) == 84  # clipped
+    assert [mapping.pitch(i / 15) for i in range(6)] == [48, 50, 52, 55, 57, 60]
+    assert {mapping.pitch(x) % 12 for x in np.linspace(0, 1, 101)} == {0, 2, 4, 7, 9}
+
+
+@pytest.mark.parametrize("scale, steps", [
+    ("chromatic", list(range(12))), ("major", [0, 2, 4, 5, 7, 9, 11]), ("minor", [0, 2, 3, 5, 7, 8, 10]),
+    ("minor-pentatonic", [0, 3, 5, 7, 10]), ("blues", [0, 3, 5, 6, 7, 10]), ("whole-tone", [0, 2, 4, 6, 8, 10]),
+])
+def test_every_scale_spans_its_octaves(scale, steps):
+    mapping = MidiMapping(scale=scale, root=60, octaves=2)
+    assert mapping.notes.tolist() == [60 + s for s in steps] + [72 + s for s in steps] + [84]
+
+
+def test_z_sets_velocity_and_y_the_controller():
+    mapping = MidiMapping(velocity_min=40, velocity_max=120)
+    assert [mapping.velocity(z) for z in (-1, 0, 0.5, 1, 5)] == [40, 40, 80, 120, 120]
+    assert [mapping.cc_value(y) for y in (0, 0.5, 1)] == [127, 64, 0]  # the top of the screen is 127
+    assert mapping.y_of(mapping.cc_value(0.25)) == pytest.approx(0.25, abs=0.5 / 127)
+
+
+def test_pitch_and_back_within_one_scale_step():
+    mapping = MidiMapping(scale="major", root=40, octaves=4)
+    step = 1 / (len(mapping.notes) - 1)
+    for x in np.linspace(0, 1, 57):
+        assert abs(mapping.x_of(mapping.pitch(x)) - x) <= step / 2 + 1e-9
+    assert mapping.x_of(0) == 0.0 and mapping.x_of(127) == 1.0  # outside the range: clipped
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"scale": "dorian"}, "unknown scale 'dorian'; choose one of chromatic, major"),
+    ({"root": 128}, "root must be a whole number from 0 to 127"),
+    ({"root": 100, "octaves": 3}, "must end at MIDI note 127"),
+    ({"octaves": 0}, "octaves must be a whole number from 1"),
+    ({"cc": 123}, "cc must be a whole number from 0 to 119 (120-127 are channel mode messages)"),
+    ({"velocity_min": 0}, "velocity_min must be a whole number from 1 to 127"),
+    ({"velocity_min": 90, "velocity_max": 80}, "velocity_max must be a whole number from 90 to 127"),
+    ({"max_note_s": 0}, "max_note_s must be a number of seconds above 0"),
+])
+def test_bad_mappings_say_what_is_allowed(options, message):
+    with pytest.raises(RobojamError) as error:
+        MidiMapping(**options)
+    assert message in str(error.value)
+
+
+def test_bad_channel_is_refused(port):
+    with pytest.raises(RobojamError, match="channel must be a whole number from 0 to 15"):
+        MidiVoice(port, MidiMapping(), channel=16)
+
+
+# --- playing touches -------------------------------------------------------
+
+def test_a_stroke_is_cc_then_note_on_then_cc_changes_then_note_off(port):
+    voice = MidiVoice(port, MidiMapping(scale="chromatic", root=60, octaves=1), channel=3)
+    voice.touch(0.0, 0.5, 0.5, new_stroke=True, now=0.0)
+    assert port.take() == [("cc", 74, 64), ("on", 60, 80)]
+    voice.touch(0.9, 0.5, 0.9, new_stroke=False, now=0.1)  # same y: nothing; dragging never changes the note
+    voice.touch(0.9, 0.0, 0.9, new_stroke=False, now=0.2)
+    assert port.take() == [("cc", 74, 127)]
+    voice.lift()
+    voice.lift()  # a second lift has nothing to end
+    assert port.take() == [("off", 60)]
+    assert {m.channel for m in voice.port.sent} <= {3}
+
+
+def test_a_new_stroke_ends_the_previous_note_first(port):
+    voice = MidiVoice(port, MidiMapping(scale="chromatic", root=60, octaves=1))
+    voice.touch(0.0, 1.0, 0.0, new_stroke=True, now=0.0)
+    voice.touch(1.0, 1.0, 1.0, new_stroke=True, now=0.5)
+    assert port.take() == [("cc", 74, 0), ("on", 60, 40), ("off", 60), ("cc", 74, 0), ("on", 72, 120)]
+
+
+def test_a_drag_without_its_touch_down_starts_a_stroke(port):
+    voice = MidiVoice(port, MidiMapping(scale="chromatic", root=60, octaves=1))
+    voice.touch(0.5, 0.5, 0.5, new_stroke=False, now=0.0)
+    assert port.take() == [("cc", 74, 64), ("on", 66, 80)]
+
+
+def test_stuck_note_guard_releases_after_max_note_s(port):
+    voice = MidiVoice(port, MidiMapping(scale="chromatic", root=60, octaves=1, max_note_s=4.0))
+    voice.touch(0.0, 0.5, 0.5, new_stroke=True, now=10.0)
+    port.take()
+    voice.check(13.9)
+    assert port.take() == []
+    voice.check(14.0)
+    assert port.take() == [("off", 60)]
+    voice.touch(0.0, 0.4, 0.5, new_stroke=False, now=14.5)  # still the same stroke: no new note
+    voice.check(20.0)
+    voice.lift()
+    assert port.take() == [("cc", 74, 76)]
+
+
+def test_all_notes_off_ends_every_note_started(port):
+    voice = MidiVoice(port, MidiMapping(scale="chromatic", root=60, octaves=1), channel=2)
+    for i, x in enumerate((0.5, 0.0, 1.0, 0.5)):
+        voice.touch(x, 0.5, 0.5, new_stroke=True, now=i)
+    port.sent.clear()
+    voice.all_notes_off()
+    assert port.take() == [("off", 60), ("off", 66), ("off", 72), ("cc", 123, 0)]
+    voice.all_notes_off()
+    assert port.take() == [("cc", 123, 0)]
+
+
+# --- a MIDI keyboard as the performer --------------------------------------
+
+def test_keyboard_notes_become_touches_and_lifts():
+    mapping = MidiMapping(scale="chromatic", root=60, octaves=1)
+    reader = MidiTouchReader(mapping)
+    assert reader.convert(mido.Message("note_on", note=66, velocity=80)) == ("touch", (0.5, 0.5, 0.5))
+    assert reader.convert(mido.Message("control_change", control=74, value=127)) is None
+    assert reader.convert(mido.Message("note_on", note=72, velocity=127)) == ("touch", (1.0, 0.0, 1.0))
+    assert reader.convert(mido.Message("note_off", note=66)) is None  # legato: not the latest note
+    assert reader.convert(mido.Message("note_on", note=72, velocity=0)) == ("up", None)
+    assert reader.convert(mido.Message("note_on", note=30, velocity=1)) == ("touch", (0.0, 0.0, 0.0))
+    assert reader.convert(mido.Message("note_off", note=30)) == ("up", None)
+    for other in (mido.Message("pitchwheel", pitch=100), mido.Message("control_change", control=1, value=3),
+                  mido.Message("sysex", data=[1, 2]), mido.Message("program_change", program=4)):
+        assert reader.convert(other) is None
+
+
+def test_keyboard_cc_is_per_channel_and_channel_can_be_chosen():
+    reader = MidiTouchReader(MidiMapping(), channel=1)
+    assert reader.convert(mido.Message("note_on", channel=0, note=60, velocity=80)) is None
+    reader.convert(mido.Message("control_change", channel=1, control=74, value=0))
+    _, (_, y, _) = reader.convert(mido.Message("note_on", channel=1, note=60, velocity=80))
+    assert y == 1.0
+
+
+def test_keyboard_round_trip_through_a_voice(port):
+    mapping = MidiMapping(scale="blues", root=36, octaves=4)
+    voice, reader = MidiVoice(port, mapping), MidiTouchReader(mapping)
+    step = 1 / (len(mapping.notes) - 1)
+    for i, (x, y, z) in enumerate(np.random.default_rng(3).uniform(0, 1, (40, 3))):
+        voice.touch(x, y, z, new_stroke=True, now=i)
+        touches = [reader.convert(m) for m in port.sent]
+        port.sent.clear()
+        kind, (x2, y2, z2) = [t for t in touches if t and t[0] == "touch"][0]
+        assert abs(x2 - x) <= step / 2 + 1e-9
+        assert abs(y2 - y) <= 0.5 / 127 + 1e-9
+        assert abs(z2 - z) <= 0.5 / 80 + 1e-9
+
+
+# --- ports -----------------------------------------------------------------
+
+OUTPUTS = ["Midi Through:Midi Through Port-0 14:0", "FLUID Synth (1234):Synth input port (1234:0) 128:0",
+           "USB Keyboard:USB Keyboard MIDI 1 20:0", "USB Keyboard:USB Keyboard MIDI 2 20:1"]
+
+
+def test_ports_match_part_of_the_name_in_any_case():
+    assert find_port("fluid", OUTPUTS, "output") == OUTPUTS[1]
+    assert find_port("midi 2", OUTPUTS, "output") == OUTPUTS[3]
+    assert find_port("midi through", ["Midi Through", "Midi Through Port-1"], "output") == "Midi Through"
+
+
+def test_open_output_names_the_ports_when_none_or_several_match(monkeypatch):
+    monkeypatch.setattr(mido, "get_output_names", lambda: OUTPUTS)
+    opened = []
+    monkeypatch.setattr(mido, "open_output", lambda name: opened.append(name) or Recorder())
+    midi.open_output("synth")
+    assert opened == [OUTPUTS[1]]
+    with pytest.raises(RobojamError, match="'usb' is ambiguous, it matches 'USB Keyboard:USB Keyboard MIDI 1"):
+        midi.open_output("usb")
+    with pytest.raises(RobojamError) as error:
+        midi.open_output("nord")
+    assert "no MIDI output port matches 'nord'; the output ports are 'Midi Through" in str(error.value)
+    assert all(name in str(error.value) for name in OUTPUTS)
+
+
+def test_no_ports_at_all_is_said(monkeypatch):
+    monkeypatch.setattr(mido, "get_input_names", lambda: [])
+    monkeypatch.setattr(midi.os.path, "exists", lambda path: path != midi.ALSA_SEQUENCER)
+    monkeypatch.setattr(midi.sys, "platform", "linux")
+    with pytest.raises(RobojamError, match="no MIDI input ports at all, so none matches 'keys'.*/dev/snd/seq is missing"):
+        midi.open_input("keys", callback=print)
+
+
+def test_backend_failures_are_robojam_errors(monkeypatch):
+    def no_sequencer():
+        raise OSError("MidiOutAlsa::initialize: error creating ALSA sequencer client object.")
+
+    monkeypatch.setattr(mido, "get_output_names", no_sequencer)
+    with pytest.raises(RobojamError, match="cannot list MIDI ports: MidiOutAlsa::initialize"):
+        midi.open_output("synth")
+    monkeypatch.setattr(mido, "get_output_names", lambda: OUTPUTS)
+    monkeypatch.setattr(mido, "open_output", lambda name: no_sequencer())
+    with pytest.raises(RobojamError, match="cannot open MIDI output 'USB Keyboard:USB Keyboard MIDI 1 20:0'"):
+        midi.open_output("midi 1")
+
+
+@pytest.mark.skipif(sys.platform.startswith("linux") and not os.path.exists(midi.ALSA_SEQUENCER),
+                    reason="no ALSA sequencer (/dev/snd/seq) on this machine, so no real MIDI ports")
+def test_real_backend_lists_and_opens_ports():
+    inputs, outputs = midi.list_ports()
+    assert isinstance(inputs, list) and isinstance(outputs, list)
+    if outputs:
+        port = midi.open_output(outputs[0])
+        MidiVoice(port, MidiMapping()).all_notes_off()
+        port.close()
+
+
+def test_real_backend_without_sequencer_is_a_robojam_error():
+    if os.path.exists(midi.ALSA_SEQUENCER) or not sys.platform.startswith("linux"):
+        pytest.skip("this machine has an ALSA sequencer")
+    with pytest.raises(RobojamError, match="/dev/snd/seq is missing"):
+        midi.list_ports()
+
+
+# --- MIDI files ------------------------------------------------------------
+
+def hand_made_response() -> Performance:
+    """About 3 s of touches: five strokes of ten drags each, then a tap, with gaps between."""
+    events, t = [], 0.0
+    for stroke, (x, y) in enumerate([(0.1, 0.2), (0.5, 0.8), (0.9, 0.5), (0.3, 0.3), (0.7, 0.1)]):
+        for step in range(10):
+            events.append([t, x + 0.01 * step, y + 0.02 * step, 0.3 + 0.1 * stroke, step > 0])
+            t += 0.0567
+        t += 0.0511
+    events.append([t, 0.0, 0.5, 1.0, 0])
+    return Performance(np.array(events, dtype=float))
+
+
+def read_back(path) -> list[tuple[float, mido.Message]]:
+    """The file's messages with their times in seconds from the start."""
+    now, timed = 0.0, []
+    for msg in mido.MidiFile(path):
+        now += msg.time
+        if not msg.is_meta:
+            timed.append((now, msg))
+    return timed
+
+
+def test_midi_file_notes_round_trip_within_a_millisecond(tmp_path):
+    response = hand_made_response()
+    mapping = MidiMapping(scale="minor", root=50, octaves=2)
+    write_midi_file(response, tmp_path / "response.mid", mapping, channel=5)
+    timed = read_back(tmp_path / "response.mid")
+    downs = response.events[response.events[:, 4] == 0]
+    note_ons = [(t, m) for t, m in timed if m.type == "note_on"]
+    np.testing.assert_allclose([t for t, _ in note_ons], downs[:, 0], atol=1e-3)
+    assert [m.note for _, m in note_ons] == [mapping.pitch(x) for x in downs[:, 1]]
+    assert [m.velocity for _, m in note_ons] == [mapping.velocity(z) for z in downs[:, 3]]
+    assert {m.channel for _, m in timed} == {5}
+    assert mido.MidiFile(tmp_path / "response.mid").ticks_per_beat == midi.FILE_TICKS_PER_BEAT
+    last_off = [t for t, m in timed if m.type == "note_off"][-1]
+    assert last_off == pytest.approx(response.duration + midi.FILE_LAST_NOTE_S, abs=1e-3)
+    ons = sum(m.type == "note_on" for _, m in timed)
+    assert ons == sum(m.type == "note_off" for _, m in timed) == len(downs)
+
+
+def test_midi_file_releases_a_long_stroke_like_the_guard(tmp_path):
+    drag = [[t, 0.5, 0.5 - t / 20, 0.5, t > 0] for t in np.arange(0, 6, 0.5)]
+    write_midi_file(Performance(np.array(drag, dtype=float)), tmp_path / "long.mid", MidiMapping(max_note_s=2.0))
+    offs = [t for t, m in read_back(tmp_path / "long.mid") if m.type == "note_off"]
+    assert offs == [pytest.approx(2.0, abs=1e-3)]
+
+
+def test_midi_file_that_cannot_be_written_is_a_robojam_error(tmp_path):
+    with pytest.raises(RobojamError, match="cannot write MIDI file"):
+        write_midi_file(hand_made_response(), tmp_path / "no" / "such" / "dir.mid")
+
+
+def soundfont() -> str:
+    found = [path for path in SOUNDFONTS if os.path.exists(path)]
+    if not shutil.which("fluidsynth") or not found:
+        pytest.fail("fluidsynth and a General MIDI soundfont are needed: run scripts/install-debian-packages --tests")
+    return found[0]
+
+
+def test_a_real_synth_plays_the_midi_file(tmp_path):
+    sf2 = soundfont()
+    response = hand_made_response()
+    write_midi_file(response, tmp_path / "response.mid")
+    subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(tmp_path / "out.wav"), "-r", "22050", sf2,
+                    str(tmp_path / "response.mid")], check=True, capture_output=True, timeout=60)
+    rate, audio = read_wav(tmp_path / "out.wav")
+    window_rms = np.sqrt(np.mean(audio[: len(audio) // (rate // 20) * (rate // 20)].reshape(-1, rate // 20) ** 2, axis=1))
+    assert window_rms[: int(response.duration * 20)].mean() > 1e-3, "the synth rendered silence"
+    # fluidsynth pads the file with silence: the sound lasts until the last window within 40 dB of the loudest.
+    sounding_s = (np.nonzero(window_rms > window_rms.max() / 100)[0][-1] + 1) / 20
+    assert abs(sounding_s - response.duration) < 1.5, f"sound lasts {sounding_s} s for a {response.duration:.2f} s response"
+
+
+def read_wav(path) -> tuple[int, np.ndarray]:
+    """Sample rate and mono samples in [-1, 1] of a 16-bit WAV file."""
+    with wave.open(str(path)) as wav:
+        assert wav.getsampwidth() == 2
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+        return wav.getframerate(), frames.reshape(-1, wav.getnchannels()).mean(axis=1) / 32768

@@ -1,0 +1,184 @@
+"""The live server over real UDP on 127.0.0.1, with python-osc peers made here."""
+
+import time
+
+import numpy as np
+import pytest
+
+from oscpeer import bundle, running_server, status_of
+from robojam.session import Settings
+from robojam.touchlog import read_log
+
+
+def response_of(listener, seconds=3.0):
+    return listener.collect(seconds, until="/robojam/response/end")
+
+
+def test_a_call_gets_a_timed_response():
+    with running_server(Settings(threshold=0.3, seconds=1.0)) as (server, sender, listener):
+        sender.call(20)
+        sent = time.monotonic()
+        got = response_of(listener)
+    addresses = [a for _, a, _ in got]
+    assert addresses[0] == "/robojam/response/start" and addresses[-1] == "/robojam/response/end"
+    touches = [(t, args) for t, a, args in got if a == "/robojam/response/touch"]
+    assert len(touches) > 3
+    assert all(len(args) == 3 and all(isinstance(v, float) for v in args) for _, args in touches)
+    assert all(0 <= v <= 1 for _, args in touches for v in args[:2])
+    start, end = got[0][0], got[-1][0]
+    assert 0.25 < start - sent < 0.6          # after the 0.3 s silence threshold
+    assert 0.5 < end - start < 1.2            # a 1 s response
+    assert set(addresses) <= {"/robojam/response/start", "/robojam/response/touch",
+                              "/robojam/response/up", "/robojam/response/end"}
+
+
+def test_touches_are_sent_at_their_deadlines():
+    with running_server(Settings(threshold=0.2, seconds=2.0)) as (server, sender, listener):
+        sender.call(10)
+        response_of(listener)
+        errors = np.array(server.timing_errors)
+    assert len(errors) > 3
+    assert (errors >= 0).all() and np.median(errors) < 0.005
+
+
+def test_respond_now_and_barge_in():
+    with running_server(Settings(threshold=30, seconds=5.0)) as (server, sender, listener):
+        sender.call(10)
+        sender.send("/robojam/respond")
+        listener.collect(0.5)
+        assert "/robojam/response/touch" in listener.addresses()
+        listener.received.clear()
+        played_over = time.monotonic()
+        sender.send("/robojam/touch", 0.5, 0.5)
+        got = listener.collect(1.0, until="/robojam/response/end")
+    assert got[-1][1] == "/robojam/response/end" and got[-1][0] - played_over < 0.1
+
+
+def test_silence_threshold_and_response_length_controls():
+    with running_server(Settings(threshold=5.0, seconds=5.0)) as (server, sender, listener):
+        sender.send("/robojam/threshold", 0.2)
+        sender.send("/robojam/seconds", 0.5)
+        sender.send("/robojam/temp", 0.8)
+        sender.send("/robojam/sigma_temp", 0.5)
+        sender.call(10)
+        got = response_of(listener, 2.0)
+        session = next(iter(server.performers.values())).session
+    assert got[-1][0] - got[0][0] < 0.7
+    values = (session.settings.threshold, session.settings.seconds, session.settings.temp,
+              session.settings.sigma_temp)
+    assert values == pytest.approx((0.2, 0.5, 0.8, 0.5))  # OSC floats are 32-bit
+
+
+def test_duet_plays_alongside_and_stops():
+    with running_server(Settings(threshold=0.2)) as (server, sender, listener):
+        sender.send("/robojam/mode", "duet")
+        sender.call(5)
+        listener.collect(1.5)
+        touches = [t for t, a, _ in listener.received if a == "/robojam/response/touch"]
+        assert len(touches) > 5 and touches[-1] - touches[0] > 0.5
+        sender.send("/robojam/stop")
+        listener.collect(0.5, until="/robojam/response/end")
+        assert listener.addresses()[-1] == "/robojam/response/end"
+
+
+def test_sessions_by_id_are_independent_and_capped():
+    with running_server(Settings(threshold=0.2, seconds=3.0), max_sessions=2) as (server, sender, listener):
+        sender.call(5, session="alice")
+        sender.call(5, session="bob")
+        sender.send("/robojam/seconds", 2.0, "bob")
+        time.sleep(0.05)
+        assert set(server.performers) == {"127.0.0.1/alice", "127.0.0.1/bob"}
+        assert server.performers["127.0.0.1/alice"].session.settings.seconds == 3.0
+        assert server.performers["127.0.0.1/bob"].session.settings.seconds == 2.0
+        listener.collect(0.5)
+        assert all(p.session.playing for p in server.performers.values())
+        sender.send("/robojam/touch", 0.5, 0.5, "carol")  # both others are playing: no room
+        time.sleep(0.05)
+        assert server.drops["too_many_sessions"] == 1
+
+
+def test_bundle_time_tags_set_dt():
+    with running_server(Settings(threshold=30)) as (server, sender, listener):
+        base = time.time() + 100.0  # in the future: must not be held back
+        sender.raw(bundle("/robojam/touch", [0.5, 0.5], base))
+        sender.raw(bundle("/robojam/touch", [0.55, 0.5], base + 0.25))
+        time.sleep(0.1)
+        session = next(iter(server.performers.values())).session
+        assert session._last_touch_at == pytest.approx(base + 0.25)
+        assert server.counts["touches"] == 2
+
+
+def test_bad_input_is_dropped_counted_and_harmless():
+    with running_server(Settings(threshold=0.3, seconds=0.5)) as (server, sender, listener):
+        sender.raw(b"")
+        sender.raw(b"garbage that is not OSC")
+        sender.raw(b"/robojam/touch\x00\x00,ff\x00\x00\x00")             # arguments missing
+        sender.raw(b"#bundle\x00" + b"\xff" * 12)                          # torn bundle
+        sender.send("/robojam/touch", "x", "y")                            # wrong types
+        sender.send("/robojam/touch", 0.5)                                 # too few
+        sender.send("/robojam/touch", float("nan"), 0.5)
+        sender.send("/robojam/touch", 0.5, float("inf"))
+        sender.send("/robojam/touch", 7.0, 0.5)                            # far off screen
+        sender.send("/robojam/temp", -1.0)
+        sender.send("/robojam/mode", "karaoke")
+        sender.send("/robojam/nothing", 1)
+        counts = status_of(sender, listener)
+        sender.call(10)
+        assert response_of(listener)[-1][1] == "/robojam/response/end"   # still serving
+    assert counts["dropped.malformed"] == 4
+    assert counts["dropped.bad_args"] == 2
+    assert counts["dropped.not_finite"] == 2
+    assert counts["dropped.out_of_range"] == 1
+    assert counts["dropped.bad_value"] == 2
+    assert counts["dropped.unknown_address"] == 1
+    assert counts["touches"] == 0
+
+
+def test_flood_keeps_others_served_and_memory_bounded(tmp_path):
+    import resource
+    import socket
+    import threading
+
+    from robojam.touchlog import TouchLog
+
+    log = TouchLog(tmp_path)
+    with running_server(Settings(threshold=0.3, seconds=0.5), log=log) as (server, sender, listener):
+        stop = time.monotonic() + 3.0
+        flooder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        from robojam.osc import encode
+        packets = [encode("/robojam/touch", 0.5, 0.5, "flood"), b"junk", encode("/robojam/nothing")]
+
+        def flood():
+            sent = 0
+            while time.monotonic() < stop:
+                for _ in range(200):  # about 20,000 packets a second, in bursts
+                    flooder.sendto(packets[sent % 3], server.address)
+                    sent += 1
+                time.sleep(0.01)
+
+        thread = threading.Thread(target=flood)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        thread.start()
+        time.sleep(0.5)
+        sender.call(10, session="musician")
+        got = response_of(listener, 3.0)
+        thread.join()
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        flooder.close()
+        time.sleep(0.3)
+        counts = dict(server.status())
+    assert [a for _, a, _ in got][-1] == "/robojam/response/end"
+    assert counts["dropped.rate_limited"] > 0 and counts["dropped.malformed"] > 0
+    assert after - before < 100_000  # kilobytes
+    logged = read_log(log.path, sources=("performer",), gap=1000)
+    assert sum(len(p) for p in logged) == counts["touches"]  # every valid touch reached the log
+
+
+def test_a_vanished_client_does_not_stop_the_server():
+    with running_server(Settings(threshold=0.2, seconds=0.5)) as (server, sender, listener):
+        server.options.send = [("127.0.0.1", 9)]  # nobody listens there
+        sender.call(5)
+        time.sleep(1.0)
+        server.options.send = [("127.0.0.1", listener.port)]
+        sender.call(5)
+        assert response_of(listener)[-1][1] == "/robojam/response/end"
