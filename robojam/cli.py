@@ -55,7 +55,10 @@ def main():
 @click.option("--seed", type=int, default=None, help="Random seed: the same seed gives the same response.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also draw the call and the response side by side to this PNG.")
-def respond(call, output, model_path, seconds, temp, sigma_temp, seed, plot_path):
+@click.option("--midi", "midi_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the response as a standard MIDI file (pentatonic over 3 octaves from C3, "
+                   "y on CC 74), ready for any synth.")
+def respond(call, output, model_path, seconds, temp, sigma_temp, seed, plot_path, midi_path):
     """Answer the performance in CALL (a RoboJam CSV) with a sampled response."""
     import numpy as np
 
@@ -74,6 +77,10 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, seed, plot_path
         from robojam.plot import plot_performances
         plot_performances([("call", performance), ("response", result)], plot_path)
         click.echo(f"{plot_path}: call and response drawn")
+    if midi_path:
+        from robojam.midi import write_midi_file
+        write_midi_file(result, midi_path)
+        click.echo(f"{midi_path}: response as MIDI")
 
 
 def _write(action, path: Path) -> None:
@@ -103,18 +110,23 @@ def _write(action, path: Path) -> None:
 @click.option("--patience", type=click.IntRange(1, 1000), default=8, show_default=True,
               help="Epochs without validation improvement before stopping.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed for weights and shuffling.")
+@click.option("--include-responses", is_flag=True,
+              help="From robojam serve's touch logs, also train on robojam's own responses "
+                   "(by default only the performers' touches).")
 def train(data, output, layers, units, mixtures, seq_len, encoding, epochs, batch_size, learning_rate,
-          patience, seed):
-    """Train a model on DATA: .npz corpora, CSV performances or folders of them.
+          patience, seed, include_responses):
+    """Train a model on DATA: .npz corpora, CSV performances, robojam serve's touch-log
+    folders, or folders of CSV performances.
 
     Performances are split by a hash of their content: 80% train, 10%
     validation (early stopping), 10% test, never seen in training (score it
     with `robojam eval DATA --split test`).
     """
     from robojam.corpus import load_performances
+    from robojam.touchlog import PERFORMER, ROBOJAM
     from robojam.training import TrainOptions, train as run_training
 
-    performances = load_performances(list(data))
+    performances = load_performances(list(data), (PERFORMER, ROBOJAM) if include_responses else (PERFORMER,))
     options = TrainOptions(layers=layers, units=units, mixtures=mixtures, seq_len=seq_len, encoding=encoding,
                            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                            patience=patience, seed=seed)

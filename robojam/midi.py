@@ -250,7 +250,7 @@ def list_ports() -> tuple[list[str], list[str]]:
 
 def open_output(name: str):
     """Open the one MIDI output port whose name contains ``name`` (any case)."""
-    with _backend_errors("list MIDI ports"):
+    with _backend_errors(f"find MIDI output {name!r}: cannot list MIDI ports"):
         names = mido.get_output_names()
     port_name = find_port(name, names, "output")
     with _backend_errors(f"open MIDI output {port_name!r}"):
@@ -259,7 +259,7 @@ def open_output(name: str):
 
 def open_input(name: str, callback: Callable[[mido.Message], None]):
     """Open the one MIDI input port whose name contains ``name``; ``callback`` gets each message."""
-    with _backend_errors("list MIDI ports"):
+    with _backend_errors(f"find MIDI input {name!r}: cannot list MIDI ports"):
         names = mido.get_input_names()
     port_name = find_port(name, names, "input")
     with _backend_errors(f"open MIDI input {port_name!r}"):

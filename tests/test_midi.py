@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import sys
 import wave
+from pathlib import Path
 
 import mido
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from robojam import RobojamError
 from robojam import midi
 from robojam.midi import MidiMapping, MidiTouchReader, MidiVoice, find_port, write_midi_file
-from robojam.performance import Performance
+from robojam.performance import Performance, read_csv
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
               "/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -318,18 +319,24 @@ def soundfont() -> str:
     return found[0]
 
 
-def test_a_real_synth_plays_the_midi_file(tmp_path):
-    sf2 = soundfont()
-    response = hand_made_response()
-    write_midi_file(response, tmp_path / "response.mid")
-    subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(tmp_path / "out.wav"), "-r", "22050", sf2,
-                    str(tmp_path / "response.mid")], check=True, capture_output=True, timeout=60)
-    rate, audio = read_wav(tmp_path / "out.wav")
-    window_rms = np.sqrt(np.mean(audio[: len(audio) // (rate // 20) * (rate // 20)].reshape(-1, rate // 20) ** 2, axis=1))
-    assert window_rms[: int(response.duration * 20)].mean() > 1e-3, "the synth rendered silence"
+def assert_synth_plays(midi_path: Path, duration: float) -> None:
+    """Render a MIDI file with fluidsynth: it must not be silent, and sound about as long as ``duration``."""
+    wav = midi_path.with_suffix(".wav")
+    subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", "22050", soundfont(), str(midi_path)],
+                   check=True, capture_output=True, timeout=60)
+    rate, audio = read_wav(wav)
+    window = rate // 20
+    window_rms = np.sqrt(np.mean(audio[: len(audio) // window * window].reshape(-1, window) ** 2, axis=1))
+    assert window_rms[: int(duration * 20)].mean() > 1e-3, "the synth rendered silence"
     # fluidsynth pads the file with silence: the sound lasts until the last window within 40 dB of the loudest.
     sounding_s = (np.nonzero(window_rms > window_rms.max() / 100)[0][-1] + 1) / 20
-    assert abs(sounding_s - response.duration) < 1.5, f"sound lasts {sounding_s} s for a {response.duration:.2f} s response"
+    assert abs(sounding_s - duration) < 1.5, f"sound lasts {sounding_s} s for a {duration:.2f} s response"
+
+
+def test_a_real_synth_plays_the_midi_file(tmp_path):
+    response = hand_made_response()
+    write_midi_file(response, tmp_path / "response.mid")
+    assert_synth_plays(tmp_path / "response.mid", response.duration)
 
 
 def read_wav(path) -> tuple[int, np.ndarray]:
@@ -338,3 +345,11 @@ def read_wav(path) -> tuple[int, np.ndarray]:
         assert wav.getsampwidth() == 2
         frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
         return wav.getframerate(), frames.reshape(-1, wav.getnchannels()).mean(axis=1) / 32768
+
+
+def test_robojam_respond_midi_is_heard_through_a_real_synth(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "robojam", "respond", str(root / "examples" / "call.csv"),
+                    "-o", str(tmp_path / "r.csv"), "--midi", str(tmp_path / "r.mid"), "--seed", "4"],
+                   check=True, capture_output=True, timeout=120, cwd=tmp_path)
+    assert_synth_plays(tmp_path / "r.mid", read_csv(tmp_path / "r.csv").duration)

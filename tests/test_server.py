@@ -182,3 +182,54 @@ def test_a_vanished_client_does_not_stop_the_server():
         server.options.send = [("127.0.0.1", listener.port)]
         sender.call(5)
         assert response_of(listener)[-1][1] == "/robojam/response/end"
+
+
+class RecordingPort:
+    """A mido-like output port that keeps what it is sent."""
+
+    def __init__(self):
+        self.messages = []
+
+    def send(self, msg):
+        self.messages.append(msg)
+
+
+def test_midi_plays_the_response_and_all_notes_off_at_shutdown():
+    from robojam.midi import MidiMapping
+    from robojam.midiparts import MidiParts
+
+    port = RecordingPort()
+    parts = MidiParts(port, MidiMapping(), channel=0, echo_channel=1)
+    with running_server(Settings(threshold=0.2, seconds=2.0), midi=parts) as (server, sender, listener):
+        sender.call(10)
+        listener.collect(0.8)  # stop in the middle of the response
+    robojam_notes = [m for m in port.messages if m.type == "note_on" and m.channel == 0]
+    echo_notes = [m for m in port.messages if m.type == "note_on" and m.channel == 1]
+    assert robojam_notes and len(echo_notes) == 1  # the call was one stroke
+    assert all(m.note in MidiMapping().notes for m in robojam_notes)
+    assert any(m.type == "control_change" and m.control == 74 for m in port.messages)
+    last = port.messages[-1]
+    assert last.type == "control_change" and last.control == 123  # all notes off at shutdown
+    sounding = set()
+    for m in port.messages:
+        if m.type == "note_on":
+            sounding.add((m.channel, m.note))
+        elif m.type == "note_off":
+            sounding.discard((m.channel, m.note))
+    assert not sounding
+
+
+def test_a_midi_keyboard_plays_the_performer_part():
+    from robojam.midi import MidiMapping, MidiTouchReader
+    import mido
+
+    reader = MidiTouchReader(MidiMapping())
+    with running_server(Settings(threshold=0.2, seconds=0.5)) as (server, sender, listener):
+        for note in (48, 52, 55, 60):
+            kind, touch = reader.convert(mido.Message("note_on", note=note, velocity=90))
+            server.post("/robojam/touch", list(touch))
+            time.sleep(0.05)
+            server.post("/robojam/up", [])
+        got = response_of(listener)
+        assert server.counts["touches"] == 4 and set(server.performers) == {"midi"}
+    assert got[-1][1] == "/robojam/response/end"
