@@ -199,18 +199,23 @@ def plot(performances, output):
 @click.option("--steps", type=click.IntRange(100, 1_000_000), default=5000, show_default=True,
               help="Engine steps to time.")
 @click.option("--no-keras", is_flag=True, help="Skip the Keras reference (no TensorFlow import).")
+@click.option("--no-live", is_flag=True, help="Skip the live server figures (OSC over loopback).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench(model_path, steps, no_keras, as_json):
-    """Time the inference engine against the Keras reference on this machine."""
+def bench(model_path, steps, no_keras, no_live, as_json):
+    """Time the inference engine against the Keras reference, and robojam serve over
+    OSC on loopback, on this machine."""
     from robojam.bench import run_bench
     from robojam.modelfile import load_model
 
     result = run_bench(load_model(model_path), with_keras=not no_keras, steps=steps)
+    if not no_live:
+        from robojam.bench_live import run_live_bench
+        result.update(run_live_bench(model_path))
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     for key, value in result.items():
-        click.echo(f"{key:>24}: {value:.4f}" if isinstance(value, float) else f"{key:>24}: {value}")
+        click.echo(f"{key:>34}: {value:.4f}" if isinstance(value, float) else f"{key:>34}: {value}")
 
 
 SERVE_DEFAULTS = {

@@ -29,10 +29,11 @@ from robojam.session import Output, Session, Settings
 from robojam.touchlog import PERFORMER, ROBOJAM, TouchLog
 
 SO_RXQ_OVFL = 40            # Linux: ancillary count of datagrams the socket buffer dropped
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux: kernel arrival time of each datagram
 RECEIVE_BUFFER = 4 << 20    # bytes: room for bursts while a response is generated
 PACKETS_PER_TURN = 64       # datagrams read before deadlines are checked again
 MAX_DATAGRAM = 65536
-ANCILLARY_SPACE = socket.CMSG_SPACE(4)
+ANCILLARY_SPACE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(16)
 
 
 @dataclass
@@ -85,14 +86,16 @@ class Server:
         self._last_status = clock()
         self._overflow_seen = 0
         self.keyboard = None  # an open MIDI input, closed at shutdown
+        self._arrival_ns: int | None = None  # kernel arrival time of the datagram in hand
 
     def _open_socket(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         except OSError:
-            pass  # not Linux: no overflow count, a smaller buffer
+            pass  # not Linux: no overflow count or arrival times, a smaller buffer
         try:
             sock.bind((self.options.host, self.options.port))
         except OSError as e:
@@ -159,16 +162,24 @@ class Server:
             except OSError:
                 self.drops["socket_error"] += 1
                 return
-            self._count_overflow(ancillary)
+            self._arrival_ns = self._read_ancillary(ancillary)
             self.handle_datagram(data, sender[0], self.clock())
 
-    def _count_overflow(self, ancillary) -> None:
+    def _read_ancillary(self, ancillary) -> int | None:
+        """Count socket-buffer overflows; return the kernel's arrival time (ns, wall clock) if given."""
+        arrival = None
         for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(payload) >= 4:
+            if level != socket.SOL_SOCKET:
+                continue
+            if kind == SO_RXQ_OVFL and len(payload) >= 4:
                 total = struct.unpack("=I", payload[:4])[0]
                 if total > self._overflow_seen:
                     self.drops["socket_overflow"] += total - self._overflow_seen
                     self._overflow_seen = total
+            elif kind == SO_TIMESTAMPNS and len(payload) >= 16:
+                seconds, nanoseconds = struct.unpack("=qq", payload[:16])
+                arrival = seconds * 1_000_000_000 + nanoseconds
+        return arrival
 
     # --- incoming -------------------------------------------------------------
 
@@ -234,10 +245,16 @@ class Server:
             raise BadMessage("rate_limited", f"{key} sends touches faster than {self.options.touch_rate}/s")
         performer.allowance -= 1
         performer.session.touch(x, y, z, now, timetag)
-        self.feed_latency.append(self.clock() - now)
+        self.feed_latency.append(self._since_arrival(now))
         if self.midi is not None:
             self.midi.performer_touch(x, y, z, not performer.stroke_open, now)
         performer.stroke_open = True
+
+    def _since_arrival(self, now: float) -> float:
+        """Seconds from the datagram reaching the machine (or being read) to now."""
+        if self._arrival_ns is not None:
+            return (time.time_ns() - self._arrival_ns) / 1e9
+        return self.clock() - now
 
     def performer_up(self, key: str, now: float) -> None:
         performer = self.performers[key]
@@ -264,10 +281,13 @@ class Server:
     # --- outgoing -------------------------------------------------------------
 
     def _send_due(self) -> None:
-        for key, performer in list(self.performers.items()):
-            now = self.clock()
-            for output in performer.session.due(now):
+        """Send every output that is due, then let sessions generate ahead."""
+        performers = list(self.performers.items())
+        for key, performer in performers:
+            for output in performer.session.due(self.clock()):
                 self._send_output(key, performer, output)
+        for _, performer in performers:
+            performer.session.prepare(self.clock())
 
     def _send_output(self, key: str, performer: Performer, output: Output) -> None:
         if output.kind == "touch":
@@ -304,6 +324,9 @@ class Server:
                    "touches": self.counts["touches"], "responses": self.counts["responses"],
                    "dropped": sum(self.drops.values())}
         figures.update({f"dropped.{reason}": n for reason, n in sorted(self.drops.items())})
+        for name, samples in (("timing_error_us_p99", self.timing_errors), ("feed_latency_us_p99", self.feed_latency)):
+            if samples:
+                figures[name] = int(np.percentile(np.fromiter(samples, float), 99) * 1e6)
         return figures
 
     def status_line(self) -> str:

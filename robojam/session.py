@@ -135,7 +135,7 @@ class Session:
             self._last_fed = now
             self._draw_duet_touch()
         else:
-            self._fill_response(now)
+            self._fill_response(until=now)
 
     def stop(self, now: float) -> None:
         """Stop robojam's part at once: what was scheduled is dropped; up and end go out now."""
@@ -171,11 +171,15 @@ class Session:
         return min(candidates) if candidates else None
 
     def due(self, now: float) -> list[Output]:
-        """Outputs whose deadline has come, in order; starts a response when the silence is long enough."""
+        """Outputs whose deadline has come, in order; starts a response when the silence is long enough.
+
+        Only what is due is generated here, so the first touch of a response
+        goes out at once; call ``prepare`` after sending to generate ahead.
+        """
         if self._threshold_armed() and now >= self.last_heard + self.settings.threshold:
             self.respond(now)
         if self._playing and self.settings.mode == "call-and-response":
-            self._fill_response(now)
+            self._fill_response(until=now)
         ready = []
         while self._queue and self._queue[0].deadline <= now:
             output = self._queue.pop(0)
@@ -183,6 +187,11 @@ class Session:
             if output.kind == "touch" and self.settings.mode == "duet" and self._playing:
                 self._duet_touch_played(output)
         return ready
+
+    def prepare(self, now: float) -> None:
+        """Generate the response LOOKAHEAD_S ahead of playback, off the critical path."""
+        if self._playing and self.settings.mode == "call-and-response":
+            self._fill_response(until=now + LOOKAHEAD_S)
 
     def _with_stroke_ends(self, output: Output) -> list[Output]:
         """Put an ``up`` before a touch that starts a new stroke, and before the end."""
@@ -216,10 +225,10 @@ class Session:
             self._play_end = math.inf
         self._queue = [Output(now, "start")]
 
-    def _fill_response(self, now: float) -> None:
-        """Draw, feed and schedule response touches until LOOKAHEAD_S past now."""
+    def _fill_response(self, until: float) -> None:
+        """Draw, feed and schedule response touches until one is due after ``until``."""
         settings = self.settings
-        while self._playing and self._play_clock <= now + LOOKAHEAD_S:
+        while self._playing and self._play_clock <= until:
             x, y, dt = self.engine.draw(self.rng, settings.temp, settings.sigma_temp)
             if self._first_touch:
                 dt = 0.0  # the response's first touch plays at once

@@ -114,6 +114,6 @@ def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
 
 
 def test_bench_reports_the_documented_keys():
-    result = json.loads(robojam("bench", "--json", "--no-keras", "--steps", 200).stdout)
+    result = json.loads(robojam("bench", "--json", "--no-keras", "--no-live", "--steps", 200).stdout)
     for key in ("step_ms_median", "step_ms_p99", "respond_5s_ms_median", "layers", "units", "mixtures"):
         assert result[key] > 0

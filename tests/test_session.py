@@ -20,10 +20,11 @@ def play_call(session, start=0.0, touches=30, rate=60.0):
 
 
 def run_clock(session, start, stop, step=0.001):
-    """Advance a fake clock in small steps, collecting (time, output) pairs."""
+    """Advance a fake clock in small steps as the server does, collecting (time, output) pairs."""
     got = []
     for now in np.arange(start, stop, step):
         got.extend((now, o) for o in session.due(float(now)))
+        session.prepare(float(now))
     return got
 
 
@@ -71,8 +72,11 @@ def test_the_state_returns_to_what_was_heard_after_a_response():
 def test_response_is_generated_only_a_little_ahead():
     session = make_session(threshold=0.2, seconds=10.0)
     last = play_call(session)
-    session.due(last + 0.2)
-    assert session.next_deadline() <= last + 0.2 + LOOKAHEAD_S + 0.01
+    due = session.due(last + 0.2)
+    assert [o.kind for o in due] == ["start", "touch"]  # only what is due is generated before sending
+    assert all(o.deadline > last + 0.2 for o in session._queue)
+    session.prepare(last + 0.2)
+    assert max(o.deadline for o in session._queue) > last + 0.2 + LOOKAHEAD_S - 0.2
     assert all(o.deadline <= last + 0.2 + LOOKAHEAD_S + 5.0 for o in session._queue)
 
 
