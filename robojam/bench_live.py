@@ -36,8 +36,10 @@ class LiveServer:
                    "--max-sessions", "1024", *extra]
         if model_path:
             command += ["--model", str(model_path)]
+        started = time.monotonic()
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.port = self._wait_ready()
+        self.start_seconds = time.monotonic() - started  # from launch to ready, Python start included
         self.out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
     def _wait_ready(self) -> int:
@@ -85,6 +87,11 @@ class LiveServer:
                 self.inbox.recv(65536)
         except socket.timeout:
             pass
+
+    def close_after_start(self) -> float:
+        """Seconds this server took to start; then stop it."""
+        self.close()
+        return self.start_seconds
 
     def close(self) -> None:
         self.process.terminate()
@@ -175,8 +182,10 @@ def run_live_bench(model_path=None) -> dict:
         status = server.status()
     finally:
         server.close()
+    start = LiveServer(model_path).close_after_start()
     held, levels = max_performers(model_path)
     return {
+        "serve_start_s": start,
         "udp_echo_ms_median": float(np.median(echo)),
         "osc_first_response_ms_median": float(np.median(first)),
         "osc_first_response_ms_p99": float(np.percentile(first, 99)),

@@ -65,8 +65,9 @@ class Server:
     """Receives touches, runs sessions, sends responses; see :mod:`robojam.protocol`."""
 
     def __init__(self, model: Model, settings: Settings, options: ServerOptions,
-                 log: TouchLog | None = None, midi=None, clock=time.monotonic):
+                 log: TouchLog | None = None, midi=None, adapter=None, clock=time.monotonic):
         self.model = model
+        self.adapter = adapter  # translates another app's OSC (robojam.adapters), or None
         self.settings = settings
         self.options = options
         self.log = log
@@ -78,7 +79,7 @@ class Server:
         self.timing_errors: deque[float] = deque(maxlen=20000)   # seconds late, per output
         self.feed_latency: deque[float] = deque(maxlen=20000)    # seconds from arrival to state
         self._seeds = np.random.SeedSequence(options.seed)
-        self._incoming = SimpleQueue()  # (kind, args) from other threads: MIDI input
+        self._incoming = SimpleQueue()  # (path, args, host) from other threads: MIDI, the web page
         self._stopping = False
         self.sock = self._open_socket()
         self._wake_read, self._wake_write = socket.socketpair()
@@ -86,6 +87,7 @@ class Server:
         self._last_status = clock()
         self._overflow_seen = 0
         self.keyboard = None  # an open MIDI input, closed at shutdown
+        self.web = None       # the browser bridge (robojam.web), stopped at shutdown
         self._arrival_ns: int | None = None  # kernel arrival time of the datagram in hand
 
     def _open_socket(self) -> socket.socket:
@@ -191,7 +193,12 @@ class Server:
             self.drops["malformed"] += 1
             return
         for message in messages:
-            self.handle_message(message.address, message.args, message.timetag, host, now)
+            for path, args in self._translate_in(message.address, message.args):
+                self.handle_message(path, args, message.timetag, host, now)
+
+    def _translate_in(self, path: str, args: list) -> list[tuple[str, list]]:
+        """Another app's messages as robojam's, through the preset's adapter (if any)."""
+        return [(path, args)] if self.adapter is None else self.adapter.incoming(path, args)
 
     def handle_message(self, path: str, args: list, timetag: float | None, host: str, now: float) -> None:
         entry = ADDRESSES.get(path)
@@ -265,17 +272,21 @@ class Server:
             self.midi.performer_up()
 
     def _take_incoming(self) -> None:
-        """Events queued by other threads (MIDI input), handled like OSC from host 'midi'."""
+        """Messages queued by other threads, handled like OSC from their pseudo-host."""
         while True:
             try:
-                path, args = self._incoming.get_nowait()
+                path, args, host = self._incoming.get_nowait()
             except Empty:
                 return
-            self.handle_message(path, args, None, "midi", self.clock())
+            self.handle_message(path, args, None, host, self.clock())
 
-    def post(self, path: str, args: list) -> None:
-        """Queue a message from another thread (it is handled on the server's thread)."""
-        self._incoming.put((path, args))
+    def post(self, path: str, args: list, host: str = "midi") -> None:
+        """Queue a message from another thread (it is handled on the server's thread).
+
+        ``host`` names the performer: "midi" for a MIDI keyboard, "web:ID" for
+        a browser connection (whose replies go back over its connection).
+        """
+        self._incoming.put((path, list(args), host))
         self.wake()
 
     # --- outgoing -------------------------------------------------------------
@@ -291,33 +302,40 @@ class Server:
 
     def _send_output(self, key: str, performer: Performer, output: Output) -> None:
         if output.kind == "touch":
-            self._send(performer, encode("/robojam/response/touch", output.x, output.y, output.z))
+            self._send(performer, "/robojam/response/touch", output.x, output.y, output.z)
             self.timing_errors.append(self.clock() - output.deadline)
             self._log(key, ROBOJAM, output.x, output.y, output.z, performer.robojam_stroke_open)
             performer.robojam_stroke_open = True
         else:
             performer.robojam_stroke_open = False
-            self._send(performer, encode(f"/robojam/response/{output.kind}"))
+            self._send(performer, f"/robojam/response/{output.kind}")
             if output.kind == "start":
                 self.counts["responses"] += 1
         if self.midi is not None:
             self.midi.robojam_output(output, self.clock())
 
-    def _send(self, performer: Performer, datagram: bytes) -> None:
+    def _send(self, performer: Performer, address: str, *args) -> None:
+        """To a browser over its connection; else over OSC to --send or the performer's host."""
+        if performer.host.startswith("web:"):
+            if self.web is not None:
+                self.web.send(performer.host[4:], address, list(args))
+            return
         destinations = self.options.send or [(performer.host, self.options.reply_port)]
-        for destination in destinations:
-            if destination[0] == "midi":
-                continue
-            try:
-                self.sock.sendto(datagram, destination)
-            except OSError:
-                self.drops["send_failed"] += 1
+        messages = [(address, list(args))] if self.adapter is None else self.adapter.outgoing(address, list(args))
+        for datagram in [encode(a, *values) for a, values in messages]:
+            for destination in destinations:
+                if destination[0] == "midi":
+                    continue
+                try:
+                    self.sock.sendto(datagram, destination)
+                except OSError:
+                    self.drops["send_failed"] += 1
 
     def send_status(self, key: str, now: float) -> None:
         args: list = []
         for name, value in self.status().items():
             args += [name, int(value)]
-        self._send(self.performers[key], encode("/robojam/status", *args))
+        self._send(self.performers[key], "/robojam/status", *args)
 
     def status(self) -> dict[str, int]:
         figures = {"sessions": len(self.performers), "received": self.counts["received"],
@@ -371,6 +389,8 @@ class Server:
             self.midi.all_notes_off()
         if self.keyboard is not None:
             self.keyboard.close()
+        if self.web is not None:
+            self.web.stop()
         if self.log is not None:
             self.log.close()
         self.sock.close()

@@ -143,7 +143,7 @@ def test_flood_keeps_others_served_and_memory_bounded(tmp_path):
 
     log = TouchLog(tmp_path)
     with running_server(Settings(threshold=0.3, seconds=0.5), log=log) as (server, sender, listener):
-        stop = time.monotonic() + 3.0
+        stop = time.monotonic() + 5.0
         flooder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         from robojam.osc import encode
         packets = [encode("/robojam/touch", 0.5, 0.5, "flood"), b"junk", encode("/robojam/nothing")]

@@ -1,0 +1,1 @@
+"""The browser touch instrument, installed as the ``robojam.webclient`` package data."""
