@@ -224,6 +224,7 @@ SERVE_DEFAULTS = {
     "log_dir": "robojam-logs", "no_log": False, "midi_out": None, "midi_in": None, "midi_channel": 1,
     "midi_echo_channel": None, "scale": "pentatonic", "root": 48, "octaves": 3, "cc": 74,
     "max_sessions": 16, "session_timeout": 600.0, "seed": None, "status_every": 10.0,
+    "adapter": None,  # an [adapter] table from a preset or config file (robojam.adapters)
 }
 
 
@@ -237,7 +238,8 @@ def _serve_option(name: str, help_text: str, **kwargs):
 @_serve_option("--model", MODEL_HELP, type=click.Path(path_type=Path))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file with any of these settings (long option names as keys).")
-@click.option("--preset", help="A shipped preset from server/presets (local, lan, ensemble, ...).")
+@click.option("--preset", help="A shipped preset from server/presets: local, lan, ensemble, touchosc, "
+                               "microjam, gm-synth.")
 @_serve_option("--host", "Address to listen on; 0.0.0.0 opens robojam to the local network.")
 @_serve_option("--port", "UDP port to listen on for OSC.", type=click.IntRange(0, 65535))
 @_serve_option("--reply-port", "Responses go to the sender's host on this port.", type=click.IntRange(1, 65535))
@@ -287,6 +289,47 @@ def _merge_serve_settings(config_path, preset, options) -> dict:
         settings.update(load_config(config_path, known))
     settings.update({k: v for k, v in options.items() if v is not None and v != ()})
     return settings
+
+
+@main.command()
+@click.argument("call", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "destination", default="127.0.0.1:5000", show_default=True,
+              help="Where robojam serve listens (HOST:PORT).")
+@click.option("--listen-port", type=click.IntRange(0, 65535), default=5001, show_default=True,
+              help="Port to hear the response on (robojam serve's --reply-port).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the response (CSV).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the call and the response side by side to this PNG.")
+@click.option("--session", help="Session id to play as (for several performers on one host).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=15.0, show_default=True,
+              help="Seconds to wait after the call for the response to end.")
+@click.option("--no-respond", is_flag=True,
+              help="Do not ask for a response: wait for the server's silence threshold instead.")
+def play(call, destination, listen_port, output, plot_path, session, timeout, no_respond):
+    """Send the performance in CALL to robojam serve in real time and record its response.
+
+    The first thing to run to see robojam work, and a way to test a stage
+    setup without a touch screen.
+    """
+    from robojam.config import parse_destination
+    from robojam.performance import read_csv, write_csv
+    from robojam.play import play as play_call
+
+    performance = read_csv(call)
+    to = parse_destination(destination)
+    click.echo(f"playing {len(performance)} touches ({performance.duration:.1f} s) to {to[0]}:{to[1]}...")
+    result = play_call(performance, to, listen_port, timeout=timeout, session=session,
+                       respond_now=not no_respond)
+    _write(lambda: write_csv(result.response, output), output)
+    click.echo(f"{output}: {len(result.response)} touches over {result.response.duration:.2f} s, "
+               f"answering {result.sent} touches (waited {result.seconds_waited:.1f} s)")
+    if not result.complete:
+        click.echo("warning: the response was cut off by --timeout", err=True)
+    if plot_path:
+        from robojam.plot import plot_performances
+        plot_performances([("call", performance), ("response", result.response)], plot_path)
+        click.echo(f"{plot_path}: call and response drawn")
 
 
 @main.command()

@@ -175,7 +175,7 @@ def status(server, key, values, timetag, now):
     go and holds name-value pairs (string, int): sessions, received, touches, responses,
     then dropped and one dropped.REASON for each reason seen (malformed, unknown_address,
     bad_args, not_finite, out_of_range, bad_value, rate_limited, too_many_sessions,
-    socket_overflow), then, once measured, timing_error_us_p99 (how late response touches
+    socket_overflow, adapter), then, once measured, timing_error_us_p99 (how late response touches
     left, against their deadlines) and feed_latency_us_p99 (from a touch reaching the machine
     to its being in the model state), over the last 20,000 of each."""
     server.send_status(key, now)

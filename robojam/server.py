@@ -341,7 +341,11 @@ class Server:
         figures = {"sessions": len(self.performers), "received": self.counts["received"],
                    "touches": self.counts["touches"], "responses": self.counts["responses"],
                    "dropped": sum(self.drops.values())}
-        figures.update({f"dropped.{reason}": n for reason, n in sorted(self.drops.items())})
+        drops = dict(self.drops)
+        if self.adapter is not None and self.adapter.dropped:
+            drops["adapter"] = self.adapter.dropped
+        figures["dropped"] = sum(drops.values())
+        figures.update({f"dropped.{reason}": n for reason, n in sorted(drops.items())})
         for name, samples in (("timing_error_us_p99", self.timing_errors), ("feed_latency_us_p99", self.feed_latency)):
             if samples:
                 figures[name] = int(np.percentile(np.fromiter(samples, float), 99) * 1e6)

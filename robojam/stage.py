@@ -65,13 +65,17 @@ def build_server(settings: dict) -> Server:
     model = load_model(settings["model"])
     session = session_settings(settings)
     options = server_options(settings)
+    adapter = None
+    if settings["adapter"] is not None:
+        from robojam.adapters import Adapter
+        adapter = Adapter.from_config(settings["adapter"], source="preset/config")
     midi = open_midi(settings)
     log = None
     if not settings["no_log"]:
         from robojam.touchlog import TouchLog
         log = TouchLog(settings["log_dir"])
     try:
-        server = Server(model, session, options, log=log, midi=midi)
+        server = Server(model, session, options, log=log, midi=midi, adapter=adapter)
     except RobojamError:
         if log is not None:
             log.close()
@@ -97,6 +101,8 @@ def describe(server: Server, settings: dict) -> list[str]:
         lines.append(f"MIDI out: {settings['midi_out']}")
     if settings["midi_in"]:
         lines.append(f"MIDI in: {settings['midi_in']}")
+    if server.adapter is not None:
+        lines.append(f"translating another app's OSC: {server.adapter.describe()}")
     lines.append(f"logging touches to {server.log.path}" if server.log else "not logging touches")
     s = server.settings
     lines.append(f"mode {s.mode}, threshold {s.threshold} s, responses of {s.seconds} s, "

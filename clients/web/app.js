@@ -1,0 +1,498 @@
+/**
+ * robojam's touch instrument in the browser.
+ *
+ * The page talks to `robojam serve --web` over a WebSocket at /ws, sending and
+ * receiving the OSC protocol's messages as JSON: {"address": ..., "args": [...]}.
+ * The performer's touches (cyan) and robojam's answers (orange) are drawn as
+ * trails that fade over a few seconds and played by a small Web Audio synth:
+ * x picks a note of a pentatonic scale, y opens the filter (brighter at the top).
+ *
+ * `window.robojam` exposes the page's state and counters for tests.
+ */
+
+const COLOURS = { performer: "#29d3ff", robojam: "#ff8a3d" };
+const BACKGROUND = "#0b0e14";
+const TRAIL_MS = 3000;
+const FADE_STEPS = 16;          // opacity levels a fading trail is drawn in
+const SEND_INTERVAL_MS = 15;       // ~60 touches a second per finger
+const RECONNECT_MAX_MS = 5000;
+const SCALE = [0, 2, 4, 7, 9];     // major pentatonic
+const OCTAVES = 3;
+const ROOT_MIDI = 48;              // C3, as robojam's MIDI output
+const SLIDERS = ["seconds", "threshold", "temp", "sigma_temp"];
+const TIMBRES = {
+  performer: { wave: "sawtooth", q: 4, level: 0.22 },
+  robojam: { wave: "square", q: 8, level: 0.16 },
+};
+
+const hook = (window.robojam = {
+  state: "connecting",   // connecting, connected or disconnected
+  playing: false,        // robojam's part is playing
+  strokes: 0,            // the performer's strokes (one per finger down)
+  touchesSent: 0,
+  messagesReceived: 0,
+  responses: 0,          // /robojam/response/start received
+  responseTouches: 0,    // /robojam/response/touch received
+  responsesDrawn: 0,     // response touches drawn on the canvas
+  reconnects: 0,
+});
+
+const canvas = document.getElementById("stage");
+const context2d = canvas.getContext("2d");
+
+/* --- connection ----------------------------------------------------------- */
+
+const connection = { socket: null, failures: 0 };
+
+function socketUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws`;
+}
+
+function connect() {
+  setConnectionState("connecting");
+  const socket = new WebSocket(socketUrl());
+  socket.addEventListener("open", () => {
+    connection.failures = 0;
+    setConnectionState("connected");
+  });
+  socket.addEventListener("message", (event) => receive(event.data));
+  socket.addEventListener("close", () => reconnectLater());
+  connection.socket = socket;
+}
+
+function reconnectLater() {
+  const delay = Math.min(1000 * 2 ** connection.failures, RECONNECT_MAX_MS);
+  connection.failures += 1;
+  hook.reconnects += 1;
+  setConnectionState("disconnected", `reconnecting in ${Math.round(delay / 1000)} s`);
+  robojamUp();
+  setPlaying(false);
+  setTimeout(connect, delay);
+}
+
+function setConnectionState(state, detail) {
+  hook.state = state;
+  document.body.dataset.connection = state;
+  const labels = { connecting: "connecting…", connected: "connected", disconnected: "offline" };
+  document.getElementById("connection-label").textContent = detail ? `${labels[state]}, ${detail}` : labels[state];
+}
+
+function send(address, ...args) {
+  const socket = connection.socket;
+  if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+  socket.send(JSON.stringify({ address, args }));
+  return true;
+}
+
+function receive(text) {
+  let message;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return;
+  }
+  hook.messagesReceived += 1;
+  const handler = HANDLERS[message.address];
+  if (handler) handler(message.args || []);
+}
+
+const HANDLERS = {
+  "/robojam/response/start": () => {
+    hook.responses += 1;
+    setPlaying(true);
+  },
+  "/robojam/response/touch": ([x, y, z]) => robojamTouch(x, y, z),
+  "/robojam/response/up": () => robojamUp(),
+  "/robojam/response/end": () => {
+    robojamUp();
+    setPlaying(false);
+  },
+  "/robojam/web/settings": (pairs) => applyServerSettings(pairs),
+};
+
+/* --- trails --------------------------------------------------------------- */
+
+const trails = [];  // {part, open, points: [{x, y, z, t, drawn}]}
+
+function startTrail(part) {
+  const trail = { part, open: true, points: [] };
+  trails.push(trail);
+  return trail;
+}
+
+function addPoint(trail, x, y, z) {
+  trail.points.push({ x, y, z, t: performance.now(), drawn: false });
+}
+
+function fade(ageMs) {
+  return Math.max(0, 1 - ageMs / TRAIL_MS) ** 1.5;
+}
+
+function forgetOldPoints(now) {
+  for (const trail of trails) {
+    while (trail.points.length > 1 && now - trail.points[0].t > TRAIL_MS) trail.points.shift();
+  }
+  for (let i = trails.length - 1; i >= 0; i--) {
+    const trail = trails[i];
+    const last = trail.points[trail.points.length - 1];
+    if (!trail.open && (!last || now - last.t > TRAIL_MS)) trails.splice(i, 1);
+  }
+}
+
+function resizeCanvas() {
+  const scale = window.devicePixelRatio || 1;
+  const width = Math.round(canvas.clientWidth * scale);
+  const height = Math.round(canvas.clientHeight * scale);
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+  return scale;
+}
+
+function render(now) {
+  const scale = resizeCanvas();
+  context2d.globalAlpha = 1;
+  context2d.fillStyle = BACKGROUND;
+  context2d.fillRect(0, 0, canvas.width, canvas.height);
+  forgetOldPoints(now);
+  for (const trail of trails) drawTrail(trail, now, scale);
+  requestAnimationFrame(render);
+}
+
+function drawTrail(trail, now, scale) {
+  const points = trail.points;
+  context2d.strokeStyle = context2d.fillStyle = COLOURS[trail.part];
+  const runs = fadeRuns(points, now, scale);
+  for (const run of runs) {
+    drawLine(run.points, run.width * 3, run.alpha * 0.18);  // glow
+    drawLine(run.points, run.width, run.alpha);
+  }
+  roundEnds(runs);
+  const last = points[points.length - 1];
+  if (last && (trail.open || points.length === 1)) {
+    drawDot(toCanvas(last), (trail.open ? 12 : 6) * scale, trail.open ? 1 : fade(now - last.t));
+  }
+  countDrawn(trail);
+}
+
+/**
+ * A trail split into runs of points drawn at one opacity. Drawing each segment
+ * on its own would overlap the round ends at every joint, beading the line;
+ * runs meet with flat ends for the same reason, and only the trail's own ends are rounded.
+ */
+function fadeRuns(points, now, scale) {
+  const runs = [];
+  let run = null;
+  for (let i = 1; i < points.length; i++) {
+    const alpha = Math.ceil(fade(now - points[i].t) * FADE_STEPS) / FADE_STEPS;
+    if (!run || run.alpha !== alpha) {
+      run = { alpha, width: (4 + 8 * points[i].z) * scale, points: [toCanvas(points[i - 1])] };
+      runs.push(run);
+    }
+    run.points.push(toCanvas(points[i]));
+  }
+  return runs;
+}
+
+function toCanvas(point) {
+  return [point.x * canvas.width, point.y * canvas.height];
+}
+
+function roundEnds(runs) {
+  if (!runs.length) return;
+  const first = runs[0];
+  const last = runs[runs.length - 1];
+  for (const [run, centre] of [[first, first.points[0]], [last, last.points[last.points.length - 1]]]) {
+    drawCircle(centre, run.width * 1.5, run.alpha * 0.18);  // glow
+    drawCircle(centre, run.width / 2, run.alpha);
+  }
+}
+
+function drawLine(line, width, alpha) {
+  context2d.globalAlpha = alpha;
+  context2d.lineWidth = width;
+  context2d.lineCap = "butt";
+  context2d.lineJoin = "round";
+  context2d.beginPath();
+  context2d.moveTo(...line[0]);
+  for (const [x, y] of line.slice(1)) context2d.lineTo(x, y);
+  context2d.stroke();
+}
+
+function drawDot(centre, radius, alpha) {
+  drawCircle(centre, radius * 1.7, alpha * 0.2);
+  drawCircle(centre, radius, alpha);
+}
+
+function drawCircle([x, y], radius, alpha) {
+  context2d.globalAlpha = alpha;
+  context2d.beginPath();
+  context2d.arc(x, y, radius, 0, 2 * Math.PI);
+  context2d.fill();
+}
+
+function countDrawn(trail) {
+  for (const point of trail.points) {
+    if (point.drawn) continue;
+    point.drawn = true;
+    if (trail.part === "robojam") hook.responsesDrawn += 1;
+  }
+}
+
+/* --- sound ---------------------------------------------------------------- */
+
+const audio = { context: null, master: null, enabled: true };
+const silentVoice = { start() {}, move() {}, stop() {} };
+
+/** Audio may only start from a user gesture (browsers' autoplay rules). */
+function startAudio() {
+  if (audio.context) {
+    if (audio.context.state === "suspended") audio.context.resume();
+    return;
+  }
+  const AudioContextClass = window.AudioContext || window.webkitAudioContext;
+  if (!AudioContextClass) return;
+  audio.context = new AudioContextClass();
+  const limiter = audio.context.createDynamicsCompressor();
+  audio.master = audio.context.createGain();
+  audio.master.gain.value = audio.enabled ? 0.8 : 0;
+  audio.master.connect(limiter).connect(audio.context.destination);
+}
+
+function pitchOf(x) {
+  const steps = SCALE.length * OCTAVES;
+  const index = Math.round(clamp01(x) * steps);
+  const midi = ROOT_MIDI + 12 * Math.floor(index / SCALE.length) + SCALE[index % SCALE.length];
+  return 440 * 2 ** ((midi - 69) / 12);
+}
+
+function cutoffOf(y) {
+  return 250 * 2 ** ((1 - clamp01(y)) * 5.5);  // 250 Hz at the bottom to ~11 kHz at the top
+}
+
+function makeVoice(part) {
+  if (!audio.context) return silentVoice;
+  const timbre = TIMBRES[part];
+  const ac = audio.context;
+  const oscillator = ac.createOscillator();
+  const filter = ac.createBiquadFilter();
+  const amp = ac.createGain();
+  oscillator.type = timbre.wave;
+  filter.type = "lowpass";
+  filter.Q.value = timbre.q;
+  amp.gain.value = 0;
+  oscillator.connect(filter).connect(amp).connect(audio.master);
+  return {
+    start(x, y, z) {
+      oscillator.frequency.value = pitchOf(x);
+      filter.frequency.value = cutoffOf(y);
+      oscillator.start();
+      amp.gain.setTargetAtTime(timbre.level * (0.6 + 0.8 * clamp01(z)), ac.currentTime, 0.005);
+    },
+    move(x, y) {
+      oscillator.frequency.setTargetAtTime(pitchOf(x), ac.currentTime, 0.015);  // a short glide
+      filter.frequency.setTargetAtTime(cutoffOf(y), ac.currentTime, 0.03);
+    },
+    stop() {
+      amp.gain.cancelScheduledValues(ac.currentTime);
+      amp.gain.setTargetAtTime(0, ac.currentTime, 0.08);
+      oscillator.stop(ac.currentTime + 0.6);
+    },
+  };
+}
+
+function setSound(enabled) {
+  audio.enabled = enabled;
+  if (audio.master) audio.master.gain.setTargetAtTime(enabled ? 0.8 : 0, audio.context.currentTime, 0.02);
+}
+
+/* --- the performer's fingers ---------------------------------------------- */
+
+const fingers = new Map();  // pointerId -> {trail, voice, lastSent, pending}
+
+function positionOf(event) {
+  const box = canvas.getBoundingClientRect();
+  return [(event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height];
+}
+
+function pressureOf(event) {
+  return event.pressure > 0 && event.pointerType !== "mouse" ? event.pressure : 0.5;
+}
+
+function sendTouch(finger, x, y, z) {
+  finger.lastSent = performance.now();
+  finger.pending = null;
+  if (send("/robojam/touch", round4(x), round4(y), round4(z))) hook.touchesSent += 1;
+}
+
+function onPointerDown(event) {
+  event.preventDefault();
+  canvas.setPointerCapture(event.pointerId);
+  startAudio();
+  hideHint();
+  const [x, y] = positionOf(event);
+  const z = pressureOf(event);
+  const finger = { trail: startTrail("performer"), voice: makeVoice("performer"), lastSent: 0, pending: null };
+  fingers.set(event.pointerId, finger);
+  hook.strokes += 1;
+  addPoint(finger.trail, x, y, z);
+  finger.voice.start(x, y, z);
+  sendTouch(finger, x, y, z);
+}
+
+function onPointerMove(event) {
+  const finger = fingers.get(event.pointerId);
+  if (!finger) return;
+  const [x, y] = positionOf(event);
+  const z = pressureOf(event);
+  addPoint(finger.trail, x, y, z);
+  finger.voice.move(x, y);
+  if (performance.now() - finger.lastSent >= SEND_INTERVAL_MS) sendTouch(finger, x, y, z);
+  else finger.pending = [x, y, z];  // sent on lift if nothing newer goes first
+}
+
+function onPointerUp(event) {
+  const finger = fingers.get(event.pointerId);
+  if (!finger) return;
+  fingers.delete(event.pointerId);
+  startAudio();  // some mobile browsers unlock audio only on a finger's lift
+  if (finger.pending) sendTouch(finger, ...finger.pending);
+  send("/robojam/up");
+  finger.trail.open = false;
+  finger.voice.stop();
+}
+
+function listenToFingers() {
+  canvas.addEventListener("pointerdown", onPointerDown);
+  canvas.addEventListener("pointermove", onPointerMove);
+  canvas.addEventListener("pointerup", onPointerUp);
+  canvas.addEventListener("pointercancel", onPointerUp);
+  canvas.addEventListener("contextmenu", (event) => event.preventDefault());
+}
+
+/* --- robojam's part ------------------------------------------------------- */
+
+const robojam = { trail: null, voice: silentVoice };
+
+function robojamTouch(x, y, z) {
+  hook.responseTouches += 1;
+  if (!robojam.trail) {
+    robojam.trail = startTrail("robojam");
+    robojam.voice = makeVoice("robojam");
+    robojam.voice.start(x, y, z);
+  } else {
+    robojam.voice.move(x, y);
+  }
+  addPoint(robojam.trail, x, y, z);
+}
+
+function robojamUp() {
+  if (!robojam.trail) return;
+  robojam.trail.open = false;
+  robojam.trail = null;
+  robojam.voice.stop();
+  robojam.voice = silentVoice;
+}
+
+function setPlaying(playing) {
+  hook.playing = playing;
+  document.body.classList.toggle("playing", playing);
+  document.getElementById("activity").textContent = playing ? "robojam playing" : "listening";
+}
+
+/* --- controls ------------------------------------------------------------- */
+
+const changedByMusician = new Set();  // re-sent after a reconnect, which starts a fresh session
+
+function controlValue(name) {
+  if (name === "mode") return document.querySelector("input[name=mode]:checked").value;
+  return Number(document.getElementById(name).value);
+}
+
+function setControl(name, value) {
+  if (name === "mode") {
+    const radio = document.querySelector(`input[name=mode][value="${value}"]`);
+    if (radio) radio.checked = true;
+    showMode();
+    return;
+  }
+  const input = document.getElementById(name);
+  if (!input) return;
+  if (value > Number(input.max)) input.max = value;
+  if (value < Number(input.min)) input.min = value;
+  input.value = value;
+  showValue(name);
+}
+
+function sendControl(name) {
+  startAudio();
+  changedByMusician.add(name);
+  send(`/robojam/${name}`, controlValue(name));
+}
+
+/** The server's settings on connect: show them, then re-apply what the musician changed. */
+function applyServerSettings(pairs) {
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    if (!changedByMusician.has(pairs[i])) setControl(pairs[i], pairs[i + 1]);
+  }
+  for (const name of changedByMusician) send(`/robojam/${name}`, controlValue(name));
+}
+
+function showValue(name) {
+  const output = document.querySelector(`output[for="${name}"]`);
+  output.textContent = `${Number(controlValue(name)).toFixed(name === "seconds" ? 1 : 2)}${output.dataset.unit || ""}`;
+}
+
+function showMode() {
+  const duet = controlValue("mode") === "duet";
+  document.getElementById("hint-mode").textContent = duet ? "robojam plays along with you." : "robojam answers when you pause.";
+}
+
+function setUpControls() {
+  for (const name of SLIDERS) {
+    const input = document.getElementById(name);
+    input.addEventListener("input", () => showValue(name));
+    input.addEventListener("change", () => sendControl(name));
+    showValue(name);
+  }
+  for (const radio of document.querySelectorAll("input[name=mode]")) {
+    radio.addEventListener("change", () => {
+      showMode();
+      sendControl("mode");
+    });
+  }
+  document.getElementById("respond").addEventListener("click", () => {
+    startAudio();
+    send("/robojam/respond");
+  });
+  document.getElementById("stop").addEventListener("click", () => send("/robojam/stop"));
+  document.getElementById("sound").addEventListener("change", (event) => setSound(event.target.checked));
+  document.getElementById("controls-toggle").addEventListener("click", togglePanel);
+}
+
+function togglePanel() {
+  const panel = document.getElementById("panel");
+  panel.hidden = !panel.hidden;
+  document.getElementById("controls-toggle").setAttribute("aria-expanded", String(!panel.hidden));
+}
+
+function hideHint() {
+  document.getElementById("hint").classList.add("gone");
+}
+
+/* --- helpers and start ---------------------------------------------------- */
+
+function clamp01(value) {
+  return Math.min(1, Math.max(0, value));
+}
+
+function round4(value) {
+  return Math.round(value * 10000) / 10000;
+}
+
+setUpControls();
+listenToFingers();
+connect();
+requestAnimationFrame(render);

@@ -1,0 +1,338 @@
+"""The browser instrument: the page and WebSocket bridge (robojam.web), and the page in a real browser.
+
+The browser test drives Debian's chromium through Playwright's Python
+package (never a downloaded browser): it plays a stroke on the page and
+checks that the server heard and logged it and that robojam's answer came
+back over the WebSocket and was drawn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from oscpeer import running_server
+from robojam import RobojamError
+from robojam.touchlog import TouchLog, read_log
+from robojam.web import OUTBOX_SIZE, WebBridge, _Client, parse_message, start_web, web_client_folder
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENSHOT = Path("/tmp/robojam-web.png")
+
+
+@pytest.fixture
+def web(tmp_path):
+    """A server in a thread with its web bridge on an ephemeral loopback port; yields (server, bridge, log)."""
+    log = TouchLog(tmp_path / "logs")
+    with running_server(log=log) as (server, _, _):
+        bridge = start_web(server, "127.0.0.1", 0)
+        yield server, bridge, log
+    bridge._thread.join(5)
+    assert not bridge._thread.is_alive(), "the web bridge did not stop with the server"
+
+
+def get(bridge: WebBridge, path: str) -> tuple[int, dict, bytes]:
+    """A plain HTTP GET, the path sent exactly as given (urllib would not normalise it either)."""
+    connection = http.client.HTTPConnection(*bridge.address, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+@contextmanager
+def socket_to(bridge: WebBridge):
+    """A WebSocket to the bridge, past the settings message it sends first."""
+    with connect(f"ws://127.0.0.1:{bridge.address[1]}/ws", open_timeout=5) as ws:
+        hello = json.loads(ws.recv(timeout=5))
+        assert hello["address"] == "/robojam/web/settings"
+        yield ws
+
+
+def send(ws, address: str, *args) -> None:
+    ws.send(json.dumps({"address": address, "args": list(args)}))
+
+
+def receive_until(ws, address: str, seconds: float = 5.0) -> list[dict]:
+    messages = []
+    deadline = time.monotonic() + seconds
+    while not messages or messages[-1]["address"] != address:
+        messages.append(json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic()))))
+    return messages
+
+
+def wait_for(condition, seconds: float = 5.0, what: str = "the condition") -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+# --- the page over HTTP ---------------------------------------------------------
+
+def test_the_client_folder_holds_the_page():
+    folder = web_client_folder()
+    assert {"index.html", "app.js", "style.css"} <= {p.name for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("path, content_type", [
+    ("/", "text/html"), ("/index.html", "text/html"), ("/app.js", "text/javascript"),
+    ("/style.css", "text/css"), ("/app.js?v=2", "text/javascript"),
+])
+def test_serves_the_page_files(web, path, content_type):
+    _, bridge, _ = web
+    status, headers, body = get(bridge, path)
+    assert status == 200
+    assert headers["Content-Type"].startswith(content_type)
+    assert headers["Cache-Control"] == "no-cache"
+    assert int(headers["Content-Length"]) == len(body) > 0
+
+
+@pytest.mark.parametrize("path", [
+    "/../robojam/web.py", "/%2e%2e/pyproject.toml", "/..%2f..%2fetc%2fpasswd", "//etc/passwd",
+    "/__init__.py", "/missing.js", "/%00index.html", "/..\\pyproject.toml",
+])
+def test_refuses_everything_else(web, path):
+    _, bridge, _ = web
+    status, _, body = get(bridge, path)
+    assert status == 404
+    assert b"robojam" not in body
+
+
+def test_a_taken_port_is_a_clear_error(web):
+    server, bridge, _ = web
+    with pytest.raises(RobojamError, match=f"{bridge.address[1]}.*--web"):
+        WebBridge(server, "127.0.0.1", bridge.address[1]).start()
+
+
+# --- the WebSocket --------------------------------------------------------------
+
+def test_a_call_over_the_socket_gets_a_response(web):
+    server, bridge, log = web
+    with socket_to(bridge) as ws:
+        for i in range(20):
+            send(ws, "/robojam/touch", 0.2 + 0.02 * i, 0.5, 0.5)
+            time.sleep(1 / 60)
+        send(ws, "/robojam/up")
+        messages = receive_until(ws, "/robojam/response/end")
+    addresses = [m["address"] for m in messages]
+    assert addresses[0] == "/robojam/response/start"
+    touches = [m["args"] for m in messages if m["address"] == "/robojam/response/touch"]
+    assert touches and all(len(args) == 3 for args in touches)
+    assert server.counts["touches"] == 20
+    assert sum(len(p) for p in read_log(log.path)) == 20
+    assert "web:1" in log.path.read_text()
+
+
+def test_other_sites_pages_may_not_connect(web):
+    _, bridge, _ = web
+    port = bridge.address[1]
+    with connect(f"ws://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}", open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["address"] == "/robojam/web/settings"
+    with pytest.raises(InvalidStatus, match="403"):
+        connect(f"ws://127.0.0.1:{port}/ws", origin="http://evil.example", open_timeout=5)
+
+
+def test_the_page_starts_from_the_servers_settings(web):
+    _, bridge, _ = web
+    with connect(f"ws://127.0.0.1:{bridge.address[1]}/ws", open_timeout=5) as ws:
+        hello = json.loads(ws.recv(timeout=5))
+    settings = dict(zip(hello["args"][::2], hello["args"][1::2]))
+    assert settings == {"mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 1.0, "threshold": 0.3}
+
+
+def test_bad_frames_harm_nothing(web):
+    server, bridge, _ = web
+    with socket_to(bridge) as ws:
+        for frame in ["not json", "[1, 2]", '"text"', '{"args": [0.5, 0.5]}', '{"address": 5}',
+                      '{"address": "/other/touch", "args": [0.5, 0.5]}',
+                      '{"address": "/robojam/touch", "args": "0.5 0.5"}', b"\x00binary"]:
+            ws.send(frame)
+        send(ws, "/robojam/touch", "x", 0.5)            # the server checks the arguments
+        send(ws, "/robojam/touch", 0.5, float("nan"))
+        send(ws, "/robojam/temp", -1)
+        send(ws, "/robojam/status")
+        status = receive_until(ws, "/robojam/status")[-1]["args"]
+    figures = dict(zip(status[::2], status[1::2]))
+    assert figures["dropped.bad_args"] == 1 and figures["dropped.not_finite"] == 1
+    assert figures["dropped.bad_value"] == 1
+    assert bridge.counts["bad_frames"] == 8
+
+    with socket_to(bridge) as ws:
+        ws.send(json.dumps({"address": "/robojam/touch", "args": [0.5] * 2000}))   # over 4 KB: closed
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+    wait_for(lambda: bridge.counts["bad_frames"] == 9, what="the oversize frame to be counted")
+
+    with socket_to(bridge) as ws:  # still serving
+        send(ws, "/robojam/status")
+        assert receive_until(ws, "/robojam/status")
+    assert server.counts["touches"] == 0
+
+
+def test_closing_the_page_stops_its_response(web):
+    server, bridge, _ = web
+    with socket_to(bridge) as ws:
+        for i in range(10):
+            send(ws, "/robojam/touch", 0.3, 0.3 + 0.02 * i)
+        send(ws, "/robojam/respond")
+        receive_until(ws, "/robojam/response/touch")
+    wait_for(lambda: not server.performers["web:1"].session.playing, what="the response to stop")
+
+
+def test_sending_never_fails():
+    bridge = WebBridge(server=None, host="127.0.0.1", port=0)
+    bridge.send("1", "/robojam/response/start", [])   # not started
+    bridge._clients["1"] = _Client(websocket=None, conn_id="1")
+    for i in range(OUTBOX_SIZE + 10):
+        bridge._enqueue("1", str(i))
+    assert len(bridge._clients["1"].outbox) == OUTBOX_SIZE
+    assert bridge._clients["1"].outbox[-1] == str(OUTBOX_SIZE + 9)   # a lagging client keeps the newest
+    assert bridge.counts["dropped_sends"] == 10
+    bridge._enqueue("gone", "{}")
+    bridge.stop()
+    bridge.stop()
+
+
+def test_sends_to_closed_connections_and_after_stop_are_dropped(web):
+    server, bridge, _ = web
+    bridge.send("42", "/robojam/response/touch", [0.5, 0.5, 0.5])
+    bridge.stop()
+    bridge.stop()
+    bridge.send("1", "/robojam/response/touch", [0.5, 0.5, 0.5])
+    assert not bridge._thread.is_alive()
+
+
+@pytest.mark.parametrize("frame", [b"x", "nope", "{}", '{"address": "/robojam/up", "args": {}}'])
+def test_parse_message_rejects(frame):
+    assert parse_message(frame) is None
+
+
+def test_parse_message_accepts():
+    assert parse_message('{"address": "/robojam/up"}') == ("/robojam/up", [])
+    assert parse_message('{"address": "/robojam/touch", "args": [0.1, 0.2]}') == ("/robojam/touch", [0.1, 0.2])
+
+
+def test_the_page_url_names_a_reachable_host(web):
+    _, bridge, _ = web
+    assert bridge.url() == f"http://127.0.0.1:{bridge.address[1]}/"
+
+
+# --- in a real browser ------------------------------------------------------------
+
+COUNT_COLOURS = """() => {
+    // Pixels clearly in the performer's (cyan) or robojam's (orange) colour, over the background.
+    const canvas = document.getElementById("stage");
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    let orange = 0, cyan = 0;
+    for (let i = 0; i < data.length; i += 4) {
+        const r = data[i] - 11, g = data[i + 1] - 14, b = data[i + 2] - 20;
+        if (r > 70 && g > 0.3 * r && g < 0.7 * r && b < 0.35 * r) orange++;
+        if (b > 70 && g > 0.6 * b && r < 0.3 * b) cyan++;
+    }
+    return {orange, cyan};
+}"""
+
+
+def launch_chromium(playwright):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser test needs Debian's chromium; "
+                    "run scripts/install-debian-packages --tests")
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+def play_stroke(page, points: int = 20) -> None:
+    """A finger (the mouse) drawn across the canvas at about 60 Hz."""
+    size = page.viewport_size
+    page.mouse.move(size["width"] * 0.2, size["height"] * 0.3)
+    page.mouse.down()
+    for i in range(points):
+        page.mouse.move(size["width"] * (0.2 + 0.6 * i / points), size["height"] * (0.3 + 0.3 * i / points))
+        page.wait_for_timeout(16)
+    page.mouse.up()
+
+
+def set_slider(page, name: str, value: float) -> None:
+    page.click("#controls-toggle")
+    page.eval_on_selector(f"#{name}", """(input, value) => {
+        input.value = value;
+        input.dispatchEvent(new Event("change"));
+    }""", value)
+    page.click("#controls-toggle")
+
+
+def play_two_fingers(page) -> None:
+    """Two fingers on the touchscreen at once, through Chrome's input pipeline."""
+    cdp = page.context.new_cdp_session(page)
+    for step in range(6):
+        fingers = [{"x": 80 + 20 * step, "y": 300, "id": 1}, {"x": 250, "y": 500 + 20 * step, "id": 2}]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart" if step == 0 else "touchMove", "touchPoints": fingers})
+        page.wait_for_timeout(20)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def drop_connections(bridge: WebBridge) -> None:
+    """Close every browser connection from the bridge's side, as a network drop would."""
+    for client in list(bridge._clients.values()):
+        asyncio.run_coroutine_threadsafe(client.websocket.close(), bridge._loop).result(5)
+
+
+def test_the_page_plays_in_a_real_browser(web, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    server, bridge, log = web
+    errors = []
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            page.goto(bridge.url())
+            page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=10000)
+
+            play_stroke(page)
+            sent = page.evaluate("window.robojam.touchesSent")
+            assert sent >= 15
+            wait_for(lambda: server.counts["touches"] == sent, what="the server to hear every touch")
+            assert sum(len(p) for p in read_log(log.path)) == sent
+
+            page.wait_for_function("window.robojam.responsesDrawn >= 5", timeout=10000)
+            colours = page.evaluate(COUNT_COLOURS)
+            assert colours["orange"] > 50, f"robojam's response is not drawn: {colours}"
+            assert colours["cyan"] > 50, f"the performer's stroke is not drawn: {colours}"
+            page.screenshot(path=str(tmp_path / "robojam-web.png"))
+            shutil.copyfile(tmp_path / "robojam-web.png", SCREENSHOT)
+
+            page.wait_for_function("window.robojam.playing === false", timeout=10000)
+            assert page.evaluate("window.robojam.responses") >= 1
+
+            set_slider(page, "seconds", 2.5)
+            wait_for(lambda: server.performers["web:1"].session.settings.seconds == 2.5, what="the control")
+            drop_connections(bridge)
+            page.wait_for_function("document.body.dataset.connection === 'disconnected'", timeout=5000)
+            page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=5000)
+            wait_for(lambda: "web:2" in server.performers and server.performers["web:2"].session.settings.seconds == 2.5,
+                     what="the page to reconnect and re-apply its controls")
+
+            play_two_fingers(page)
+            assert page.evaluate("window.robojam.strokes") == 3
+            sent = page.evaluate("window.robojam.touchesSent")
+            wait_for(lambda: server.counts["touches"] == sent, what="the server to hear both fingers")
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert bridge.counts["bad_frames"] == 0 and not server.drops
