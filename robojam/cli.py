@@ -224,6 +224,7 @@ SERVE_DEFAULTS = {
     "log_dir": "robojam-logs", "no_log": False, "midi_out": None, "midi_in": None, "midi_channel": 1,
     "midi_echo_channel": None, "scale": "pentatonic", "root": 48, "octaves": 3, "cc": 74,
     "max_sessions": 16, "session_timeout": 600.0, "seed": None, "status_every": 10.0,
+    "web": None, "web_host": None,
     "adapter": None,  # an [adapter] table from a preset or config file (robojam.adapters)
 }
 
@@ -251,6 +252,9 @@ def _serve_option(name: str, help_text: str, **kwargs):
 @_serve_option("--threshold", "Seconds of silence before responding.", type=click.FloatRange(0.05, 60))
 @_serve_option("--log-dir", "Folder for the touch logs (CSV, one file a run).", type=click.Path(path_type=Path))
 @click.option("--no-log", is_flag=True, default=None, help="Do not log touches.")
+@_serve_option("--web", "Also serve the browser touch instrument (HTTP and WebSocket) on this port.",
+               type=click.IntRange(0, 65535))
+@_serve_option("--web-host", "Address for the web page; default: the same as --host.")
 @_serve_option("--midi-out", "MIDI output port (part of its name) for robojam's part.")
 @_serve_option("--midi-in", "MIDI input port (part of its name): a keyboard as the performer.")
 @_serve_option("--midi-channel", "MIDI channel of robojam's part.", type=click.IntRange(1, 16))

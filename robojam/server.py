@@ -389,6 +389,10 @@ class Server:
             performer.session.stop(now)
             for output in performer.session.due(now):
                 self._send_output(key, performer, output)
+        self.close()
+
+    def close(self) -> None:
+        """Notes off, inputs, web page, logs and sockets closed (also for a server never run)."""
         if self.midi is not None:
             self.midi.all_notes_off()
         if self.keyboard is not None:

@@ -80,9 +80,16 @@ def build_server(settings: dict) -> Server:
         if log is not None:
             log.close()
         raise
-    if settings["midi_in"]:
-        from robojam.midiparts import listen_to_keyboard
-        server.keyboard = listen_to_keyboard(str(settings["midi_in"]), midi_mapping(settings), server.post)
+    try:
+        if settings["midi_in"]:
+            from robojam.midiparts import listen_to_keyboard
+            server.keyboard = listen_to_keyboard(str(settings["midi_in"]), midi_mapping(settings), server.post)
+        if settings["web"] is not None:
+            from robojam.web import start_web
+            start_web(server, str(settings["web_host"] or settings["host"]), _number(settings, "web", int))
+    except RobojamError:
+        server.close()
+        raise
     return server
 
 
@@ -97,6 +104,8 @@ def describe(server: Server, settings: dict) -> list[str]:
         lines.append("sending responses to " + ", ".join(f"{h}:{p}" for h, p in options.send))
     else:
         lines.append(f"sending responses to each performer's host on port {options.reply_port}")
+    if server.web is not None:
+        lines.append(f"web page: {server.web.url()}  (open it on a phone or laptop on the same network)")
     if server.midi is not None:
         lines.append(f"MIDI out: {settings['midi_out']}")
     if settings["midi_in"]:
