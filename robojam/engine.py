@@ -56,6 +56,15 @@ def elu_plus_one(v: float) -> float:
     return (v if v > 0 else math.expm1(v)) + 1.0 + SIGMA_EPSILON
 
 
+@dataclass
+class _Kernels:
+    """An engine's weight matrices, laid out for stepping; shared by spawned engines."""
+
+    layers: list[np.ndarray]
+    wavefront: np.ndarray
+    head: np.ndarray
+
+
 class _LayerStep:
     """One LSTM layer's step on the engine's buffers, as views made once.
 
@@ -101,28 +110,36 @@ class Engine:
     is nine numpy calls on buffers allocated once.
     """
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, kernels: "_Kernels | None" = None):
         self.model = model
         self.encoding = model.encoding
         self.units = model.units
         self.mixtures = model.mixtures
         self.dim = model.output_dim
-        u, n_in, w = model.units, model.encoding.input_dim, model.weights
+        u, n_in = model.units, model.encoding.input_dim
         self._h_start = [1 + n_in + i * u for i in range(model.layers)]
         self._signals = np.zeros(1 + n_in + model.layers * u, np.float32)
         self._cells = np.zeros(model.layers * u, np.float32)
-        kernels = [self._layer_kernel(w, i) for i in range(model.layers)]
+        self._kernels = kernels if kernels is not None else self._compile(model.weights)
         self._steps = [
             _LayerStep(self._signals, k, self._cells[i * u:(i + 1) * u], self._signals[h:h + u])
-            for i, (k, h) in enumerate(zip(kernels, self._h_start))
+            for i, (k, h) in enumerate(zip(self._kernels.layers, self._h_start))
         ]
-        self._wavefront = _LayerStep(self._signals, self._wavefront_kernel(kernels), self._cells,
+        self._wavefront = _LayerStep(self._signals, self._kernels.wavefront, self._cells,
                                      self._signals[self._h_start[0]:])
-        self._head = self._head_kernel(w)
+        self._head = self._kernels.head
         self._input = self._signals[1:1 + n_in]
         kd = self.mixtures * self.dim
         self._sigmas = slice(kd, 2 * kd)
         self.reset()
+
+    def spawn(self) -> "Engine":
+        """A new engine with its own fresh state, sharing this one's (read-only) kernels."""
+        return Engine(self.model, self._kernels)
+
+    def _compile(self, w: dict) -> "_Kernels":
+        layers = [self._layer_kernel(w, i) for i in range(self.model.layers)]
+        return _Kernels(layers, self._wavefront_kernel(layers), self._head_kernel(w))
 
     def _layer_kernel(self, w: dict, i: int) -> np.ndarray:
         """Rows for [1, input, 2 h_0 .. 2 h_i] (a prefix of the signals), gate columns i, f, o, g."""

@@ -33,6 +33,7 @@ SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux: kernel arrival 
 RECEIVE_BUFFER = 4 << 20    # bytes: room for bursts while a response is generated
 PACKETS_PER_TURN = 64       # datagrams read before deadlines are checked again
 MAX_DATAGRAM = 65536
+SETTLE_S = 0.0005           # the loop wakes this long before a deadline and waits it out awake
 ANCILLARY_SPACE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(16)
 
 
@@ -79,6 +80,7 @@ class Server:
         self.timing_errors: deque[float] = deque(maxlen=20000)   # seconds late, per output
         self.feed_latency: deque[float] = deque(maxlen=20000)    # seconds from arrival to state
         self._seeds = np.random.SeedSequence(options.seed)
+        self._engine = Engine(model)  # its kernels are shared by every session's engine
         self._incoming = SimpleQueue()  # (path, args, host) from other threads: MIDI, the web page
         self._stopping = False
         self.sock = self._open_socket()
@@ -117,7 +119,11 @@ class Server:
         import select
 
         while not self._stopping:
-            readable, _, _ = select.select([self.sock, self._wake_read], [], [], self._timeout())
+            deadline = self._next_deadline()
+            wait = 0.5 if deadline is None else min(max(deadline - self.clock() - SETTLE_S, 0.0), 0.5)
+            readable, _, _ = select.select([self.sock, self._wake_read], [], [], wait)
+            if not readable and deadline is not None and deadline - self.clock() <= SETTLE_S:
+                self._settle(deadline)
             if self._wake_read in readable:
                 self._drain_wake()
             if self.sock in readable:
@@ -142,11 +148,19 @@ class Server:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop())
 
-    def _timeout(self) -> float:
+    def _next_deadline(self) -> float | None:
         deadlines = [d for d in (p.session.next_deadline() for p in self.performers.values()) if d is not None]
-        if not deadlines:
-            return 0.5
-        return min(max(min(deadlines) - self.clock(), 0.0), 0.5)
+        return min(deadlines) if deadlines else None
+
+    def _settle(self, deadline: float) -> None:
+        """Wait out the last SETTLE_S before a deadline awake, so the output leaves on time.
+
+        Waking from sleep takes a varying fraction of a millisecond; spinning
+        this briefly (at most SETTLE_S per deadline) keeps the lateness of
+        response touches well under a millisecond.
+        """
+        while self.clock() < deadline:
+            pass
 
     def _drain_wake(self) -> None:
         try:
@@ -165,7 +179,7 @@ class Server:
                 self.drops["socket_error"] += 1
                 return
             self._arrival_ns = self._read_ancillary(ancillary)
-            self.handle_datagram(data, sender[0], self.clock())
+            self._send_due_now(self.handle_datagram(data, sender[0], self.clock()))
 
     def _read_ancillary(self, ancillary) -> int | None:
         """Count socket-buffer overflows; return the kernel's arrival time (ns, wall clock) if given."""
@@ -185,32 +199,39 @@ class Server:
 
     # --- incoming -------------------------------------------------------------
 
-    def handle_datagram(self, data: bytes, host: str, now: float) -> None:
+    def handle_datagram(self, data: bytes, host: str, now: float) -> set[str]:
+        """Act on a datagram; returns the keys of the performers it concerned."""
         self.counts["received"] += 1
         try:
             messages = parse_datagram(data)
         except OscError:
             self.drops["malformed"] += 1
-            return
+            return set()
+        keys = set()
         for message in messages:
             for path, args in self._translate_in(message.address, message.args):
-                self.handle_message(path, args, message.timetag, host, now)
+                keys.add(self.handle_message(path, args, message.timetag, host, now))
+        keys.discard(None)
+        return keys
 
     def _translate_in(self, path: str, args: list) -> list[tuple[str, list]]:
         """Another app's messages as robojam's, through the preset's adapter (if any)."""
         return [(path, args)] if self.adapter is None else self.adapter.incoming(path, args)
 
-    def handle_message(self, path: str, args: list, timetag: float | None, host: str, now: float) -> None:
+    def handle_message(self, path: str, args: list, timetag: float | None, host: str, now: float) -> str | None:
+        """Act on one message; returns the key of its performer, None if it was dropped."""
         entry = ADDRESSES.get(path)
         if entry is None:
             self.drops["unknown_address"] += 1
-            return
+            return None
         try:
             values, session_id = entry.parse(args)
             key = self._key(host, session_id)
             entry.handler(self, key, values, timetag, now)
         except BadMessage as e:
             self.drops[e.reason] += 1
+            return None
+        return key
 
     def _key(self, host: str, session_id: str | None) -> str:
         key = f"{host}/{session_id}" if session_id else host
@@ -224,7 +245,7 @@ class Server:
             raise BadMessage("too_many_sessions", f"no room for performer {key}")
         now = self.clock()
         rng = np.random.default_rng(self._seeds.spawn(1)[0])
-        session = Session(Engine(self.model), Settings(**vars(self.settings)), rng)
+        session = Session(self._engine.spawn(), Settings(**vars(self.settings)), rng)
         self.performers[key] = Performer(session, host, now, allowance=self.options.touch_rate)
         self.counts["sessions_started"] += 1
 
@@ -290,6 +311,15 @@ class Server:
         self.wake()
 
     # --- outgoing -------------------------------------------------------------
+
+    def _send_due_now(self, keys: set[str]) -> None:
+        """Send what a message made due at once (a response's start, a barge-in's end) before reading on."""
+        for key in keys:
+            performer = self.performers.get(key)
+            deadline = performer.session.next_deadline() if performer is not None else None
+            if deadline is not None and deadline <= self.clock():
+                for output in performer.session.due(self.clock()):
+                    self._send_output(key, performer, output)
 
     def _send_due(self) -> None:
         """Send every output that is due, then let sessions generate ahead."""

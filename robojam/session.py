@@ -93,6 +93,7 @@ class Session:
         self._play_clock = 0.0                    # deadline of robojam's last scheduled touch
         self._play_end = math.inf
         self._first_touch = True
+        self._unfed: tuple[float, float, float] | None = None  # scheduled, not yet fed to the state
         self._sent_touch: Output | None = None    # robojam's last touch sent in the open stroke
 
     @property
@@ -173,13 +174,11 @@ class Session:
     def due(self, now: float) -> list[Output]:
         """Outputs whose deadline has come, in order; starts a response when the silence is long enough.
 
-        Only what is due is generated here, so the first touch of a response
-        goes out at once; call ``prepare`` after sending to generate ahead.
+        Nothing is generated here but a response's first touch, so it goes
+        out at once; call ``prepare`` after sending to generate ahead.
         """
         if self._threshold_armed() and now >= self.last_heard + self.settings.threshold:
             self.respond(now)
-        if self._playing and self.settings.mode == "call-and-response":
-            self._fill_response(until=now)
         ready = []
         while self._queue and self._queue[0].deadline <= now:
             output = self._queue.pop(0)
@@ -218,6 +217,7 @@ class Session:
         self._playing = True
         self._play_clock = now
         self._first_touch = True
+        self._unfed = None
         if self.settings.mode == "call-and-response":
             self._heard_state = self.engine.snapshot()
             self._play_end = now + self.settings.seconds
@@ -226,17 +226,22 @@ class Session:
         self._queue = [Output(now, "start")]
 
     def _fill_response(self, until: float) -> None:
-        """Draw, feed and schedule response touches until one is due after ``until``."""
+        """Draw and schedule response touches until one is due at or after ``until``.
+
+        A drawn touch is fed to the state only before the next one is drawn,
+        so the way to sending the first touch of a response is a single draw.
+        """
         settings = self.settings
-        while self._playing and self._play_clock <= until:
+        while self._playing and (self._first_touch or self._play_clock < until):
+            if self._unfed is not None:
+                self.engine.feed(*self._unfed)
             x, y, dt = self.engine.draw(self.rng, settings.temp, settings.sigma_temp)
-            if self._first_touch:
-                dt = 0.0  # the response's first touch plays at once
-            deadline = self._play_clock + dt
+            # The first touch plays as the response starts; the model still hears the dt it drew.
+            deadline = self._play_clock + (0.0 if self._first_touch else dt)
             if deadline > self._play_end:
                 self._finish(self._play_end)
                 return
-            self.engine.feed(x, y, dt)
+            self._unfed = (x, y, dt)
             self._schedule_touch(deadline, x, y, dt)
 
     def _draw_duet_touch(self) -> None:
@@ -259,6 +264,7 @@ class Session:
     def _finish(self, at: float) -> None:
         self._queue.append(Output(at, "end"))
         self._playing = False
+        self._unfed = None
         if self._heard_state is not None:
             self.engine.restore(self._heard_state)
             self._heard_state = None

@@ -124,3 +124,14 @@ def test_condition_wavefront_matches_feeding_one_by_one(layers):
         for x, y, dt in call[:length]:
             short_b.feed(x, y, dt)
         np.testing.assert_allclose(short_a.mixture_params(), short_b.mixture_params(), atol=1e-5)
+
+
+def test_spawned_engines_share_weights_not_state(tiny_model):
+    parent = Engine(tiny_model)
+    child = parent.spawn()
+    parent.feed(0.2, 0.3, 0.0)
+    assert child.state.head is None
+    child.feed(0.2, 0.3, 0.0)
+    np.testing.assert_array_equal(child.mixture_params(), parent.mixture_params())
+    child.feed(0.9, 0.9, 0.1)
+    assert not np.array_equal(child.mixture_params(), parent.mixture_params())

@@ -233,3 +233,17 @@ def test_a_midi_keyboard_plays_the_performer_part():
         got = response_of(listener)
         assert server.counts["touches"] == 4 and set(server.performers) == {"midi"}
     assert got[-1][1] == "/robojam/response/end"
+
+
+def test_encoded_messages_are_what_python_osc_builds():
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    from robojam.osc import encode
+
+    for address, args in [("/robojam/response/touch", [0.25, 0.5, 0.125]), ("/robojam/response/start", []),
+                          ("/robojam/status", ["sessions", 3, "dropped.bad_args", 0]), ("/a", ["abc", True, False]),
+                          ("/robojam/touch", [0.1, 0.9, "alice"])]:
+        builder = OscMessageBuilder(address)
+        for arg in args:
+            builder.add_arg(arg)
+        assert encode(address, *args) == builder.build().dgram, address
