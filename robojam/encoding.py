@@ -124,10 +124,12 @@ class DeltaEncoding(Encoding):
                 "logdt_mean": self.logdt_mean, "logdt_std": self.logdt_std}
 
 
+def _clip(v: float, lo: float, hi: float) -> float:
+    return lo if not v >= lo else hi if v > hi else v  # NaN goes to lo
+
+
 def _clip_touch(x: float, y: float, dt: float) -> tuple[float, float, float]:
-    def clip(v, lo, hi):
-        return lo if not v >= lo else hi if v > hi else v  # NaN goes to lo
-    return clip(x, 0.0, 1.0), clip(y, 0.0, 1.0), clip(dt, 0.0, MAX_DT)
+    return _clip(x, 0.0, 1.0), _clip(y, 0.0, 1.0), _clip(dt, 0.0, MAX_DT)
 
 
 ENCODINGS = {"robojam": RawEncoding, "delta": DeltaEncoding}

@@ -202,7 +202,10 @@ class Engine:
         """
         if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(dt)):
             raise ValueError(f"touch ({x}, {y}, {dt}) is not finite")
-        x, y, dt = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0), min(max(dt, 0.0), MAX_DT)
+        self._step(min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0), min(max(dt, 0.0), MAX_DT))
+
+    def _step(self, x: float, y: float, dt: float) -> None:
+        """Feed a touch already known to be clean (as ``draw`` returns them)."""
         prev_x, prev_y = self._last_xy if self._last_xy is not None else (x, y)
         self._input[:] = self.encoding.step_input(prev_x, prev_y, x, y, dt)
         for step in self._steps:
@@ -263,7 +266,7 @@ class Engine:
                 break
             elapsed += dt
             touches.append((x, y, dt))
-            self.feed(x, y, dt)
+            self._step(x, y, dt)
         return np.array(touches, dtype=np.float64).reshape(-1, 3)
 
     def respond(self, call: np.ndarray, seconds: float = 5.0, rng: np.random.Generator | None = None,

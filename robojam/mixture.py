@@ -45,10 +45,14 @@ def _logsumexp(a: np.ndarray) -> np.ndarray:
 
 def mixture_weights(logits, temp: float) -> list[float]:
     """softmax(logits / temp): lower temperature favours the likeliest component."""
-    top = max(logits)
-    exps = [math.exp((v - top) / temp) for v in logits]
+    exps = _unnormalised_weights(logits, temp)
     total = sum(exps)
     return [e / total for e in exps]
+
+
+def _unnormalised_weights(logits, temp: float) -> list[float]:
+    top = max(logits)
+    return [math.exp((v - top) / temp) for v in logits]
 
 
 def sample(params, dim: int, mixtures: int, rng: np.random.Generator, temp: float = 1.0,
@@ -64,16 +68,17 @@ def sample(params, dim: int, mixtures: int, rng: np.random.Generator, temp: floa
     """
     values = params.tolist() if hasattr(params, "tolist") else list(params)
     kd = mixtures * dim
-    weights = mixture_weights(values[2 * kd:], temp)
-    k = _pick(weights, rng.random())
+    weights = _unnormalised_weights(values[2 * kd:], temp)
+    k = _pick(weights, rng.random() * sum(weights))
     noise = rng.standard_normal(dim).tolist()
     spread = math.sqrt(sigma_temp)
-    return [values[k * dim + d] + sigma_of(values[kd + k * dim + d]) * spread * noise[d] for d in range(dim)]
+    mu, sigma = k * dim, kd + k * dim
+    return [values[mu + d] + sigma_of(values[sigma + d]) * spread * noise[d] for d in range(dim)]
 
 
 def _pick(weights: list[float], u: float) -> int:
-    """The component whose cumulative weight first passes ``u``; never out of range,
-    even when rounding leaves the weights summing a hair under 1."""
+    """The component whose cumulative weight first passes ``u`` (drawn in [0, sum of weights));
+    never out of range, even when rounding leaves the running sum a hair under ``u``."""
     running = 0.0
     for k, w in enumerate(weights):
         running += w
