@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import struct
 import threading
 import time
@@ -179,7 +180,17 @@ class Server:
                 self.drops["socket_error"] += 1
                 return
             self._arrival_ns = self._read_ancillary(ancillary)
-            self._send_due_now(self.handle_datagram(data, sender[0], self.clock()))
+            try:
+                self._send_due_now(self.handle_datagram(data, sender[0], self.clock()))
+            except Exception as e:  # noqa: BLE001 - one bad datagram must not stop the performance
+                self._internal_error(e)
+
+    def _internal_error(self, error: Exception) -> None:
+        """Count a bug met while handling input, and say so once, without stopping."""
+        self.drops["internal_error"] += 1
+        if self.drops["internal_error"] == 1:
+            print(f"robojam: internal error while handling a message, carrying on: {error!r}",
+                  file=sys.stderr, flush=True)
 
     def _read_ancillary(self, ancillary) -> int | None:
         """Count socket-buffer overflows; return the kernel's arrival time (ns, wall clock) if given."""
@@ -299,7 +310,10 @@ class Server:
                 path, args, host = self._incoming.get_nowait()
             except Empty:
                 return
-            self.handle_message(path, args, None, host, self.clock())
+            try:
+                self._send_due_now({self.handle_message(path, args, None, host, self.clock())} - {None})
+            except Exception as e:  # noqa: BLE001 - as for datagrams
+                self._internal_error(e)
 
     def post(self, path: str, args: list, host: str = "midi") -> None:
         """Queue a message from another thread (it is handled on the server's thread).

@@ -47,9 +47,9 @@ def serving(player: Player, settings: Settings):
     arrivals: list[tuple[float, str]] = []
     handle = server.handle_datagram
 
-    def recording(data: bytes, host: str, now: float) -> None:
+    def recording(data: bytes, host: str, now: float) -> set[str]:
         arrivals.extend((now, m.address) for m in parse_datagram(data))
-        handle(data, host, now)
+        return handle(data, host, now)
 
     server.handle_datagram = recording
     thread = run_in_thread(server)
