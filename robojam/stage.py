@@ -44,7 +44,6 @@ def open_midi(settings: dict):
     """The MIDI output parts, or None without --midi-out."""
     if not settings["midi_out"]:
         return None
-    from robojam.midi import MidiMapping
     from robojam.midiparts import MidiParts
 
     echo = settings["midi_echo_channel"]

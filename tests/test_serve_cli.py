@@ -1,8 +1,6 @@
 """`robojam serve` as a musician runs it: a subprocess, spoken to by liblo's oscsend and
 heard by liblo's oscdump (an OSC implementation no one here wrote)."""
 
-import json
-import os
 import re
 import signal
 import socket
@@ -10,8 +8,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 from robojam.config import load_config
 from robojam.protocol import ADDRESSES, reference
