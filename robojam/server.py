@@ -4,7 +4,8 @@ One thread runs everything: it waits in ``select`` for a datagram, a wake-up
 (a MIDI note, a signal) or the next output deadline, whichever comes first.
 Incoming touches are fed to their performer's session on arrival; outputs
 are sent at their absolute deadlines on the monotonic clock, so generating a
-response never delays or jitters playback, and nothing busy-waits.
+response never delays or jitters playback (see ``_settle`` for the last half
+millisecond before a deadline).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ RECEIVE_BUFFER = 4 << 20    # bytes: room for bursts while a response is generat
 PACKETS_PER_TURN = 64       # datagrams read before deadlines are checked again
 MAX_DATAGRAM = 65536
 SETTLE_S = 0.0005           # the loop wakes this long before a deadline and waits it out awake
+SETTLE_SHARE = 0.05         # ...for at most this many seconds in each second
 ANCILLARY_SPACE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(16)
 
 
@@ -92,6 +94,7 @@ class Server:
         self.keyboard = None  # an open MIDI input, closed at shutdown
         self.web = None       # the browser bridge (robojam.web), stopped at shutdown
         self._arrival_ns: int | None = None  # kernel arrival time of the datagram in hand
+        self._settle_window, self._settled = clock(), 0.0  # spin-wait budget (see _settle)
 
     def _open_socket(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -157,11 +160,19 @@ class Server:
         """Wait out the last SETTLE_S before a deadline awake, so the output leaves on time.
 
         Waking from sleep takes a varying fraction of a millisecond; spinning
-        this briefly (at most SETTLE_S per deadline) keeps the lateness of
-        response touches well under a millisecond.
+        this briefly keeps the lateness of response touches well under a
+        millisecond. The spinning is capped at SETTLE_SHARE of each second, so
+        many performers' dense deadlines never pin a core: past the cap the
+        loop simply sleeps to each deadline.
         """
+        now = self.clock()
+        if now - self._settle_window > 1.0:
+            self._settle_window, self._settled = now, 0.0
+        if self._settled >= SETTLE_SHARE:
+            return
         while self.clock() < deadline:
             pass
+        self._settled += self.clock() - now
 
     def _drain_wake(self) -> None:
         try:
