@@ -88,11 +88,6 @@ class LiveServer:
         except socket.timeout:
             pass
 
-    def close_after_start(self) -> float:
-        """Seconds this server took to start; then stop it."""
-        self.close()
-        return self.start_seconds
-
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(10)
@@ -196,7 +191,9 @@ def run_live_bench(model_path=None) -> dict:
         first = first_response_ms(server)
     finally:
         server.close()
-    start = LiveServer(model_path).close_after_start()
+    fresh = LiveServer(model_path)
+    start = fresh.start_seconds
+    fresh.close()
     lateness = timing_error_ms(model_path)
     held, levels = max_performers(model_path)
     return {

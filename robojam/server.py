@@ -394,8 +394,7 @@ class Server:
 
     def status(self) -> dict[str, int]:
         figures = {"sessions": len(self.performers), "received": self.counts["received"],
-                   "touches": self.counts["touches"], "responses": self.counts["responses"],
-                   "dropped": sum(self.drops.values())}
+                   "touches": self.counts["touches"], "responses": self.counts["responses"]}
         drops = dict(self.drops)
         if self.adapter is not None and self.adapter.dropped:
             drops["adapter"] = self.adapter.dropped
