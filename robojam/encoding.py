@@ -29,6 +29,7 @@ from robojam.corpus import MAX_DT
 # dt is floored here before its log is taken (the first event of a
 # performance has dt 0); the shortest dt in the published corpus is 0.36 ms.
 DT_FLOOR = 1e-4
+LOG_MAX_DT = math.log(MAX_DT)
 
 
 class Encoding:
@@ -111,9 +112,9 @@ class DeltaEncoding(Encoding):
         return [x, y, (x - prev_x) * scale, (y - prev_y) * scale, log_dt]
 
     def decode(self, prev_x, prev_y, target):
-        dt = math.exp(min(float(target[2]) * self.logdt_std + self.logdt_mean, math.log(MAX_DT)))
-        return _clip_touch(prev_x + float(target[0]) / self.delta_scale,
-                           prev_y + float(target[1]) / self.delta_scale, dt)
+        dx, dy, log_dt = target
+        dt = math.exp(min(log_dt * self.logdt_std + self.logdt_mean, LOG_MAX_DT))
+        return _clip_touch(prev_x + dx / self.delta_scale, prev_y + dy / self.delta_scale, dt)
 
     def log_jacobian(self, xy_dt):
         dt = np.maximum(np.asarray(xy_dt, dtype=np.float64)[:, 2], DT_FLOOR)
@@ -124,12 +125,11 @@ class DeltaEncoding(Encoding):
                 "logdt_mean": self.logdt_mean, "logdt_std": self.logdt_std}
 
 
-def _clip(v: float, lo: float, hi: float) -> float:
-    return lo if not v >= lo else hi if v > hi else v  # NaN goes to lo
-
-
 def _clip_touch(x: float, y: float, dt: float) -> tuple[float, float, float]:
-    return _clip(x, 0.0, 1.0), _clip(y, 0.0, 1.0), _clip(dt, 0.0, MAX_DT)
+    """Python floats in the valid ranges; NaN goes to the lower bound."""
+    return (float(x if 0.0 <= x <= 1.0 else 1.0 if x > 1.0 else 0.0),
+            float(y if 0.0 <= y <= 1.0 else 1.0 if y > 1.0 else 0.0),
+            float(dt if 0.0 <= dt <= MAX_DT else MAX_DT if dt > MAX_DT else 0.0))
 
 
 ENCODINGS = {"robojam": RawEncoding, "delta": DeltaEncoding}

@@ -20,25 +20,25 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.corpus import MAX_DT, clean
-from robojam.mixture import sample
+from robojam.mixture import Noise, sample
 from robojam.modelfile import MDN_PARTS, Model
 
 # keras.backend.epsilon(), added by keras-mdn-layer to every standard deviation.
 SIGMA_EPSILON = 1e-7
 # A response stops after this many touches a second even if the model plays faster.
 MAX_TOUCHES_PER_SECOND = 200
-HALF = np.float32(0.5)
-ONE = np.float32(1.0)
+# The rows of a layer's working block: its cell state, then its gates.
+CELL, GATE_G, GATE_F, GATE_I, GATE_O = range(5)
 
 
 @dataclass
 class EngineState:
     """Everything the next prediction depends on; copy it to branch.
 
-    ``signals`` is the engine's ``[1, input, 2 h_0, ..., 2 h_{L-1}]``
-    (float32), ``cells`` the LSTM cell states end to end, ``head`` the MDN
-    head's raw output for the next touch (standard deviations not yet
-    activated), None until a touch is fed.
+    ``signals`` is the engine's signal vector (float32, see ``Engine``),
+    ``cells`` the LSTM cell states (layers, units), ``head`` the MDN head's
+    raw output for the next touch (standard deviations not yet activated),
+    None until a touch is fed.
     """
 
     signals: np.ndarray
@@ -65,36 +65,40 @@ class _Kernels:
     head: np.ndarray
 
 
-def _layer_step(signals: np.ndarray, kernel: np.ndarray, cells: np.ndarray, twice_h: np.ndarray):
+def _layer_step(reads: np.ndarray, kernel: np.ndarray, block: np.ndarray, twice_h: np.ndarray):
     """One LSTM layer's step on the engine's buffers, as a function of no arguments.
 
-    With t = tanh of the gate pre-activations (sigmoid gates' columns halved,
-    since sigmoid(a) = (1 + tanh(a / 2)) / 2):
+    ``block`` is the layer's working memory, rows ``[c, t_g, t_f, t_i, t_o]``
+    (C-contiguous: numpy is much slower on strided views this small), where
+    t is tanh of a gate's pre-activation with the sigmoid gates' kernel
+    columns halved, since sigmoid(a) = (1 + tanh(a / 2)) / 2. Then
         c' = ((1 + t_f) c + (1 + t_i) t_g) / 2,    2 h' = (1 + t_o) tanh(c')
-    The layer writes 2 h' and every kernel reading h has its rows halved.
-    Used for one layer at a time (``feed``), or for all layers at once with
-    gate columns grouped by gate (``condition``'s wavefront). Views and
-    ufuncs are bound once in a closure: the step is nine numpy calls and
-    little else, since their per-call overhead is what a step costs.
+    and the two products are one call on rows ``[c, t_g]`` times ``[1 + t_f,
+    1 + t_i]``. The layer writes 2 h', so every kernel reading h has its rows
+    halved. Used for one layer at a time (``feed``) or for all layers at once
+    (``condition``'s wavefront, each row holding every layer). Views are
+    bound once in a closure and no operand is a scalar: the step is eight
+    numpy calls and little else, since their per-call overhead is what a
+    step costs.
     """
-    width = cells.size
-    reads = signals[:kernel.shape[0]]
-    gates = np.zeros(4 * width, np.float32)
-    product = np.zeros(width, np.float32)
-    sigmoids = gates[:3 * width]
-    gate_i, gate_f, gate_o, gate_g = (gates[k * width:(k + 1) * width] for k in range(4))
+    pre_activations = np.zeros(kernel.shape[1], np.float32)
+    gates_shaped = pre_activations.reshape(4, -1)
+    gates, sigmoids = block[GATE_G:], block[GATE_F:]
+    carried, multipliers = block[CELL:GATE_F], block[GATE_F:GATE_O]
+    cells, candidates, out_gate = block[CELL], block[GATE_G], block[GATE_O]
+    ones = np.ones(sigmoids.shape, np.float32)
+    halves = np.full(cells.shape, 0.5, np.float32)
     dot, tanh, multiply, add = np.dot, np.tanh, np.multiply, np.add
 
     def step() -> None:
-        dot(reads, kernel, gates)
-        tanh(gates, gates)
-        add(sigmoids, ONE, sigmoids)
-        multiply(cells, gate_f, cells)
-        multiply(gate_i, gate_g, product)
-        add(cells, product, cells)
-        multiply(cells, HALF, cells)
+        dot(reads, kernel, pre_activations)
+        tanh(gates_shaped, gates)
+        add(sigmoids, ones, sigmoids)
+        multiply(carried, multipliers, carried)
+        add(cells, candidates, cells)
+        multiply(cells, halves, cells)
         tanh(cells, twice_h)
-        multiply(twice_h, gate_o, twice_h)
+        multiply(twice_h, out_gate, twice_h)
 
     return step
 
@@ -103,10 +107,10 @@ class Engine:
     """A model's network with explicit state, stepping one touch at a time.
 
     Works in float32 like Keras, on one signal vector ``[1, input, 2 h_0,
-    ..., 2 h_{L-1}]``: every layer and the head read a prefix or all of it
-    through a kernel with zero rows where they take nothing, the leading 1
-    carrying the bias, so no vector is copied between layers and a layer step
-    is nine numpy calls on buffers allocated once.
+    ..., 2 h_{L-1}, 1]``: every layer reads a prefix of it through a kernel
+    with zero rows where it takes nothing, the leading 1 carrying the bias,
+    and the MDN head reads the top layer and the trailing 1. So no vector is
+    copied between layers and a step works on buffers allocated once.
     """
 
     def __init__(self, model: Model, kernels: "_Kernels | None" = None):
@@ -115,21 +119,26 @@ class Engine:
         self.units = model.units
         self.mixtures = model.mixtures
         self.dim = model.output_dim
-        u, n_in = model.units, model.encoding.input_dim
-        self._h_start = [1 + n_in + i * u for i in range(model.layers)]
-        self._signals = np.zeros(1 + n_in + model.layers * u, np.float32)
-        self._cells = np.zeros(model.layers * u, np.float32)
+        u, n_in, layers = model.units, model.encoding.input_dim, model.layers
+        self._h_start = [1 + n_in + i * u for i in range(layers)]
+        self._signals = np.zeros(1 + n_in + layers * u + 1, np.float32)
+        self._signal_items = memoryview(self._signals)  # item writes cost far less than numpy's
         self._kernels = kernels if kernels is not None else self._compile(model.weights)
+        self._blocks = np.zeros((layers, 5, u), np.float32)
+        self._cells = self._blocks[:, CELL]
         self._steps = [
-            _layer_step(self._signals, k, self._cells[i * u:(i + 1) * u], self._signals[h:h + u])
+            _layer_step(self._signals[:k.shape[0]], k, self._blocks[i], self._signals[h:h + u])
             for i, (k, h) in enumerate(zip(self._kernels.layers, self._h_start))
         ]
-        self._wavefront = _layer_step(self._signals, self._kernels.wavefront, self._cells,
-                                     self._signals[self._h_start[0]:])
-        self._head = self._kernels.head
-        self._input = self._signals[1:1 + n_in]
+        self._wave_block = np.zeros((5, layers * u), np.float32)
+        self._wavefront = _layer_step(self._signals, self._kernels.wavefront, self._wave_block,
+                                      self._signals[1 + n_in:-1])
+        self._wave_cells = self._wave_block[CELL].reshape(layers, u)
+        self._head_reads = self._signals[self._h_start[-1]:]
+        self._head_out = np.zeros(self._kernels.head.shape[1], np.float32)
         kd = self.mixtures * self.dim
         self._sigmas = slice(kd, 2 * kd)
+        self._noise: Noise | None = None
         self.reset()
 
     def spawn(self) -> "Engine":
@@ -141,17 +150,19 @@ class Engine:
         return _Kernels(layers, self._wavefront_kernel(layers), self._head_kernel(w))
 
     def _layer_kernel(self, w: dict, i: int) -> np.ndarray:
-        """Rows for [1, input, 2 h_0 .. 2 h_i] (a prefix of the signals), gate columns i, f, o, g."""
+        """Rows for the signals up to 2 h_i, gate columns g, f, i, o (Keras stores i, f, g, o)."""
         u, h_start = self.units, self._h_start[i]
         kernel = np.zeros((h_start + u, 4 * u), np.float64)
         kernel[0] = w[f"lstm{i}_bias"]
         if i == 0:
-            kernel[1:h_start] = w["lstm0_kernel"]
+            n_in = self.encoding.input_dim
+            kernel[1:1 + n_in] = w["lstm0_kernel"]
         else:
-            kernel[h_start - u:h_start] = w[f"lstm{i}_kernel"] / 2
+            below = self._h_start[i - 1]
+            kernel[below:below + u] = w[f"lstm{i}_kernel"] / 2
         kernel[h_start:h_start + u] = w[f"lstm{i}_recurrent_kernel"] / 2
         gate_i, gate_f, gate_g, gate_o = (kernel[:, k * u:(k + 1) * u] for k in range(4))
-        return np.hstack([gate_i / 2, gate_f / 2, gate_o / 2, gate_g]).astype(np.float32)
+        return np.hstack([gate_g, gate_f / 2, gate_i / 2, gate_o / 2]).astype(np.float32)
 
     def _wavefront_kernel(self, kernels: list[np.ndarray]) -> np.ndarray:
         """All layers' kernels side by side, columns grouped by gate then layer."""
@@ -164,25 +175,23 @@ class Engine:
         return fused
 
     def _head_kernel(self, w: dict) -> np.ndarray:
-        """Rows for all the signals; only the bias and the top layer's 2 h are read."""
+        """Rows for the top layer's 2 h and the trailing 1 (the bias)."""
         kernel = np.hstack([w[f"mdn_{p}_kernel"] for p in MDN_PARTS]) / 2
-        full = np.zeros((self._signals.size, kernel.shape[1]), np.float32)
-        full[0] = np.hstack([w[f"mdn_{p}_bias"] for p in MDN_PARTS])
-        full[self._h_start[-1]:] = kernel
-        return full
+        bias = np.hstack([w[f"mdn_{p}_bias"] for p in MDN_PARTS])
+        return np.vstack([kernel, bias]).astype(np.float32)
 
     @property
     def state(self) -> EngineState:
         """The live state (its arrays are the engine's own buffers: copy to keep)."""
-        return EngineState(self._signals, self._cells, self._last_xy, self._next_head)
+        return EngineState(self._signals, self._cells, self._last_xy, self._head_out if self._fed else None)
 
     def reset(self) -> None:
         """Forget everything fed so far."""
         self._signals[:] = 0.0
-        self._signals[0] = 1.0
-        self._cells[:] = 0.0
+        self._signals[0] = self._signals[-1] = 1.0
+        self._blocks[:] = 0.0
         self._last_xy: tuple[float, float] | None = None
-        self._next_head: np.ndarray | None = None
+        self._fed = False
 
     def snapshot(self) -> EngineState:
         return self.state.copy()
@@ -191,7 +200,9 @@ class Engine:
         np.copyto(self._signals, state.signals)
         np.copyto(self._cells, state.cells)
         self._last_xy = state.last_xy
-        self._next_head = None if state.head is None else state.head.copy()
+        self._fed = state.head is not None
+        if self._fed:
+            np.copyto(self._head_out, state.head)
 
     def feed(self, x: float, y: float, dt: float) -> None:
         """Observe one touch: position in [0, 1], dt seconds since the previous touch.
@@ -206,51 +217,71 @@ class Engine:
     def _step(self, x: float, y: float, dt: float) -> None:
         """Feed a touch already known to be clean (as ``draw`` returns them)."""
         prev_x, prev_y = self._last_xy if self._last_xy is not None else (x, y)
-        self._input[:] = self.encoding.step_input(prev_x, prev_y, x, y, dt)
+        self._write_input(self.encoding.step_input(prev_x, prev_y, x, y, dt))
         for step in self._steps:
             step()
-        self._next_head = self._signals @ self._head
+        self._predict()
         self._last_xy = (x, y)
+
+    def _write_input(self, values) -> None:
+        items = self._signal_items
+        for position, value in enumerate(values, 1):
+            items[position] = value
+
+    def _predict(self) -> None:
+        np.dot(self._head_reads, self._kernels.head, self._head_out)
+        self._fed = True
 
     def condition(self, call: np.ndarray) -> None:
         """Feed every touch of a call (rows ``x, y, dt``), as ``feed`` would one by one.
 
         Faster than feeding: layer i handles touch t while layer i + 1 handles
-        touch t - 1 (a wavefront), so all layers step in one set of numpy calls.
+        touch t - 1 (a wavefront), so all layers step in one set of numpy calls
+        on a block of their own; cell states move there and back around it.
         """
         touches = clean(np.asarray(call, dtype=np.float64).reshape(-1, 3))
         if len(touches) != len(np.asarray(call).reshape(-1, 3)):
             raise ValueError("call holds NaN or infinite values")
         if not len(touches):
             return
-        inputs = self.encoding.inputs(touches).astype(np.float32)
+        inputs = self.encoding.inputs(touches).tolist()
         if self._last_xy is not None:
             inputs[0] = self.encoding.step_input(*self._last_xy, *touches[0])
         layers, count = len(self._steps), len(touches)
         for tick in range(count + layers - 1):
             if tick < count:
-                self._input[:] = inputs[tick]
-            active = [i for i in range(layers) if 0 <= tick - i < count]
-            if len(active) == layers:
+                self._write_input(inputs[tick])
+            if layers - 1 <= tick < count:
+                if tick == layers - 1:
+                    np.copyto(self._wave_cells, self._cells)
                 self._wavefront()
-            else:
-                for i in reversed(active):  # upper layers first: they read the lower ones' last output
+                if tick == count - 1:
+                    np.copyto(self._cells, self._wave_cells)
+            else:  # the wavefront filling or draining: upper layers first, they read the lower ones' last output
+                for i in reversed(range(max(0, tick - count + 1), min(layers, tick + 1))):
                     self._steps[i]()
-        self._next_head = self._signals @ self._head
+        self._predict()
         self._last_xy = (float(touches[-1, 0]), float(touches[-1, 1]))
 
     def mixture_params(self) -> np.ndarray:
         """The mixture parameters for the next touch (keras-mdn-layer layout, float64)."""
         self._require_fed()
-        params = self._next_head.astype(np.float64)
+        params = self._head_out.astype(np.float64)
         sig = params[self._sigmas]
         params[self._sigmas] = np.where(sig > 0, sig, np.expm1(np.minimum(sig, 0.0))) + 1.0 + SIGMA_EPSILON
         return params
 
     def draw(self, rng: np.random.Generator, temp: float = 1.0, sigma_temp: float = 1.0) -> tuple[float, float, float]:
-        """Sample the next touch ``(x, y, dt)`` without feeding it."""
+        """Sample the next touch ``(x, y, dt)`` without feeding it.
+
+        Random numbers are taken from ``rng`` a block at a time, so the same
+        seed gives the same touches but the Generator runs ahead of them.
+        """
         self._require_fed()
-        target = sample(self._next_head, self.dim, self.mixtures, rng, temp, sigma_temp, elu_plus_one)
+        noise = self._noise
+        if noise is None or noise.rng is not rng:
+            noise = self._noise = Noise(rng, self.mixtures, self.dim)
+        target = sample(self._head_out, self.dim, self.mixtures, noise, temp, sigma_temp, elu_plus_one)
         prev_x, prev_y = self._last_xy
         return self.encoding.decode(prev_x, prev_y, target)
 
@@ -285,7 +316,7 @@ class Engine:
         return np.vstack([[first[0], first[1], 0.0], rest])
 
     def _require_fed(self) -> None:
-        if self._next_head is None:
+        if not self._fed:
             raise RobojamError("the engine has not been fed a touch yet: feed one before drawing")
 
 

@@ -43,45 +43,50 @@ def _logsumexp(a: np.ndarray) -> np.ndarray:
     return top + np.log(np.exp(a - top[..., None]).sum(-1))
 
 
-def mixture_weights(logits, temp: float) -> list[float]:
-    """softmax(logits / temp): lower temperature favours the likeliest component."""
-    exps = _unnormalised_weights(logits, temp)
-    total = sum(exps)
-    return [e / total for e in exps]
+class Noise:
+    """A Generator's random numbers for sampling, fetched a block at a time.
+
+    Each draw takes ``mixtures`` standard Gumbel numbers (to pick a
+    component) and ``dim`` standard normals. A Generator call costs about a
+    microsecond whatever its size, more than the rest of a draw, so numbers
+    come in blocks; the same seed still gives the same draws.
+    """
+
+    def __init__(self, rng: np.random.Generator, mixtures: int, dim: int, block: int = 128):
+        self.rng, self.mixtures, self.dim, self.block = rng, mixtures, dim, block
+        self._rows: list[list[float]] = []
+        self._next = 0
+
+    def take(self) -> list[float]:
+        """``mixtures`` Gumbel numbers, then ``dim`` normals."""
+        if self._next == len(self._rows):
+            gumbels = self.rng.gumbel(size=(self.block, self.mixtures))
+            self._rows = np.hstack([gumbels, self.rng.standard_normal((self.block, self.dim))]).tolist()
+            self._next = 0
+        self._next += 1
+        return self._rows[self._next - 1]
 
 
-def _unnormalised_weights(logits, temp: float) -> list[float]:
-    top = max(logits)
-    return [math.exp((v - top) / temp) for v in logits]
-
-
-def sample(params, dim: int, mixtures: int, rng: np.random.Generator, temp: float = 1.0,
+def sample(params, dim: int, mixtures: int, rng: "np.random.Generator | Noise", temp: float = 1.0,
            sigma_temp: float = 1.0, sigma_of=float) -> list[float]:
     """One draw from the mixture, with RoboJam's two temperatures.
 
     ``temp`` divides the weight logits; ``sigma_temp`` scales each component's
-    covariance (so its standard deviations by ``sqrt(sigma_temp)``).
-    ``sigma_of`` maps a stored standard-deviation entry to the value used,
-    so a caller can keep the head's raw outputs and activate only the
-    chosen component. Plain Python on a handful of numbers: this runs once
-    per generated touch and numpy's per-call overhead would dominate.
+    covariance (so its standard deviations by ``sqrt(sigma_temp)``). The
+    component is the argmax of the tempered logits plus Gumbel noise, which
+    picks k with probability softmax(logits / temp)_k and cannot go out of
+    range. ``sigma_of`` maps a stored standard-deviation entry to the value
+    used, so a caller can keep the head's raw outputs and activate only the
+    chosen component. ``rng`` is a Generator or, for many draws, a ``Noise``
+    over one. Plain Python on a handful of numbers: this runs once per
+    generated touch and numpy's per-call overhead would dominate.
     """
     values = params.tolist() if hasattr(params, "tolist") else list(params)
-    kd = mixtures * dim
-    weights = _unnormalised_weights(values[2 * kd:], temp)
-    k = _pick(weights, rng.random() * sum(weights))
-    noise = rng.standard_normal(dim).tolist()
+    noise = rng if isinstance(rng, Noise) else Noise(rng, mixtures, dim, block=1)
+    numbers = noise.take()
+    kd, scale = mixtures * dim, 1.0 / temp
+    scores = [v * scale + g for v, g in zip(values[2 * kd:], numbers)]
+    k = scores.index(max(scores))
     spread = math.sqrt(sigma_temp)
-    mu, sigma = k * dim, kd + k * dim
-    return [values[mu + d] + sigma_of(values[sigma + d]) * spread * noise[d] for d in range(dim)]
-
-
-def _pick(weights: list[float], u: float) -> int:
-    """The component whose cumulative weight first passes ``u`` (drawn in [0, sum of weights));
-    never out of range, even when rounding leaves the running sum a hair under ``u``."""
-    running = 0.0
-    for k, w in enumerate(weights):
-        running += w
-        if u < running:
-            return k
-    return len(weights) - 1
+    mu, sigma, normal = k * dim, kd + k * dim, mixtures
+    return [values[mu + d] + sigma_of(values[sigma + d]) * spread * numbers[normal + d] for d in range(dim)]

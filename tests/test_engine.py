@@ -135,3 +135,12 @@ def test_spawned_engines_share_weights_not_state(tiny_model):
     np.testing.assert_array_equal(child.mixture_params(), parent.mixture_params())
     child.feed(0.9, 0.9, 0.1)
     assert not np.array_equal(child.mixture_params(), parent.mixture_params())
+
+
+@pytest.mark.parametrize("encoding", ["delta", "robojam"])
+def test_decoded_touches_are_clipped_python_floats(encoding):
+    decode = random_model(encoding=encoding).encoding.decode
+    for target in ([1e9, -1e9, 1e9], [float("nan")] * 3, np.array([-1e9, 1e9, -1e9])):
+        x, y, dt = decode(0.5, 0.5, target)
+        assert all(type(v) is float for v in (x, y, dt))
+        assert 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0 and 0.0 <= dt <= 5.0

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 
-from robojam.mixture import _pick, log_prob, mixture_weights, sample
+from robojam.mixture import Noise, log_prob, sample
 
 
 def params_for(mus, sigmas, logits):
@@ -29,11 +29,20 @@ def test_sampling_is_reproducible_with_a_seed():
     assert a[0] != sample(params, 3, 2, np.random.default_rng(8))
 
 
-def test_component_choice_never_leaves_range():
-    weights = [0.3, 0.3, 0.3999999]  # sums a hair under 1
-    assert _pick(weights, 0.99999999) == 2
-    assert _pick(weights, 0.0) == 0
-    assert _pick([0.0, 0.0, 0.0], 0.5) == 2
+def test_components_are_picked_with_their_tempered_weights():
+    logits = np.log([0.1, 0.2, 0.7])
+    params = params_for([[0.0], [10.0], [20.0]], [[1e-6], [1e-6], [1e-6]], logits)
+    noise = Noise(np.random.default_rng(4), 3, 1)
+    for temp in (1.0, 0.5):
+        expected = np.exp(logits / temp) / np.exp(logits / temp).sum()
+        picks = [round(sample(params, 1, 3, noise, temp)[0] / 10) for _ in range(20000)]
+        frequencies = np.bincount(picks, minlength=3) / len(picks)
+        np.testing.assert_allclose(frequencies, expected, atol=0.015)
+
+
+def test_a_nan_head_still_gives_a_component_in_range():
+    params = params_for([[0.0], [1.0]], [[1.0], [1.0]], [float("nan"), float("nan")])
+    assert len(sample(params, 1, 2, np.random.default_rng(0))) == 1
 
 
 def test_lower_temperature_means_less_spread():
@@ -48,5 +57,10 @@ def test_lower_temperature_means_less_spread():
     single = params_for([[1.0]], [[0.5]], [0.0])
     tight = np.std([sample(single, 1, 1, rng, 1.0, 0.25)[0] for _ in range(4000)])
     assert abs(tight - 0.5 * 0.5) < 0.02  # sigma_temp scales the variance
-    weights = mixture_weights([0.0, 1.0], 0.1)
-    assert weights[1] > 0.9999 and math.isclose(sum(weights), 1.0)
+
+
+def test_noise_in_blocks_is_seeded_and_fresh_each_draw():
+    a, b = Noise(np.random.default_rng(1), 4, 3, block=5), Noise(np.random.default_rng(1), 4, 3, block=5)
+    rows = [a.take() for _ in range(12)]
+    assert rows == [b.take() for _ in range(12)]
+    assert all(len(row) == 7 for row in rows) and len({tuple(row) for row in rows}) == 12
