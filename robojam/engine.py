@@ -278,20 +278,26 @@ class Engine:
         seed gives the same touches but the Generator runs ahead of them.
         """
         self._require_fed()
-        noise = self._noise
-        if noise is None or noise.rng is not rng:
-            noise = self._noise = Noise(rng, self.mixtures, self.dim)
-        target = sample(self._head_out, self.dim, self.mixtures, noise, temp, sigma_temp, elu_plus_one)
+        target = sample(self._head_out, self.dim, self.mixtures, self._noise_from(rng), temp, sigma_temp,
+                        elu_plus_one)
         prev_x, prev_y = self._last_xy
         return self.encoding.decode(prev_x, prev_y, target)
+
+    def _noise_from(self, rng: np.random.Generator) -> Noise:
+        if self._noise is None or self._noise.rng is not rng:
+            self._noise = Noise(rng, self.mixtures, self.dim)
+        return self._noise
 
     def generate(self, seconds: float, rng: np.random.Generator, temp: float = 1.0,
                  sigma_temp: float = 1.0) -> np.ndarray:
         """Draw and feed touches until ``seconds`` have been played; rows ``x, y, dt``."""
+        self._require_fed()
         touches, elapsed = [], 0.0
         limit = max(1, int(seconds * MAX_TOUCHES_PER_SECOND))
-        while len(touches) < limit:
-            x, y, dt = self.draw(rng, temp, sigma_temp)
+        head, dim, mixtures, noise = self._head_out, self.dim, self.mixtures, self._noise_from(rng)
+        decode = self.encoding.decode
+        while len(touches) < limit:  # draw's work, inlined: this loop is most of a response's time
+            x, y, dt = decode(*self._last_xy, sample(head, dim, mixtures, noise, temp, sigma_temp, elu_plus_one))
             if elapsed + dt > seconds:
                 break
             elapsed += dt
