@@ -20,7 +20,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.corpus import MAX_DT, clean
-from robojam.mixture import Noise, sample
+from robojam.mixture import Noise, Sampler
 from robojam.modelfile import MDN_PARTS, Model
 
 # keras.backend.epsilon(), added by keras-mdn-layer to every standard deviation.
@@ -138,6 +138,7 @@ class Engine:
         self._head_out = np.zeros(self._kernels.head.shape[1], np.float32)
         kd = self.mixtures * self.dim
         self._sigmas = slice(kd, 2 * kd)
+        self._sampler = Sampler(self._head_out, self.dim, self.mixtures, elu_plus_one)
         self._noise: Noise | None = None
         self.reset()
 
@@ -278,8 +279,7 @@ class Engine:
         seed gives the same touches but the Generator runs ahead of them.
         """
         self._require_fed()
-        target = sample(self._head_out, self.dim, self.mixtures, self._noise_from(rng), temp, sigma_temp,
-                        elu_plus_one)
+        target = self._sampler.draw(self._noise_from(rng), temp, sigma_temp)
         prev_x, prev_y = self._last_xy
         return self.encoding.decode(prev_x, prev_y, target)
 
@@ -294,10 +294,9 @@ class Engine:
         self._require_fed()
         touches, elapsed = [], 0.0
         limit = max(1, int(seconds * MAX_TOUCHES_PER_SECOND))
-        head, dim, mixtures, noise = self._head_out, self.dim, self.mixtures, self._noise_from(rng)
-        decode = self.encoding.decode
+        draw, decode, noise = self._sampler.draw, self.encoding.decode, self._noise_from(rng)
         while len(touches) < limit:  # draw's work, inlined: this loop is most of a response's time
-            x, y, dt = decode(*self._last_xy, sample(head, dim, mixtures, noise, temp, sigma_temp, elu_plus_one))
+            x, y, dt = decode(*self._last_xy, draw(noise, temp, sigma_temp))
             if elapsed + dt > seconds:
                 break
             elapsed += dt

@@ -54,39 +54,57 @@ class Noise:
 
     def __init__(self, rng: np.random.Generator, mixtures: int, dim: int, block: int = 128):
         self.rng, self.mixtures, self.dim, self.block = rng, mixtures, dim, block
-        self._rows: list[list[float]] = []
-        self._next = 0
+        self._next = block
 
-    def take(self) -> list[float]:
-        """``mixtures`` Gumbel numbers, then ``dim`` normals."""
-        if self._next == len(self._rows):
-            gumbels = self.rng.gumbel(size=(self.block, self.mixtures))
-            self._rows = np.hstack([gumbels, self.rng.standard_normal((self.block, self.dim))]).tolist()
+    def take(self, temp: float = 1.0) -> tuple[np.ndarray, list[float]]:
+        """The next draw's Gumbel numbers times ``temp`` (float32) and its normals."""
+        if self._next == self.block:
+            self._gumbels = self.rng.gumbel(size=(self.block, self.mixtures)).astype(np.float32)
+            self._scaled = self._gumbels.copy()
+            self._scaled_rows, self._scale = list(self._scaled), 1.0  # row views: rescaling shows through
+            self._normals = self.rng.standard_normal((self.block, self.dim)).tolist()
             self._next = 0
+        if temp != self._scale:
+            np.multiply(self._gumbels[self._next:], np.float32(temp), self._scaled[self._next:])
+            self._scale = temp
         self._next += 1
-        return self._rows[self._next - 1]
+        return self._scaled_rows[self._next - 1], self._normals[self._next - 1]
+
+
+class Sampler:
+    """Draws from the mixture whose parameters sit in a float32 buffer (an engine's head output).
+
+    The component is the argmax of the logits plus ``temp`` times Gumbel
+    noise, which picks k with probability softmax(logits / temp)_k and
+    cannot go out of range; then only the chosen component's mean and
+    standard deviation are read. That is two numpy calls and a few Python
+    numbers a draw: this runs once per generated touch.
+    """
+
+    def __init__(self, params: np.ndarray, dim: int, mixtures: int, sigma_of=float):
+        self.dim, self._kd, self._sigma_of = dim, mixtures * dim, sigma_of
+        self._items = memoryview(params)
+        self._logits = params[2 * mixtures * dim:]
+        self._scores = np.zeros(mixtures, np.float32)
+
+    def draw(self, noise: Noise, temp: float = 1.0, sigma_temp: float = 1.0) -> list[float]:
+        """One draw with RoboJam's two temperatures: ``temp`` divides the weight logits,
+        ``sigma_temp`` scales each component's covariance (its standard deviations by its root)."""
+        gumbels, normals = noise.take(temp)
+        np.add(self._logits, gumbels, self._scores)
+        k = int(self._scores.argmax())
+        items, sigma_of, spread = self._items, self._sigma_of, math.sqrt(sigma_temp)
+        mu, sigma = k * self.dim, self._kd + k * self.dim
+        return [items[mu + d] + sigma_of(items[sigma + d]) * spread * normals[d] for d in range(self.dim)]
 
 
 def sample(params, dim: int, mixtures: int, rng: "np.random.Generator | Noise", temp: float = 1.0,
            sigma_temp: float = 1.0, sigma_of=float) -> list[float]:
-    """One draw from the mixture, with RoboJam's two temperatures.
+    """One draw from the mixture given its parameters, as ``Sampler.draw``.
 
-    ``temp`` divides the weight logits; ``sigma_temp`` scales each component's
-    covariance (so its standard deviations by ``sqrt(sigma_temp)``). The
-    component is the argmax of the tempered logits plus Gumbel noise, which
-    picks k with probability softmax(logits / temp)_k and cannot go out of
-    range. ``sigma_of`` maps a stored standard-deviation entry to the value
-    used, so a caller can keep the head's raw outputs and activate only the
-    chosen component. ``rng`` is a Generator or, for many draws, a ``Noise``
-    over one. Plain Python on a handful of numbers: this runs once per
-    generated touch and numpy's per-call overhead would dominate.
+    ``sigma_of`` maps a stored standard-deviation entry to the value used,
+    so a caller can keep a head's raw outputs and activate only the chosen
+    component. ``rng`` is a Generator or, for many draws, a ``Noise`` over one.
     """
-    values = params.tolist() if hasattr(params, "tolist") else list(params)
     noise = rng if isinstance(rng, Noise) else Noise(rng, mixtures, dim, block=1)
-    numbers = noise.take()
-    kd, scale = mixtures * dim, 1.0 / temp
-    scores = [v * scale + g for v, g in zip(values[2 * kd:], numbers)]
-    k = scores.index(max(scores))
-    spread = math.sqrt(sigma_temp)
-    mu, sigma, normal = k * dim, kd + k * dim, mixtures
-    return [values[mu + d] + sigma_of(values[sigma + d]) * spread * numbers[normal + d] for d in range(dim)]
+    return Sampler(np.array(params, np.float32), dim, mixtures, sigma_of).draw(noise, temp, sigma_temp)

@@ -59,8 +59,14 @@ def test_lower_temperature_means_less_spread():
     assert abs(tight - 0.5 * 0.5) < 0.02  # sigma_temp scales the variance
 
 
-def test_noise_in_blocks_is_seeded_and_fresh_each_draw():
+def test_noise_in_blocks_is_seeded_fresh_each_draw_and_scaled_by_temperature():
     a, b = Noise(np.random.default_rng(1), 4, 3, block=5), Noise(np.random.default_rng(1), 4, 3, block=5)
-    rows = [a.take() for _ in range(12)]
-    assert rows == [b.take() for _ in range(12)]
+    draws = [a.take() for _ in range(12)]
+    rows = [list(gumbels) + normals for gumbels, normals in draws]
+    assert rows == [list(g) + n for g, n in (b.take() for _ in range(12))]
     assert all(len(row) == 7 for row in rows) and len({tuple(row) for row in rows}) == 12
+    plain, tempered = Noise(np.random.default_rng(2), 4, 3, block=5), Noise(np.random.default_rng(2), 4, 3, block=5)
+    for i in range(8):  # changing temperature mid-block scales what is left of it
+        gumbels, _ = plain.take()
+        scaled, _ = tempered.take(0.5 if i % 3 else 1.0)
+        np.testing.assert_allclose(scaled, gumbels * (0.5 if i % 3 else 1.0), rtol=1e-6)
