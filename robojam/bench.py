@@ -11,8 +11,8 @@ import time
 import numpy as np
 
 from robojam.demo import demo_call
-from robojam.engine import Engine
-from robojam.modelfile import Model
+from robojam.core.engine import Engine
+from robojam.core.modelfile import Model
 
 
 def _ms(samples_ns: list[int]) -> np.ndarray:
@@ -36,7 +36,7 @@ def engine_step_times(model: Model, steps: int = 5000, seed: int = 0) -> np.ndar
 
 def keras_step_times(model: Model, steps: int = 200) -> np.ndarray:
     """Milliseconds for the same step through Keras: ``model(x)`` with explicit state."""
-    from robojam.mixture import sample
+    from robojam.core.mixture import sample
     from robojam.network import keras_step_model
 
     network = keras_step_model(model)

@@ -62,9 +62,9 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, seed, plot_path
     """Answer the performance in CALL (a RoboJam CSV) with a sampled response."""
     import numpy as np
 
-    from robojam.engine import Engine
-    from robojam.modelfile import load_model
-    from robojam.performance import Performance, read_csv, write_csv
+    from robojam.core.engine import Engine
+    from robojam.core.modelfile import load_model
+    from robojam.core.performance import Performance, read_csv, write_csv
 
     performance = read_csv(call)
     engine = Engine(load_model(model_path))
@@ -122,8 +122,8 @@ def train(data, output, layers, units, mixtures, seq_len, encoding, epochs, batc
     validation (early stopping), 10% test, never seen in training (score it
     with `robojam eval DATA --split test`).
     """
-    from robojam.corpus import load_performances
-    from robojam.touchlog import PERFORMER, ROBOJAM
+    from robojam.core.corpus import load_performances
+    from robojam.core.touchlog import PERFORMER, ROBOJAM
     from robojam.training import TrainOptions, train as run_training
 
     performances = load_performances(list(data), (PERFORMER, ROBOJAM) if include_responses else (PERFORMER,))
@@ -149,7 +149,7 @@ def train(data, output, layers, units, mixtures, seq_len, encoding, epochs, batc
 @click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
 def evaluate(data, model_path, split, yardstick, as_json):
     """Score a model on DATA: mean negative log-likelihood per touch, in nats (lower is better)."""
-    from robojam.corpus import load_performances, select_split
+    from robojam.core.corpus import load_performances, select_split
 
     performances = load_performances(list(data))
     scored = select_split(performances, split)
@@ -157,7 +157,7 @@ def evaluate(data, model_path, split, yardstick, as_json):
         result, name = _yardstick_score(performances, scored), "yardstick"
     else:
         from robojam.evaluate import score_model
-        from robojam.modelfile import load_model
+        from robojam.core.modelfile import load_model
         model = load_model(model_path)
         result, name = score_model(model, scored), model.describe()
     if as_json:
@@ -168,7 +168,7 @@ def evaluate(data, model_path, split, yardstick, as_json):
 
 
 def _yardstick_score(performances, scored):
-    from robojam.corpus import select_split, usable
+    from robojam.core.corpus import select_split, usable
     from robojam.evaluate import score
     from robojam.yardstick import Yardstick
 
@@ -187,7 +187,7 @@ def plot(performances, output):
 
     Give a call then its response to see what the model played.
     """
-    from robojam.performance import read_csv
+    from robojam.core.performance import read_csv
     from robojam.plot import plot_performances
 
     plot_performances([(p.stem, read_csv(p)) for p in performances], output)
@@ -205,7 +205,7 @@ def bench(model_path, steps, no_keras, no_live, as_json):
     """Time the inference engine against the Keras reference, and robojam serve over
     OSC on loopback, on this machine."""
     from robojam.bench import run_bench
-    from robojam.modelfile import load_model
+    from robojam.core.modelfile import load_model
 
     result = run_bench(load_model(model_path), with_keras=not no_keras, steps=steps)
     if not no_live:
@@ -317,7 +317,7 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
     setup without a touch screen.
     """
     from robojam.config import parse_destination
-    from robojam.performance import read_csv, write_csv
+    from robojam.core.performance import read_csv, write_csv
     from robojam.play import play as play_call
 
     performance = read_csv(call)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from robojam.performance import Performance
+from robojam.core.performance import Performance
 
 SENSOR_DT = 1 / 60
 

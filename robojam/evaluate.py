@@ -1,9 +1,9 @@
 """The held-out score: per-event negative log-likelihood in nats, raw units.
 
 Protocol, for each performance with at least 2 events: clean it (see
-:func:`robojam.corpus.clean`), reset the state, feed events 1..n-1 and score
+:func:`robojam.core.corpus.clean`), reset the state, feed events 1..n-1 and score
 events 2..n given what came before, counting only events whose *raw* x, y
-lie in [0, 1] and dt in (0, 5] (:func:`robojam.corpus.scored`). The score is
+lie in [0, 1] and dt in (0, 5] (:func:`robojam.core.corpus.scored`). The score is
 the mean over all counted events; lower is better. Densities are of
 ``(x, y, dt)`` with x, y as in the file and dt in seconds, whatever encoding
 a model uses inside (its log-Jacobian is added).
@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from robojam.corpus import usable
-from robojam.engine import Engine
-from robojam.mixture import log_prob
-from robojam.modelfile import Model
+from robojam.core.corpus import usable
+from robojam.core.engine import Engine
+from robojam.core.mixture import log_prob
+from robojam.core.modelfile import Model
 
 
 @dataclass

@@ -29,7 +29,7 @@ import mido
 import numpy as np
 
 from robojam import RobojamError
-from robojam.performance import Performance
+from robojam.core.performance import Performance
 
 # Semitones above the root within one octave.
 SCALES: dict[str, tuple[int, ...]] = {

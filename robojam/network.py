@@ -16,7 +16,7 @@ import keras_mdn_layer as mdn  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
-from robojam.modelfile import MDN_PARTS, Model  # noqa: E402
+from robojam.core.modelfile import MDN_PARTS, Model  # noqa: E402
 
 
 def build_sequence_network(input_dim: int, n_layers: int, units: int, mixtures: int,

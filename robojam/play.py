@@ -24,7 +24,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.osc import OscError, encode, parse_datagram
-from robojam.performance import COLUMNS, DEFAULT_Z, Performance
+from robojam.core.performance import COLUMNS, DEFAULT_Z, Performance
 
 OnEvent = Callable[[str, tuple], None]
 Clock = Callable[[], float]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from robojam import RobojamError
-from robojam.performance import Performance
+from robojam.core.performance import Performance
 
 # One colormap per panel in turn: the call, then the response(s).
 COLORMAPS = ("viridis", "plasma", "cividis", "magma")

@@ -24,12 +24,12 @@ from queue import Empty, SimpleQueue
 import numpy as np
 
 from robojam import RobojamError
-from robojam.engine import Engine
-from robojam.modelfile import Model
+from robojam.core.engine import Engine
+from robojam.core.modelfile import Model
 from robojam.osc import OscError, encode, parse_datagram
 from robojam.protocol import ADDRESSES, BadMessage
 from robojam.session import Output, Session, Settings
-from robojam.touchlog import PERFORMER, ROBOJAM, TouchLog
+from robojam.core.touchlog import PERFORMER, ROBOJAM, TouchLog
 
 SO_RXQ_OVFL = 40            # Linux: ancillary count of datagrams the socket buffer dropped
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux: kernel arrival time of each datagram

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from robojam import RobojamError
-from robojam.engine import Engine, check_temperatures
-from robojam.performance import STROKE_GAP_S, STROKE_JUMP
+from robojam.core.engine import Engine, check_temperatures
+from robojam.core.performance import STROKE_GAP_S, STROKE_JUMP
 
 MODES = ("call-and-response", "duet")
 # Response touches are generated this far ahead of their deadlines.

@@ -7,7 +7,7 @@ import time
 
 from robojam import RobojamError
 from robojam.config import parse_destination
-from robojam.modelfile import load_model
+from robojam.core.modelfile import load_model
 from robojam.server import Server, ServerOptions
 from robojam.session import Settings
 
@@ -71,7 +71,7 @@ def build_server(settings: dict) -> Server:
     midi = open_midi(settings)
     log = None
     if not settings["no_log"]:
-        from robojam.touchlog import TouchLog
+        from robojam.core.touchlog import TouchLog
         log = TouchLog(settings["log_dir"])
     try:
         server = Server(model, session, options, log=log, midi=midi, adapter=adapter)

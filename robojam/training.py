@@ -1,6 +1,6 @@
 """Training an MDN-RNN on touch performances with Keras and keras-mdn-layer.
 
-Performances are split by content hash (:func:`robojam.corpus.split_of`):
+Performances are split by content hash (:func:`robojam.core.corpus.split_of`):
 the network is fitted on 'train', early stopping watches 'val', and 'test'
 is never seen, so it can be held out for ``robojam eval --split test``.
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from robojam import RobojamError
-from robojam.corpus import select_split, summary, usable
-from robojam.encoding import DeltaEncoding, Encoding, RawEncoding
+from robojam.core.corpus import select_split, summary, usable
+from robojam.core.encoding import DeltaEncoding, Encoding, RawEncoding
 from robojam.evaluate import score_model
-from robojam.modelfile import Model, save_model
+from robojam.core.modelfile import Model, save_model
 
 
 @dataclass

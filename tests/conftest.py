@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from synthetic import random_model, synthetic_corpus
-from robojam.modelfile import Model
+from robojam.core.modelfile import Model
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from robojam.encoding import DeltaEncoding, RawEncoding
-from robojam.modelfile import Model
+from robojam.core.encoding import DeltaEncoding, RawEncoding
+from robojam.core.modelfile import Model
 
 
 def synthetic_performance(rng: np.random.Generator, strokes: int = 3) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robojam.performance import read_csv
+from robojam.core.performance import read_csv
 from synthetic import synthetic_corpus
 from test_corpus import raw_corpus_file
 
@@ -44,7 +44,7 @@ def test_every_command_explains_its_options(command):
 def example_call(tmp_path_factory):
     path = tmp_path_factory.mktemp("call") / "call.csv"
     from robojam.demo import demo_call
-    from robojam.performance import write_csv
+    from robojam.core.performance import write_csv
     write_csv(demo_call(3.0), path)
     return path
 
@@ -87,7 +87,7 @@ def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
     raw_corpus_file(corpus, synthetic_corpus(50, seed=4))
     folder = tmp_path / "csvs"
     folder.mkdir()
-    from robojam.performance import Performance, write_csv
+    from robojam.core.performance import Performance, write_csv
     for i, perf in enumerate(synthetic_corpus(10, seed=5)):
         write_csv(Performance.from_xy_dt(perf), folder / f"p{i}.csv")
     model = tmp_path / "tiny"

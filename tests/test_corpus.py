@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from robojam import RobojamError
-from robojam.corpus import (MAX_DT, clean, load_corpus_npz, load_performances, scored, select_split,
+from robojam.core.corpus import (MAX_DT, clean, load_corpus_npz, load_performances, scored, select_split,
                             split_of, usable)
-from robojam.performance import Performance, write_csv
+from robojam.core.performance import Performance, write_csv
 
 
 def raw_corpus_file(path, performances):

@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 
 from robojam import RobojamError
-from robojam.corpus import clean
-from robojam.engine import Engine
+from robojam.core.corpus import clean
+from robojam.core.engine import Engine
 from synthetic import random_model, synthetic_performance
 
 
 def test_engine_agrees_with_keras_over_500_events():
     keras = pytest.importorskip("keras")
-    from robojam.modelfile import Model
+    from robojam.core.modelfile import Model
     from robojam.network import build_sequence_network, keras_sequence_model, weights_from_keras
-    from robojam.encoding import DeltaEncoding
+    from robojam.core.encoding import DeltaEncoding
 
     keras.utils.set_random_seed(3)
     network = build_sequence_network(5, 2, 24, 4)
@@ -99,7 +99,7 @@ def test_respond_rejects_bad_temperatures(tiny_model):
 
 
 def test_engine_path_never_imports_tensorflow():
-    code = ("import sys; from robojam.engine import Engine; from robojam.modelfile import load_model; "
+    code = ("import sys; from robojam.core.engine import Engine; from robojam.core.modelfile import load_model; "
             "from robojam import cli, evaluate, corpus, performance; "
             "bad = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -2,9 +2,9 @@ import math
 
 import numpy as np
 
-from robojam.encoding import DeltaEncoding, RawEncoding
+from robojam.core.encoding import DeltaEncoding, RawEncoding
 from robojam.evaluate import score, score_model
-from robojam.modelfile import Model
+from robojam.core.modelfile import Model
 
 PERFORMANCE = np.array([
     [0.5, 0.5, 0.0],

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from robojam.corpus import clean
-from robojam.engine import Engine
+from robojam.core.corpus import clean
+from robojam.core.engine import Engine
 from synthetic import random_model, synthetic_performance
 
 pytest.importorskip("keras")

@@ -12,7 +12,7 @@ import pytest
 from robojam import RobojamError
 from robojam import midi
 from robojam.midi import MidiMapping, MidiTouchReader, MidiVoice, find_port, write_midi_file
-from robojam.performance import Performance, read_csv
+from robojam.core.performance import Performance, read_csv
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
               "/usr/share/sounds/sf2/FluidR3_GM.sf2")

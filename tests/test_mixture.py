@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 
-from robojam.mixture import Noise, log_prob, sample
+from robojam.core.mixture import Noise, log_prob, sample
 
 
 def params_for(mus, sigmas, logits):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from robojam import RobojamError
-from robojam.engine import Engine
-from robojam.modelfile import load_model, save_model
+from robojam.core.engine import Engine
+from robojam.core.modelfile import load_model, save_model
 
 
 def test_save_and_load_round_trip(tmp_path, tiny_model):

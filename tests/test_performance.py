@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from robojam import RobojamError
-from robojam.performance import Performance, parse_csv, read_csv, stroke_continues, write_csv
+from robojam.core.performance import Performance, parse_csv, read_csv, stroke_continues, write_csv
 
 
 def test_csv_round_trip(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from robojam import RobojamError
 from robojam.osc import encode, parse_datagram
-from robojam.performance import Performance, read_csv, write_csv
+from robojam.core.performance import Performance, read_csv, write_csv
 from robojam.play import Player, call_messages, play
 from robojam.server import Server, ServerOptions, run_in_thread
 from robojam.session import Settings

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from robojam import RobojamError
-from robojam.performance import Performance
+from robojam.core.performance import Performance
 from robojam.plot import plot_performances
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

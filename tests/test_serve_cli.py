@@ -11,7 +11,7 @@ from pathlib import Path
 
 from robojam.config import load_config
 from robojam.protocol import ADDRESSES, reference
-from robojam.touchlog import read_log
+from robojam.core.touchlog import read_log
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@ import pytest
 
 from oscpeer import bundle, running_server, status_of
 from robojam.session import Settings
-from robojam.touchlog import read_log
+from robojam.core.touchlog import read_log
 
 
 def response_of(listener, seconds=3.0):
@@ -139,7 +139,7 @@ def test_flood_keeps_others_served_and_memory_bounded(tmp_path):
     import socket
     import threading
 
-    from robojam.touchlog import TouchLog
+    from robojam.core.touchlog import TouchLog
 
     log = TouchLog(tmp_path)
     with running_server(Settings(threshold=0.3, seconds=0.5), log=log) as (server, sender, listener):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from robojam import RobojamError
-from robojam.engine import Engine
+from robojam.core.engine import Engine
 from robojam.session import LOOKAHEAD_S, Session, Settings
 from synthetic import random_model
 

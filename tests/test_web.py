@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 
 from oscpeer import running_server
 from robojam import RobojamError
-from robojam.touchlog import TouchLog, read_log
+from robojam.core.touchlog import TouchLog, read_log
 from robojam.web import OUTBOX_SIZE, WebBridge, _Client, parse_message, start_web, web_client_folder
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -2,7 +2,7 @@
 
 ``model.json`` is the metadata: ``format`` ("robojam-model"), ``format_version``,
 ``architecture`` (``layers``, ``units``, ``mixtures``, ``input_dim``,
-``output_dim``), ``encoding`` (see :mod:`robojam.encoding`), ``training`` (data
+``output_dim``), ``encoding`` (see :mod:`robojam.core.encoding`), ``training`` (data
 summary, options, seed, epochs) and ``score`` (held-out negative
 log-likelihood). ``weights.npz`` holds plain float32 arrays, no pickles:
 ``lstm{i}_kernel`` (in, 4u), ``lstm{i}_recurrent_kernel`` (u, 4u),
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from robojam import RobojamError
-from robojam.encoding import Encoding, from_dict as encoding_from_dict
+from robojam import SOURCE_ROOT, RobojamError
+from robojam.core.encoding import Encoding, from_dict as encoding_from_dict
 
 FORMAT = "robojam-model"
 FORMAT_VERSION = 1
@@ -78,7 +78,7 @@ def default_model_path() -> Path:
         installed = None
     if installed is not None and installed.is_dir():
         return installed
-    return Path(__file__).resolve().parent.parent / "models" / "default"
+    return SOURCE_ROOT / "models" / "default"
 
 
 def save_model(model: Model, folder: str | Path) -> Path:

@@ -10,7 +10,7 @@ SIGKILL loses nothing it received; at worst the last line is torn, and
 :func:`read_log` skips it.
 
 :func:`read_log` turns a log back into performances (``x, y, dt`` arrays as
-:mod:`robojam.corpus` returns): one per session and source, split into calls
+:mod:`robojam.core.corpus` returns): one per session and source, split into calls
 wherever the performer pauses for longer than a gap.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from robojam import RobojamError
-from robojam.performance import COLUMNS, _header_columns, _parse_row
+from robojam.core.performance import COLUMNS, _header_columns, _parse_row
 
 PERFORMER = "performer"
 ROBOJAM = "robojam"

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from robojam import RobojamError
-from robojam.corpus import MAX_DT
+from robojam.core.corpus import MAX_DT
 
 # dt is floored here before its log is taken (the first event of a
 # performance has dt 0); the shortest dt in the published corpus is 0.36 ms.

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from robojam import RobojamError
-from robojam.corpus import MAX_DT, clean
-from robojam.mixture import Noise, Sampler
-from robojam.modelfile import MDN_PARTS, Model
+from robojam.core.corpus import MAX_DT, clean
+from robojam.core.mixture import Noise, Sampler
+from robojam.core.modelfile import MDN_PARTS, Model
 
 # keras.backend.epsilon(), added by keras-mdn-layer to every standard deviation.
 SIGMA_EPSILON = 1e-7

@@ -2,7 +2,7 @@
 
 Sources are the published corpus format (an ``.npz`` whose ``arr_0`` is an
 object array of (n, 3) ``x, y, dt`` arrays), single CSV performances, the
-server's touch logs (:mod:`robojam.touchlog`) and folders of either.
+server's touch logs (:mod:`robojam.core.touchlog`) and folders of either.
 Everything comes out as *raw* (n, 3) float64 ``x, y, dt`` arrays;
 :func:`clean` is the one place where data is cleaned.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from robojam import RobojamError
-from robojam.performance import read_csv
-from robojam.touchlog import PERFORMER, is_log_file, read_log
+from robojam.core.performance import read_csv
+from robojam.core.touchlog import PERFORMER, is_log_file, read_log
 
 MAX_DT = 5.0
 SPLITS = ("train", "val", "test")
