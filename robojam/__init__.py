@@ -35,6 +35,7 @@ MOVED = {
     f"robojam.{name}": f"robojam.{layer}.{name}"
     for layer, names in {
         "core": ("performance", "corpus", "encoding", "mixture", "engine", "modelfile", "touchlog"),
+        "train": ("network", "training", "evaluate", "yardstick"),
     }.items()
     for name in names
 }

@@ -37,7 +37,7 @@ def engine_step_times(model: Model, steps: int = 5000, seed: int = 0) -> np.ndar
 def keras_step_times(model: Model, steps: int = 200) -> np.ndarray:
     """Milliseconds for the same step through Keras: ``model(x)`` with explicit state."""
     from robojam.core.mixture import sample
-    from robojam.network import keras_step_model
+    from robojam.train.network import keras_step_model
 
     network = keras_step_model(model)
     encoding, rng = model.encoding, np.random.default_rng(0)

@@ -124,7 +124,7 @@ def train(data, output, layers, units, mixtures, seq_len, encoding, epochs, batc
     """
     from robojam.core.corpus import load_performances
     from robojam.core.touchlog import PERFORMER, ROBOJAM
-    from robojam.training import TrainOptions, train as run_training
+    from robojam.train.training import TrainOptions, train as run_training
 
     performances = load_performances(list(data), (PERFORMER, ROBOJAM) if include_responses else (PERFORMER,))
     options = TrainOptions(layers=layers, units=units, mixtures=mixtures, seq_len=seq_len, encoding=encoding,
@@ -156,7 +156,7 @@ def evaluate(data, model_path, split, yardstick, as_json):
     if yardstick:
         result, name = _yardstick_score(performances, scored), "yardstick"
     else:
-        from robojam.evaluate import score_model
+        from robojam.train.evaluate import score_model
         from robojam.core.modelfile import load_model
         model = load_model(model_path)
         result, name = score_model(model, scored), model.describe()
@@ -169,8 +169,8 @@ def evaluate(data, model_path, split, yardstick, as_json):
 
 def _yardstick_score(performances, scored):
     from robojam.core.corpus import select_split, usable
-    from robojam.evaluate import score
-    from robojam.yardstick import Yardstick
+    from robojam.train.evaluate import score
+    from robojam.train.yardstick import Yardstick
 
     train_set = [clean for clean, _ in usable(select_split(performances, "train"))]
     if not train_set:

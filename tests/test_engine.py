@@ -13,7 +13,7 @@ from synthetic import random_model, synthetic_performance
 def test_engine_agrees_with_keras_over_500_events():
     keras = pytest.importorskip("keras")
     from robojam.core.modelfile import Model
-    from robojam.network import build_sequence_network, keras_sequence_model, weights_from_keras
+    from robojam.train.network import build_sequence_network, keras_sequence_model, weights_from_keras
     from robojam.core.encoding import DeltaEncoding
 
     keras.utils.set_random_seed(3)

@@ -3,7 +3,7 @@ import math
 import numpy as np
 
 from robojam.core.encoding import DeltaEncoding, RawEncoding
-from robojam.evaluate import score, score_model
+from robojam.train.evaluate import score, score_model
 from robojam.core.modelfile import Model
 
 PERFORMANCE = np.array([

@@ -11,7 +11,7 @@ pytest.importorskip("keras")
 
 
 def test_step_network_with_explicit_state_matches_engine():
-    from robojam.network import keras_step_model
+    from robojam.train.network import keras_step_model
 
     model = random_model(layers=2, units=12, mixtures=3)
     network = keras_step_model(model)

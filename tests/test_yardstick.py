@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from robojam.yardstick import Yardstick
+from robojam.train.yardstick import Yardstick
 
 TRUE_POSITION_WEIGHTS = np.array([0.6, 0.3, 0.1])
 TRUE_S1, TRUE_S2 = 0.01, 0.03

@@ -17,7 +17,7 @@ import numpy as np
 from robojam import RobojamError
 from robojam.core.corpus import select_split, summary, usable
 from robojam.core.encoding import DeltaEncoding, Encoding, RawEncoding
-from robojam.evaluate import score_model
+from robojam.train.evaluate import score_model
 from robojam.core.modelfile import Model, save_model
 
 
@@ -81,7 +81,7 @@ def split_for_training(performances: list[np.ndarray]) -> tuple[list[np.ndarray]
 def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path,
           sources: list[str] = ()) -> Model:
     """Fit a network, save the best one to ``out`` (with checkpoints on the way) and return it."""
-    from robojam.network import build_sequence_network, masked_mdn_loss, weights_from_keras
+    from robojam.train.network import build_sequence_network, masked_mdn_loss, weights_from_keras
 
     import keras
 
