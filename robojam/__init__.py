@@ -36,6 +36,7 @@ MOVED = {
     for layer, names in {
         "core": ("performance", "corpus", "encoding", "mixture", "engine", "modelfile", "touchlog"),
         "train": ("network", "training", "evaluate", "yardstick"),
+        "tools": ("bench", "bench_live", "play", "plot", "demo"),
     }.items()
     for name in names
 }

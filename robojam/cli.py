@@ -74,7 +74,7 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, seed, plot_path
     click.echo(f"{output}: {len(result)} touches over {result.duration:.2f} s, "
                f"answering {len(performance)} touches over {performance.duration:.2f} s")
     if plot_path:
-        from robojam.plot import plot_performances
+        from robojam.tools.plot import plot_performances
         plot_performances([("call", performance), ("response", result)], plot_path)
         click.echo(f"{plot_path}: call and response drawn")
     if midi_path:
@@ -188,7 +188,7 @@ def plot(performances, output):
     Give a call then its response to see what the model played.
     """
     from robojam.core.performance import read_csv
-    from robojam.plot import plot_performances
+    from robojam.tools.plot import plot_performances
 
     plot_performances([(p.stem, read_csv(p)) for p in performances], output)
     click.echo(f"{output}: {len(performances)} performance(s) drawn")
@@ -204,12 +204,12 @@ def plot(performances, output):
 def bench(model_path, steps, no_keras, no_live, as_json):
     """Time the inference engine against the Keras reference, and robojam serve over
     OSC on loopback, on this machine."""
-    from robojam.bench import run_bench
+    from robojam.tools.bench import run_bench
     from robojam.core.modelfile import load_model
 
     result = run_bench(load_model(model_path), with_keras=not no_keras, steps=steps)
     if not no_live:
-        from robojam.bench_live import run_live_bench
+        from robojam.tools.bench_live import run_live_bench
         result.update(run_live_bench(model_path))
     if as_json:
         click.echo(json.dumps(result, indent=2))
@@ -318,7 +318,7 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
     """
     from robojam.config import parse_destination
     from robojam.core.performance import read_csv, write_csv
-    from robojam.play import play as play_call
+    from robojam.tools.play import play as play_call
 
     performance = read_csv(call)
     to = parse_destination(destination)
@@ -331,7 +331,7 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
     if not result.complete:
         click.echo("warning: the response was cut off by --timeout", err=True)
     if plot_path:
-        from robojam.plot import plot_performances
+        from robojam.tools.plot import plot_performances
         plot_performances([("call", performance), ("response", result.response)], plot_path)
         click.echo(f"{plot_path}: call and response drawn")
 

@@ -43,7 +43,7 @@ def test_every_command_explains_its_options(command):
 @pytest.fixture(scope="module")
 def example_call(tmp_path_factory):
     path = tmp_path_factory.mktemp("call") / "call.csv"
-    from robojam.demo import demo_call
+    from robojam.tools.demo import demo_call
     from robojam.core.performance import write_csv
     write_csv(demo_call(3.0), path)
     return path

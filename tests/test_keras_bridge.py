@@ -27,7 +27,7 @@ def test_step_network_with_explicit_state_matches_engine():
 
 
 def test_keras_reference_timing_runs():
-    from robojam.bench import keras_step_times
+    from robojam.tools.bench import keras_step_times
 
     times = keras_step_times(random_model(units=8), steps=10)
     assert len(times) == 10 and (times > 0).all()

@@ -13,7 +13,7 @@ import pytest
 from robojam import RobojamError
 from robojam.osc import encode, parse_datagram
 from robojam.core.performance import Performance, read_csv, write_csv
-from robojam.play import Player, call_messages, play
+from robojam.tools.play import Player, call_messages, play
 from robojam.server import Server, ServerOptions, run_in_thread
 from robojam.session import Settings
 from synthetic import random_model

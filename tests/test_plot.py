@@ -3,7 +3,7 @@ import pytest
 
 from robojam import RobojamError
 from robojam.core.performance import Performance
-from robojam.plot import plot_performances
+from robojam.tools.plot import plot_performances
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

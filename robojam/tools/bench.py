@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from robojam.demo import demo_call
+from robojam.tools.demo import demo_call
 from robojam.core.engine import Engine
 from robojam.core.modelfile import Model
 
