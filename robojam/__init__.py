@@ -35,6 +35,7 @@ MOVED = {
     f"robojam.{name}": f"robojam.{layer}.{name}"
     for layer, names in {
         "core": ("performance", "corpus", "encoding", "mixture", "engine", "modelfile", "touchlog"),
+        "live": ("server", "session", "osc", "protocol", "adapters", "midi", "midiparts", "web", "stage"),
         "train": ("network", "training", "evaluate", "yardstick"),
         "tools": ("bench", "bench_live", "play", "plot", "demo"),
     }.items()

@@ -78,7 +78,7 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, seed, plot_path
         plot_performances([("call", performance), ("response", result)], plot_path)
         click.echo(f"{plot_path}: call and response drawn")
     if midi_path:
-        from robojam.midi import write_midi_file
+        from robojam.live.midi import write_midi_file
         write_midi_file(result, midi_path)
         click.echo(f"{midi_path}: response as MIDI")
 
@@ -225,7 +225,7 @@ SERVE_DEFAULTS = {
     "midi_echo_channel": None, "scale": "pentatonic", "root": 48, "octaves": 3, "cc": 74,
     "max_sessions": 16, "session_timeout": 600.0, "seed": None, "status_every": 10.0,
     "web": None, "web_host": None,
-    "adapter": None,  # an [adapter] table from a preset or config file (robojam.adapters)
+    "adapter": None,  # an [adapter] table from a preset or config file (robojam.live.adapters)
 }
 
 
@@ -276,7 +276,7 @@ def serve(config_path, preset, **options):
     The protocol is in server/PROTOCOL.md (or run `robojam protocol`).
     Ctrl-C or SIGTERM stops cleanly: all MIDI notes off, logs closed.
     """
-    from robojam.stage import start_server
+    from robojam.live.stage import start_server
 
     settings = _merge_serve_settings(config_path, preset, options)
     start_server(settings, echo=click.echo)
@@ -339,7 +339,7 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
 @main.command()
 def protocol():
     """Print the OSC protocol reference (Markdown, as in server/PROTOCOL.md)."""
-    from robojam.protocol import reference
+    from robojam.live.protocol import reference
 
     click.echo(reference(), nl=False)
 

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from robojam.osc import encode, parse_datagram
-from robojam.server import Server, ServerOptions, run_in_thread
-from robojam.session import Settings
+from robojam.live.osc import encode, parse_datagram
+from robojam.live.server import Server, ServerOptions, run_in_thread
+from robojam.live.session import Settings
 from synthetic import random_model
 
 

@@ -12,10 +12,10 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from oscpeer import Listener
 from robojam import RobojamError
-from robojam.adapters import Adapter
+from robojam.live.adapters import Adapter
 from robojam.cli import SERVE_DEFAULTS
-from robojam.server import Server, ServerOptions, run_in_thread
-from robojam.session import Settings
+from robojam.live.server import Server, ServerOptions, run_in_thread
+from robojam.live.session import Settings
 from synthetic import random_model
 
 PRESETS = Path(__file__).resolve().parent.parent / "server" / "presets"

@@ -11,7 +11,7 @@ import pytest
 
 from robojam import RobojamError
 from robojam import midi
-from robojam.midi import MidiMapping, MidiTouchReader, MidiVoice, find_port, write_midi_file
+from robojam.live.midi import MidiMapping, MidiTouchReader, MidiVoice, find_port, write_midi_file
 from robojam.core.performance import Performance, read_csv
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf2/default-GM.sf2",

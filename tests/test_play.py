@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from robojam import RobojamError
-from robojam.osc import encode, parse_datagram
+from robojam.live.osc import encode, parse_datagram
 from robojam.core.performance import Performance, read_csv, write_csv
 from robojam.tools.play import Player, call_messages, play
-from robojam.server import Server, ServerOptions, run_in_thread
-from robojam.session import Settings
+from robojam.live.server import Server, ServerOptions, run_in_thread
+from robojam.live.session import Settings
 from synthetic import random_model
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from robojam.config import load_config
-from robojam.protocol import ADDRESSES, reference
+from robojam.live.protocol import ADDRESSES, reference
 from robojam.core.touchlog import read_log
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from oscpeer import bundle, running_server, status_of
-from robojam.session import Settings
+from robojam.live.session import Settings
 from robojam.core.touchlog import read_log
 
 
@@ -145,7 +145,7 @@ def test_flood_keeps_others_served_and_memory_bounded(tmp_path):
     with running_server(Settings(threshold=0.3, seconds=0.5), log=log) as (server, sender, listener):
         stop = time.monotonic() + 5.0
         flooder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        from robojam.osc import encode
+        from robojam.live.osc import encode
         packets = [encode("/robojam/touch", 0.5, 0.5, "flood"), b"junk", encode("/robojam/nothing")]
 
         def flood():
@@ -195,8 +195,8 @@ class RecordingPort:
 
 
 def test_midi_plays_the_response_and_all_notes_off_at_shutdown():
-    from robojam.midi import MidiMapping
-    from robojam.midiparts import MidiParts
+    from robojam.live.midi import MidiMapping
+    from robojam.live.midiparts import MidiParts
 
     port = RecordingPort()
     parts = MidiParts(port, MidiMapping(), channel=0, echo_channel=1)
@@ -220,7 +220,7 @@ def test_midi_plays_the_response_and_all_notes_off_at_shutdown():
 
 
 def test_a_midi_keyboard_plays_the_performer_part():
-    from robojam.midi import MidiMapping, MidiTouchReader
+    from robojam.live.midi import MidiMapping, MidiTouchReader
     import mido
 
     reader = MidiTouchReader(MidiMapping())
@@ -238,7 +238,7 @@ def test_a_midi_keyboard_plays_the_performer_part():
 def test_encoded_messages_are_what_python_osc_builds():
     from pythonosc.osc_message_builder import OscMessageBuilder
 
-    from robojam.osc import encode
+    from robojam.live.osc import encode
 
     for address, args in [("/robojam/response/touch", [0.25, 0.5, 0.125]), ("/robojam/response/start", []),
                           ("/robojam/status", ["sessions", 3, "dropped.bad_args", 0]), ("/a", ["abc", True, False]),

@@ -5,7 +5,7 @@ import pytest
 
 from robojam import RobojamError
 from robojam.core.engine import Engine
-from robojam.session import LOOKAHEAD_S, Session, Settings
+from robojam.live.session import LOOKAHEAD_S, Session, Settings
 from synthetic import random_model
 
 

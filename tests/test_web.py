@@ -1,4 +1,4 @@
-"""The browser instrument: the page and WebSocket bridge (robojam.web), and the page in a real browser.
+"""The browser instrument: the page and WebSocket bridge (robojam.live.web), and the page in a real browser.
 
 The browser test drives Debian's chromium through Playwright's Python
 package (never a downloaded browser): it plays a stroke on the page and
@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 from oscpeer import running_server
 from robojam import RobojamError
 from robojam.core.touchlog import TouchLog, read_log
-from robojam.web import OUTBOX_SIZE, WebBridge, _Client, parse_message, start_web, web_client_folder
+from robojam.live.web import OUTBOX_SIZE, WebBridge, _Client, parse_message, start_web, web_client_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

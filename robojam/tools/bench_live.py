@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from robojam.osc import encode, parse_datagram
+from robojam.live.osc import encode, parse_datagram
 
 TOUCH_RATE = 60.0
 LATENCY_TARGET_MS = 5.0

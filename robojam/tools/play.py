@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from robojam import RobojamError
-from robojam.osc import OscError, encode, parse_datagram
+from robojam.live.osc import OscError, encode, parse_datagram
 from robojam.core.performance import COLUMNS, DEFAULT_Z, Performance
 
 OnEvent = Callable[[str, tuple], None]

@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 
 from robojam import RobojamError
-from robojam.protocol import ADDRESSES, OUTGOING
+from robojam.live.protocol import ADDRESSES, OUTGOING
 
 Messages = list[tuple[str, list]]
 

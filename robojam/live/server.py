@@ -26,9 +26,9 @@ import numpy as np
 from robojam import RobojamError
 from robojam.core.engine import Engine
 from robojam.core.modelfile import Model
-from robojam.osc import OscError, encode, parse_datagram
-from robojam.protocol import ADDRESSES, BadMessage
-from robojam.session import Output, Session, Settings
+from robojam.live.osc import OscError, encode, parse_datagram
+from robojam.live.protocol import ADDRESSES, BadMessage
+from robojam.live.session import Output, Session, Settings
 from robojam.core.touchlog import PERFORMER, ROBOJAM, TouchLog
 
 SO_RXQ_OVFL = 40            # Linux: ancillary count of datagrams the socket buffer dropped
@@ -67,12 +67,12 @@ class Performer:
 
 
 class Server:
-    """Receives touches, runs sessions, sends responses; see :mod:`robojam.protocol`."""
+    """Receives touches, runs sessions, sends responses; see :mod:`robojam.live.protocol`."""
 
     def __init__(self, model: Model, settings: Settings, options: ServerOptions,
                  log: TouchLog | None = None, midi=None, adapter=None, clock=time.monotonic):
         self.model = model
-        self.adapter = adapter  # translates another app's OSC (robojam.adapters), or None
+        self.adapter = adapter  # translates another app's OSC (robojam.live.adapters), or None
         self.settings = settings
         self.options = options
         self.log = log
@@ -93,7 +93,7 @@ class Server:
         self._last_status = clock()
         self._overflow_seen = 0
         self.keyboard = None  # an open MIDI input, closed at shutdown
-        self.web = None       # the browser bridge (robojam.web), stopped at shutdown
+        self.web = None       # the browser bridge (robojam.live.web), stopped at shutdown
         self._arrival_ns: int | None = None  # kernel arrival time of the datagram in hand
         self._settle_window, self._settled = clock(), 0.0  # spin-wait budget (see _settle)
 

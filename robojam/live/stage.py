@@ -8,8 +8,8 @@ import time
 from robojam import RobojamError
 from robojam.config import parse_destination
 from robojam.core.modelfile import load_model
-from robojam.server import Server, ServerOptions
-from robojam.session import Settings
+from robojam.live.server import Server, ServerOptions
+from robojam.live.session import Settings
 
 
 def _number(settings: dict, name: str, kind=float):
@@ -44,7 +44,7 @@ def open_midi(settings: dict):
     """The MIDI output parts, or None without --midi-out."""
     if not settings["midi_out"]:
         return None
-    from robojam.midiparts import MidiParts
+    from robojam.live.midiparts import MidiParts
 
     echo = settings["midi_echo_channel"]
     return MidiParts.open(str(settings["midi_out"]), midi_mapping(settings),
@@ -53,7 +53,7 @@ def open_midi(settings: dict):
 
 
 def midi_mapping(settings: dict):
-    from robojam.midi import MidiMapping
+    from robojam.live.midi import MidiMapping
 
     return MidiMapping(scale=str(settings["scale"]), root=_number(settings, "root", int),
                        octaves=_number(settings, "octaves", int), cc=_number(settings, "cc", int))
@@ -66,7 +66,7 @@ def build_server(settings: dict) -> Server:
     options = server_options(settings)
     adapter = None
     if settings["adapter"] is not None:
-        from robojam.adapters import Adapter
+        from robojam.live.adapters import Adapter
         adapter = Adapter.from_config(settings["adapter"], source="preset/config")
     midi = open_midi(settings)
     log = None
@@ -81,10 +81,10 @@ def build_server(settings: dict) -> Server:
         raise
     try:
         if settings["midi_in"]:
-            from robojam.midiparts import listen_to_keyboard
+            from robojam.live.midiparts import listen_to_keyboard
             server.keyboard = listen_to_keyboard(str(settings["midi_in"]), midi_mapping(settings), server.post)
         if settings["web"] is not None:
-            from robojam.web import start_web
+            from robojam.live.web import start_web
             start_web(server, str(settings["web_host"] or settings["host"]), _number(settings, "web", int))
     except RobojamError:
         server.close()

@@ -33,7 +33,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from robojam import RobojamError
+from robojam import SOURCE_ROOT, RobojamError
 
 SOCKET_PATH = "/ws"
 MAX_FRAME = 4096          # bytes: a touch is ~60; anything much bigger is not robojam's
@@ -45,7 +45,7 @@ CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
 }
 SETTINGS_ADDRESS = "/robojam/web/settings"  # web only: the server's settings, sent on connect
-LOGGER = logging.getLogger("robojam.web")
+LOGGER = logging.getLogger("robojam.live.web")
 
 
 def web_client_folder() -> Path:
@@ -56,7 +56,7 @@ def web_client_folder() -> Path:
         installed = None
     if installed is not None and (installed / "index.html").is_file():
         return installed
-    return Path(__file__).resolve().parent.parent / "clients" / "web"
+    return SOURCE_ROOT / "clients" / "web"
 
 
 @dataclass
@@ -308,7 +308,7 @@ def _lan_address() -> str:
 
 
 def start_web(server, host: str, port: int) -> WebBridge:
-    """Serve the page and WebSocket for ``server`` (``robojam.server.Server``); it stops the bridge at shutdown."""
+    """Serve the page and WebSocket for ``server`` (``robojam.live.server.Server``); it stops the bridge at shutdown."""
     bridge = WebBridge(server, host, port)
     bridge.start()
     server.web = bridge

@@ -198,7 +198,7 @@ def reference() -> str:
     lines = [
         "# robojam's OSC protocol",
         "",
-        "Generated from `robojam/protocol.py` by `robojam protocol`; a test keeps this file identical.",
+        "Generated from `robojam/live/protocol.py` by `robojam protocol`; a test keeps this file identical.",
         "",
         "robojam listens for OSC on UDP (`--host`, default 127.0.0.1; `--port`, default 5000). Messages may",
         "come alone or in bundles. Numbers may be OSC int, float or double. Responses go to the sender's",

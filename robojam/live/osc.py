@@ -1,7 +1,7 @@
 """OSC datagrams in and out: python-osc parses, a small cached encoder writes.
 
 Only parsing and encoding lives here: what a message means is
-:mod:`robojam.protocol`'s business. Encoding is on the path of every
+:mod:`robojam.live.protocol`'s business. Encoding is on the path of every
 response touch, and python-osc's message builder takes about 30 us a
 message here, so messages are written directly (OSC 1.0: padded address and
 type tags, big-endian 32-bit numbers, padded strings), with the address and

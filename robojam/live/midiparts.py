@@ -1,14 +1,14 @@
 """The server's MIDI: robojam's part (and optionally the performer's) on an output
 port, and a MIDI keyboard as a performer.
 
-This adapts :mod:`robojam.midi`'s voices to the server's events; the server
+This adapts :mod:`robojam.live.midi`'s voices to the server's events; the server
 calls it on its own thread, MIDI input arrives on mido's and is posted over.
 """
 
 from __future__ import annotations
 
-from robojam.midi import MidiMapping, MidiTouchReader, MidiVoice, open_input, open_output
-from robojam.session import Output
+from robojam.live.midi import MidiMapping, MidiTouchReader, MidiVoice, open_input, open_output
+from robojam.live.session import Output
 
 
 class MidiParts:
