@@ -316,7 +316,7 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
     The first thing to run to see robojam work, and a way to test a stage
     setup without a touch screen.
     """
-    from robojam.config import parse_destination
+    from robojam.live.transport import parse_destination
     from robojam.core.performance import read_csv, write_csv
     from robojam.tools.play import play as play_call
 

@@ -12,7 +12,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from robojam import RobojamError
+from robojam import SOURCE_ROOT, RobojamError
 
 
 def preset_folder() -> Path:
@@ -23,7 +23,7 @@ def preset_folder() -> Path:
         installed = None
     if installed is not None and any(installed.glob("*.toml")):
         return installed
-    return Path(__file__).resolve().parent.parent / "server" / "presets"
+    return SOURCE_ROOT / "server" / "presets"
 
 
 def preset_names() -> list[str]:
@@ -54,11 +54,3 @@ def load_config(path: str | Path, known: set[str]) -> dict:
         raise RobojamError(f"{path}: unknown setting(s) {', '.join(unknown)}; "
                            f"known: {', '.join(sorted(k.replace('_', '-') for k in known))}")
     return settings
-
-
-def parse_destination(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` as a (host, port) pair."""
-    host, sep, port = str(text).rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise RobojamError(f"destination {text!r} is not HOST:PORT (for example 192.168.1.20:5001)")
-    return host, int(port)

@@ -139,7 +139,7 @@ def test_flood_keeps_others_served_and_memory_bounded(tmp_path):
     import socket
     import threading
 
-    from robojam.core.touchlog import TouchLog
+    from robojam.live.logwriter import TouchLog
 
     log = TouchLog(tmp_path)
     with running_server(Settings(threshold=0.3, seconds=0.5), log=log) as (server, sender, listener):

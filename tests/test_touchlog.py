@@ -10,7 +10,8 @@ import pytest
 from robojam import RobojamError
 from robojam.core.corpus import load_performances
 from robojam.core.performance import Performance, write_csv
-from robojam.core.touchlog import MAX_SESSION_CHARS, TouchLog, is_log_file, read_log
+from robojam.core.touchlog import is_log_file, read_log
+from robojam.live.logwriter import MAX_SESSION_CHARS, TouchLog
 
 NASTY = 'evil,"id"\nwith\r\nnewlines'
 LONG = "s" * 100
@@ -81,7 +82,7 @@ def test_write_refuses_what_would_spoil_the_log(tmp_path):
 
 KILLED_SERVER = textwrap.dedent("""
     import sys, time
-    from robojam.core.touchlog import TouchLog
+    from robojam.live.logwriter import TouchLog
     log = TouchLog(sys.argv[1])
     for i in range(int(sys.argv[2])):
         log.write(f"s{i % 3}", "performer" if i % 2 else "robojam", i * 0.01, i / 1000, 0.5, 0.5, i > 2)

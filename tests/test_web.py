@@ -22,7 +22,8 @@ from websockets.sync.client import connect
 
 from oscpeer import running_server
 from robojam import RobojamError
-from robojam.core.touchlog import TouchLog, read_log
+from robojam.core.touchlog import read_log
+from robojam.live.logwriter import TouchLog
 from robojam.live.web import OUTBOX_SIZE, WebBridge, _Client, parse_message, start_web, web_client_folder
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,13 +1,15 @@
-"""The server's touch logs: every touch it hears or plays, as CSV, safe against a crash.
+"""The touch-log format, and reading logs back as performances.
+
+The live server writes these logs (:mod:`robojam.live.logwriter`); training
+reads them through :mod:`robojam.core.corpus`.
 
 A log is one CSV file per server run, in RoboJam's performance format plus two
 columns: ``time,x,y,z,moving,session,source``. ``time`` is seconds on the
 server's clock since the log opened, ``session`` names the performer's
 connection and ``source`` is ``performer`` (a touch the server received) or
-``robojam`` (a touch it played in response). Each event is one line, flushed
-to the operating system as soon as it is written, so a server killed with
-SIGKILL loses nothing it received; at worst the last line is torn, and
-:func:`read_log` skips it.
+``robojam`` (a touch it played in response). Each event is one line, so a
+torn last line (a server killed mid-write) is recognised: :func:`read_log`
+skips it.
 
 :func:`read_log` turns a log back into performances (``x, y, dt`` arrays as
 :mod:`robojam.core.corpus` returns): one per session and source, split into calls
@@ -18,10 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-import os
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,103 +31,8 @@ PERFORMER = "performer"
 ROBOJAM = "robojam"
 SOURCES = (PERFORMER, ROBOJAM)
 LOG_COLUMNS = COLUMNS + ("session", "source")
-MAX_SESSION_CHARS = 64
 # A pause longer than this between a group's touches starts a new performance.
 CALL_GAP_S = 3.0
-
-
-class TouchLog:
-    """Appends touch events to one CSV file per server run in a log folder.
-
-    ``write`` is safe to call from several threads. ``events`` counts the
-    events written per source, for status lines.
-    """
-
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
-        _make_folder(self.folder)
-        self.path, self._file = _open_new_log(self.folder)
-        self._csv = csv.writer(self._file, lineterminator="\n")
-        self._lock = threading.Lock()
-        self._opened = time.monotonic()
-        self.events = {source: 0 for source in SOURCES}
-        self._write_row(LOG_COLUMNS)
-
-    def now(self) -> float:
-        """Seconds on the server's monotonic clock since the log opened: the ``time`` to write."""
-        return time.monotonic() - self._opened
-
-    def write(self, session: str, source: str, time: float, x: float, y: float, z: float,
-              moving: bool) -> None:
-        """Append one touch and flush it to the operating system.
-
-        Raises ValueError for an unknown source or a number that is not
-        finite (it would make the log unreadable), RobojamError if the file
-        cannot be written (a full disk).
-        """
-        if source not in SOURCES:
-            raise ValueError(f"touch source {source!r} is neither {PERFORMER!r} nor {ROBOJAM!r}")
-        numbers = _format_numbers(time, x, y, z)
-        row = [*numbers, str(int(bool(moving))), safe_session(session), source]
-        with self._lock:
-            self._write_row(row)
-            self.events[source] += 1
-
-    def close(self) -> None:
-        with self._lock:
-            self._file.close()
-
-    def __enter__(self) -> "TouchLog":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _write_row(self, row) -> None:
-        try:
-            self._csv.writerow(row)
-            self._file.flush()
-        except OSError as e:
-            raise RobojamError(f"{self.path}: cannot write the touch log ({e.strerror or e})") from None
-
-
-def safe_session(session) -> str:
-    """A session id as logged: at most MAX_SESSION_CHARS, one line, printable.
-
-    Commas and quotes are left to CSV quoting; control characters (newlines
-    included) and unpaired surrogates become ``_`` so that every event is
-    exactly one line, which is what lets a reader recognise a torn last line.
-    """
-    text = str(session)[:MAX_SESSION_CHARS]
-    return "".join(c if c.isprintable() else "_" for c in text)
-
-
-def _format_numbers(*values: float) -> list[str]:
-    numbers = [float(v) for v in values]
-    if not all(math.isfinite(v) for v in numbers):
-        raise ValueError(f"touch values must be finite numbers, got {values}")
-    return [f"{v:.6f}" for v in numbers]
-
-
-def _make_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RobojamError(f"{folder}: cannot create the touch log folder ({e.strerror or e})") from None
-
-
-def _open_new_log(folder: Path) -> tuple[Path, io.TextIOWrapper]:
-    """A new file named after the time and process; never an existing one ('x' mode)."""
-    stem = time.strftime("robojam-%Y%m%d-%H%M%S") + f"-{os.getpid()}"
-    for attempt in range(1, 1000):
-        path = folder / (f"{stem}.csv" if attempt == 1 else f"{stem}-{attempt}.csv")
-        try:
-            return path, open(path, "x", encoding="utf-8", newline="")
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise RobojamError(f"{folder}: cannot write a touch log here ({e.strerror or e})") from None
-    raise RobojamError(f"{folder}: cannot find a free touch log name for {stem}.csv")
 
 
 def is_log_file(path: str | Path) -> bool:

@@ -6,10 +6,10 @@ import sys
 import time
 
 from robojam import RobojamError
-from robojam.config import parse_destination
 from robojam.core.modelfile import load_model
 from robojam.live.server import Server, ServerOptions
 from robojam.live.session import Settings
+from robojam.live.transport import parse_destination
 
 
 def _number(settings: dict, name: str, kind=float):
@@ -71,7 +71,7 @@ def build_server(settings: dict) -> Server:
     midi = open_midi(settings)
     log = None
     if not settings["no_log"]:
-        from robojam.core.touchlog import TouchLog
+        from robojam.live.logwriter import TouchLog
         log = TouchLog(settings["log_dir"])
     try:
         server = Server(model, session, options, log=log, midi=midi, adapter=adapter)

@@ -1,0 +1,51 @@
+"""Messages for the server's thread from other threads (a MIDI keyboard, the web page, signals).
+
+The queue is paired with a socket that ``select`` watches, so posting a
+message wakes the server's loop at once.
+"""
+
+from __future__ import annotations
+
+import socket
+from queue import Empty, SimpleQueue
+from typing import Iterator
+
+
+class Inbox:
+    def __init__(self):
+        self._queue = SimpleQueue()  # (path, args, host)
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._wake_read.fileno()
+
+    def post(self, path: str, args: list, host: str) -> None:
+        self._queue.put((path, list(args), host))
+        self.wake()
+
+    def wake(self) -> None:
+        """Make the loop's ``select`` return (safe from a signal handler or any thread)."""
+        try:
+            self._wake_write.send(b"!")
+        except OSError:
+            pass
+
+    def drain_wakes(self) -> None:
+        try:
+            while self._wake_read.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def messages(self) -> Iterator[tuple[str, list, str]]:
+        """Every message posted so far, oldest first."""
+        while True:
+            try:
+                yield self._queue.get_nowait()
+            except Empty:
+                return
+
+    def close(self) -> None:
+        self._wake_read.close()
+        self._wake_write.close()

@@ -1,0 +1,59 @@
+"""Sending robojam's part: each output to its performer over OSC, the web page or MIDI, logged and timed."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import Callable
+
+from robojam.core.touchlog import ROBOJAM
+from robojam.live.osc import encode
+from robojam.live.registry import Performer
+from robojam.live.session import Output
+from robojam.live.transport import UdpTransport
+
+
+class Outbox:
+    """Routes outputs: a browser's over its connection, else OSC to ``send`` or the performer's host.
+
+    ``options`` are the server's (``send``, ``reply_port``, read at each send);
+    ``log_touch(key, source, x, y, z, moving)`` records each touch played;
+    ``timing_errors`` holds how late each touch left against its deadline.
+    """
+
+    def __init__(self, transport: UdpTransport, options, counts: Counter, timing_errors: deque,
+                 log_touch: Callable, clock: Callable[[], float], adapter=None, midi=None):
+        self.transport = transport
+        self.options = options  # the server's: its send and reply_port
+        self.counts = counts
+        self.timing_errors = timing_errors
+        self.log_touch = log_touch
+        self.clock = clock
+        self.adapter = adapter
+        self.midi = midi
+        self.web = None  # the browser bridge, once the web page is served
+
+    def output(self, key: str, performer: Performer, output: Output) -> None:
+        if output.kind == "touch":
+            self.send(performer, "/robojam/response/touch", output.x, output.y, output.z)
+            self.timing_errors.append(self.clock() - output.deadline)
+            self.log_touch(key, ROBOJAM, output.x, output.y, output.z, performer.robojam_stroke_open)
+            performer.robojam_stroke_open = True
+        else:
+            performer.robojam_stroke_open = False
+            self.send(performer, f"/robojam/response/{output.kind}")
+            if output.kind == "start":
+                self.counts["responses"] += 1
+        if self.midi is not None:
+            self.midi.robojam_output(output, self.clock())
+
+    def send(self, performer: Performer, address: str, *args) -> None:
+        if performer.host.startswith("web:"):
+            if self.web is not None:
+                self.web.send(performer.host[4:], address, list(args))
+            return
+        destinations = self.options.send or [(performer.host, self.options.reply_port)]
+        messages = [(address, list(args))] if self.adapter is None else self.adapter.outgoing(address, list(args))
+        for datagram in [encode(a, *values) for a, values in messages]:
+            for destination in destinations:
+                if destination[0] != "midi":
+                    self.transport.send(datagram, destination)

@@ -1,0 +1,55 @@
+"""The server's counters as ``/robojam/status`` reports them, and as one line for the console."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Callable, Iterable
+
+import numpy as np
+
+
+def status_figures(sessions: int, counts: Counter, drops: dict[str, int],
+                   samples: dict[str, Iterable[float]]) -> dict[str, int]:
+    """Name-value pairs: sessions, received, touches, responses, dropped, dropped.REASON...,
+    then the p99 of each non-empty series of seconds in ``samples``, in microseconds."""
+    figures = {"sessions": sessions, "received": counts["received"],
+               "touches": counts["touches"], "responses": counts["responses"]}
+    figures["dropped"] = sum(drops.values())
+    figures.update({f"dropped.{reason}": n for reason, n in sorted(drops.items())})
+    for name, series in samples.items():
+        values = np.fromiter(series, float)
+        if len(values):
+            figures[name] = int(np.percentile(values, 99) * 1e6)
+    return figures
+
+
+def status_line(figures: dict[str, int]) -> str:
+    drops = ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in figures.items() if k.startswith("dropped."))
+    return (f"{figures['sessions']} performer(s), {figures['touches']} touches heard, "
+            f"{figures['responses']} responses, {figures['dropped']} dropped" + (f" ({drops})" if drops else ""))
+
+
+class StatusReport:
+    """The server's figures on demand, and a status line every ``every`` seconds once traffic came."""
+
+    def __init__(self, counts: Counter, drops: Counter, sessions: Callable[[], int],
+                 samples: dict[str, Iterable[float]], every: float, clock: Callable[[], float], adapter=None):
+        self.counts, self.drops, self.sessions, self.samples = counts, drops, sessions, samples
+        self.every, self.clock, self.adapter = every, clock, adapter
+        self._last_line = clock()
+
+    def figures(self) -> dict[str, int]:
+        drops = dict(self.drops)
+        if self.adapter is not None and self.adapter.dropped:
+            drops["adapter"] = self.adapter.dropped
+        return status_figures(self.sessions(), self.counts, drops, self.samples)
+
+    def line(self) -> str:
+        return status_line(self.figures())
+
+    def tick(self, now: float) -> None:
+        if self.every and now - self._last_line >= self.every:
+            self._last_line = now
+            if self.counts["received"]:
+                print(time.strftime("%H:%M:%S"), self.line(), flush=True)
