@@ -6,6 +6,7 @@ never pays for TensorFlow (only ``train`` and ``bench`` import it).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -19,6 +20,13 @@ MODEL_HELP = "Model folder (holding model.json and weights.npz); default: the sh
 
 def _fail(error: Exception) -> None:
     raise click.ClickException(str(error))
+
+
+def _require(module: str, extra: str, what: str) -> None:
+    """A missing optional dependency ends with one line naming the extra that brings it."""
+    if importlib.util.find_spec(module) is None:
+        raise RobojamError(f'{what} needs {module}, which the light install leaves out: '
+                           f'pip install "robojam[{extra}]"')
 
 
 class RobojamGroup(click.Group):
@@ -122,6 +130,7 @@ def train(data, output, layers, units, mixtures, seq_len, encoding, epochs, batc
     validation (early stopping), 10% test, never seen in training (score it
     with `robojam eval DATA --split test`).
     """
+    _require("keras", "train", "robojam train")
     from robojam.core.corpus import load_performances
     from robojam.core.touchlog import PERFORMER, ROBOJAM
     from robojam.train.training import TrainOptions, train as run_training
@@ -204,8 +213,10 @@ def plot(performances, output):
 def bench(model_path, steps, no_keras, no_live, as_json):
     """Time the inference engine against the Keras reference, and robojam serve over
     OSC on loopback, on this machine."""
-    from robojam.tools.bench import run_bench
+    if not no_keras:
+        _require("keras", "train", "robojam bench's Keras reference (skip it with --no-keras)")
     from robojam.core.modelfile import load_model
+    from robojam.tools.bench import run_bench
 
     result = run_bench(load_model(model_path), with_keras=not no_keras, steps=steps)
     if not no_live:
