@@ -144,3 +144,29 @@ def test_decoded_touches_are_clipped_python_floats(encoding):
         x, y, dt = decode(0.5, 0.5, target)
         assert all(type(v) is float for v in (x, y, dt))
         assert 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0 and 0.0 <= dt <= 5.0
+
+
+def _edge_share_of_draws(engine: Engine, draws: int = 400) -> float:
+    engine.reset()
+    engine.feed(1.0, 0.5, 0.0)  # at the right edge: about half the mixture lies off the screen
+    start, rng = engine.snapshot(), np.random.default_rng(3)
+    xs = []
+    for _ in range(draws):
+        engine.restore(start)
+        xs.append(engine.draw(rng)[0])
+    return float(np.mean(np.array(xs) >= 1.0))
+
+
+def test_draws_off_the_screen_are_drawn_again_not_piled_on_the_edge(monkeypatch):
+    engine = Engine(random_model(units=8, seed=4))
+    assert _edge_share_of_draws(engine) < 0.02
+    monkeypatch.setattr("robojam.core.engine.DRAWS_PER_TOUCH", 1)  # clipping alone, as before
+    assert _edge_share_of_draws(engine) > 0.2
+
+
+def test_generated_responses_stay_off_the_edges():
+    engine = Engine(random_model(units=8, seed=4))
+    response = engine.respond(np.array([[0.98, 0.02, 0.0], [0.99, 0.01, 0.02]]), seconds=3.0,
+                              rng=np.random.default_rng(0))
+    on_edge = (response[:, :2] <= 0.0) | (response[:, :2] >= 1.0)
+    assert len(response) > 20 and on_edge.mean() < 0.05

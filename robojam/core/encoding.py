@@ -53,6 +53,10 @@ class Encoding:
         """A raw ``x, y, dt`` touch from a sampled target, clipped to the valid range."""
         raise NotImplementedError
 
+    def on_screen(self, prev_x: float, prev_y: float, target) -> bool:
+        """Whether a sampled target's position lies on the screen, before ``decode`` clips it."""
+        raise NotImplementedError
+
     def log_jacobian(self, xy_dt: np.ndarray) -> np.ndarray:
         """log |d target / d raw| of each event (n,)."""
         raise NotImplementedError
@@ -75,6 +79,9 @@ class RawEncoding(Encoding):
 
     def decode(self, prev_x, prev_y, target):
         return _clip_touch(float(target[0]), float(target[1]), float(target[2]))
+
+    def on_screen(self, prev_x, prev_y, target):
+        return 0.0 <= target[0] <= 1.0 and 0.0 <= target[1] <= 1.0
 
     def log_jacobian(self, xy_dt):
         return np.zeros(len(xy_dt))
@@ -115,6 +122,10 @@ class DeltaEncoding(Encoding):
         dx, dy, log_dt = target
         dt = math.exp(min(log_dt * self.logdt_std + self.logdt_mean, LOG_MAX_DT))
         return _clip_touch(prev_x + dx / self.delta_scale, prev_y + dy / self.delta_scale, dt)
+
+    def on_screen(self, prev_x, prev_y, target):
+        scale = self.delta_scale
+        return 0.0 <= prev_x + target[0] / scale <= 1.0 and 0.0 <= prev_y + target[1] / scale <= 1.0
 
     def log_jacobian(self, xy_dt):
         dt = np.maximum(np.asarray(xy_dt, dtype=np.float64)[:, 2], DT_FLOOR)

@@ -27,6 +27,8 @@ from robojam.core.modelfile import MDN_PARTS, Model
 SIGMA_EPSILON = 1e-7
 # A response stops after this many touches a second even if the model plays faster.
 MAX_TOUCHES_PER_SECOND = 200
+# Draws for one touch before a position off the screen is clipped onto its edge (see draw).
+DRAWS_PER_TOUCH = 16
 # The rows of a layer's working block: its cell state, then its gates.
 CELL, GATE_G, GATE_F, GATE_I, GATE_O = range(5)
 
@@ -279,9 +281,23 @@ class Engine:
         seed gives the same touches but the Generator runs ahead of them.
         """
         self._require_fed()
-        target = self._sampler.draw(self._noise_from(rng), temp, sigma_temp)
+        target = self._on_screen_target(self._noise_from(rng), temp, sigma_temp)
         prev_x, prev_y = self._last_xy
         return self.encoding.decode(prev_x, prev_y, target)
+
+    def _on_screen_target(self, noise: Noise, temp: float, sigma_temp: float) -> list[float]:
+        """A draw from the mixture truncated to the screen: off-screen positions are drawn again.
+
+        Clipping them instead piles touches up along the screen's edges, where
+        people rarely play. After DRAWS_PER_TOUCH misses the last is clipped.
+        """
+        draw, on_screen, (prev_x, prev_y) = self._sampler.draw, self.encoding.on_screen, self._last_xy
+        target = draw(noise, temp, sigma_temp)
+        for _ in range(DRAWS_PER_TOUCH - 1):
+            if on_screen(prev_x, prev_y, target):
+                break
+            target = draw(noise, temp, sigma_temp)
+        return target
 
     def _noise_from(self, rng: np.random.Generator) -> Noise:
         if self._noise is None or self._noise.rng is not rng:
@@ -294,9 +310,9 @@ class Engine:
         self._require_fed()
         touches, elapsed = [], 0.0
         limit = max(1, int(seconds * MAX_TOUCHES_PER_SECOND))
-        draw, decode, noise = self._sampler.draw, self.encoding.decode, self._noise_from(rng)
+        on_screen_target, decode, noise = self._on_screen_target, self.encoding.decode, self._noise_from(rng)
         while len(touches) < limit:  # draw's work, inlined: this loop is most of a response's time
-            x, y, dt = decode(*self._last_xy, draw(noise, temp, sigma_temp))
+            x, y, dt = decode(*self._last_xy, on_screen_target(noise, temp, sigma_temp))
             if elapsed + dt > seconds:
                 break
             elapsed += dt
