@@ -155,13 +155,39 @@ def train(data, output, layers, units, mixtures, seq_len, encoding, epochs, batc
               help="Score only this split of DATA (by content hash, as in training).")
 @click.option("--yardstick", is_flag=True,
               help="Score the non-neural yardstick instead, fitted on the train split of DATA.")
-@click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
-def evaluate(data, model_path, split, yardstick, as_json):
-    """Score a model on DATA: mean negative log-likelihood per touch, in nats (lower is better)."""
+@click.option("--realism", is_flag=True,
+              help="Report how human-like the model's responses are: each performance's first half is a call, "
+                   "its second half the human continuation; a classifier tries to tell the model's responses "
+                   "from them (needs the eval extra: scikit-learn).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="With --realism: random seed for the responses, the control's halves and the folds.")
+@click.option("--temp", type=click.FloatRange(min=0.01, max=100), default=1.0, show_default=True,
+              help="With --realism: mixture-weight temperature of the responses.")
+@click.option("--sigma-temp", type=click.FloatRange(min=0.0, min_open=True, max=100), default=1.0,
+              show_default=True, help="With --realism: variance scale of the responses.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --realism: also draw each feature's distribution (human against robojam) and a few "
+                   "calls with both continuations to this PNG.")
+@click.option("--json", "as_json", is_flag=True, help="Print the score (or the realism report) as JSON.")
+def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp, plot_path, as_json):
+    """Score a model on DATA: mean negative log-likelihood per touch, in nats (lower is better).
+
+    With --realism, report how human-like its responses are instead: the
+    classifier's cross-validated AUC (0.5: indistinguishable from people), a
+    control, the features that give responses away, how well responses follow
+    their call's style, the edge share and the held-out score.
+    """
     from robojam.core.corpus import load_performances, select_split
 
+    if not realism and plot_path:
+        raise click.UsageError("--plot draws the realism report: add --realism")
+    if realism and yardstick:
+        raise click.UsageError("--realism reports on a model, not the yardstick: choose one")
     performances = load_performances(list(data))
     scored = select_split(performances, split)
+    if realism:
+        _realism(scored, model_path, split, seed, temp, sigma_temp, plot_path, as_json)
+        return
     if yardstick:
         result, name = _yardstick_score(performances, scored), "yardstick"
     else:
@@ -174,6 +200,22 @@ def evaluate(data, model_path, split, yardstick, as_json):
     else:
         click.echo(f"{name}\n{result.nll_per_event:.4f} nats/event over {result.events} events "
                    f"in {result.performances} performances ({split})")
+
+
+def _realism(performances, model_path, split, seed, temp, sigma_temp, plot_path, as_json):
+    from robojam.core.modelfile import load_model
+    from robojam.train.realism import format_report, realism_study
+
+    if plot_path:
+        from robojam.tools.realism_plot import check_plot_path
+        check_plot_path(plot_path)
+    study = realism_study(load_model(model_path), performances, seed=seed, temp=temp, sigma_temp=sigma_temp)
+    study.report["settings"]["split"] = split
+    click.echo(json.dumps(study.report, indent=2) if as_json else format_report(study.report))
+    if plot_path:
+        from robojam.tools.realism_plot import plot_realism
+        drawn = plot_realism(study, plot_path)
+        click.echo(f"{plot_path}: feature distributions and {drawn} pairs drawn", err=as_json)
 
 
 def _yardstick_score(performances, scored):
@@ -207,18 +249,23 @@ def plot(performances, output):
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
 @click.option("--steps", type=click.IntRange(100, 1_000_000), default=5000, show_default=True,
               help="Engine steps to time.")
-@click.option("--no-keras", is_flag=True, help="Skip the Keras reference (no TensorFlow import).")
+@click.option("--no-keras", is_flag=True, help="Skip the Keras reference (model(x) per step).")
+@click.option("--no-litert", is_flag=True,
+              help="Skip the LiteRT reference (IMPSY's fast path: the LiteRT interpreter per step).")
 @click.option("--no-live", is_flag=True, help="Skip the live server figures (OSC over loopback).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench(model_path, steps, no_keras, no_live, as_json):
+def bench(model_path, steps, no_keras, no_litert, no_live, as_json):
     """Time the inference engine against the Keras reference, and robojam serve over
     OSC on loopback, on this machine."""
     if not no_keras:
         _require("keras", "train", "robojam bench's Keras reference (skip it with --no-keras)")
+    if not no_litert:
+        _require("keras", "train", "robojam bench's LiteRT reference (skip it with --no-litert)")
+        _require("ai_edge_litert", "bench", "robojam bench's LiteRT reference (skip it with --no-litert)")
     from robojam.core.modelfile import load_model
     from robojam.tools.bench import run_bench
 
-    result = run_bench(load_model(model_path), with_keras=not no_keras, steps=steps)
+    result = run_bench(load_model(model_path), with_keras=not no_keras, with_litert=not no_litert, steps=steps)
     if not no_live:
         from robojam.tools.bench_live import run_live_bench
         result.update(run_live_bench(model_path))

@@ -1,0 +1,226 @@
+"""robojam eval --realism: the features, the pairs, the classifier test, following, and the command."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from robojam import RobojamError
+from robojam.cli import main
+from robojam.train.realism import (FEATURES, MIN_PAIRS, STYLE_FEATURES, classifier_auc, describe,
+                                   feature_matrix, following, following_report, make_pairs, realism_report,
+                                   realism_study)
+from synthetic import synthetic_performance
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+HZ = 60
+
+
+def line(n=50, start=(0.1, 0.5), step=(0.01, 0.0)):
+    """A straight drag at constant speed: n touches at 60 Hz."""
+    xy = np.asarray(start) + np.outer(np.arange(n), step)
+    return np.column_stack([xy, np.r_[0.0, np.full(n - 1, 1 / HZ)]])
+
+
+def taps(n=12):
+    """One-touch strokes, half a second apart, each far from the last."""
+    rng = np.random.default_rng(1)
+    xy = np.column_stack([np.where(np.arange(n) % 2, 0.2, 0.8), rng.uniform(0.2, 0.8, n)])
+    return np.column_stack([xy, np.r_[0.0, np.full(n - 1, 0.5)]])
+
+
+def long_corpus(count, seed=0):
+    """Performances long enough to make pairs (10 strokes: ~150 touches over ~5 s)."""
+    rng = np.random.default_rng(seed)
+    return [synthetic_performance(rng, strokes=10) for _ in range(count)]
+
+
+def corpus_file(path, performances):
+    """The published corpus layout: arr_0, an object array of (n, 3) x, y, dt."""
+    items = np.empty(len(performances), dtype=object)
+    items[:] = [np.asarray(p, dtype=np.float32) for p in performances]
+    np.savez(path, items)
+    return path
+
+
+# ---- features ---------------------------------------------------------------------------------
+
+def test_a_straight_line_at_constant_speed():
+    f = describe(line())
+    assert f["turning"] == pytest.approx(0, abs=1e-9)
+    assert f["straight_share"] == 1.0
+    assert f["tap_share"] == 0.0 and f["stroke_touches"] == 50
+    assert f["touch_rate"] == pytest.approx(HZ)
+    assert f["speed"] == pytest.approx(0.01 * HZ)
+    assert f["step_length"] == pytest.approx(0.01) and f["step_cv"] == pytest.approx(0, abs=1e-9)
+    assert f["stroke_length"] == pytest.approx(0.49)
+    assert f["pause_share"] == 0.0 and f["spread_y"] == 0.0 and f["mean_y"] == pytest.approx(0.5)
+
+
+def test_a_zigzag_turns_and_is_not_straight():
+    xy = np.column_stack([np.linspace(0.2, 0.8, 40), 0.5 + 0.01 * (np.arange(40) % 2)])
+    f = describe(np.column_stack([xy, np.r_[0.0, np.full(39, 1 / HZ)]]))
+    assert f["turning"] > 1.0 and f["straight_share"] == 0.0
+    assert f["dy_autocorr"] == pytest.approx(-1.0)
+
+
+def test_taps():
+    f = describe(taps())
+    assert f["tap_share"] == 1.0 and f["stroke_touches"] == 1
+    assert f["stroke_length"] == 0.0 and f["step_length"] == 0.0 and f["turning"] == 0.0
+    assert f["pause_share"] == 1.0 and f["pause_median"] == pytest.approx(0.5)
+    assert f["strokes_per_s"] == pytest.approx(12 / 5.5)
+
+
+def test_edge_share_counts_touches_on_the_border():
+    touches = np.array([[0.0, 0.5, 0], [1.0, 0.5, 0.5], [0.5, 0.99, 0.5], [0.5, 0.5, 0.5],
+                        [0.3, 0.7, 0.5], [0.5, 0.03, 0.5], [1.4, 0.5, 0.5], [0.5, -0.2, 0.5]])
+    # the last two are off the screen: cleaned (clipped) onto its edge, as everything robojam reads is
+    assert describe(touches)["edge_share"] == pytest.approx(5 / 8)
+    assert describe(line())["edge_share"] == 0.0
+
+
+@pytest.mark.parametrize("touches", [
+    np.zeros((0, 3)), np.array([[0.5, 0.5, 0.0]]), np.full((30, 3), 0.5), np.zeros((30, 3)),
+    np.array([[np.nan, 0.2, 0.0], [np.inf, 0.1, 0.1], [0.5, 0.5, 0.0]]), np.array([[2.0, -1.0, 1e9]] * 5),
+], ids=["empty", "one", "still", "zero-time", "nan", "off-screen"])
+def test_features_are_finite_for_any_input(touches):
+    f = describe(touches)
+    assert list(f) == list(FEATURES)
+    assert all(np.isfinite(v) for v in f.values()), f
+
+
+def test_feature_set():
+    assert len(FEATURES) == len(set(FEATURES)) >= 20
+    assert len(STYLE_FEATURES) == 13 and set(STYLE_FEATURES) <= set(FEATURES)
+    assert feature_matrix([line(), taps()]).shape == (2, len(FEATURES))
+    assert feature_matrix([]).shape == (0, len(FEATURES))
+
+
+# ---- pairs ------------------------------------------------------------------------------------
+
+def test_pairs_are_halves_by_time():
+    slow_then_fast = np.vstack([line(20)[:, :2], line(60, start=(0.1, 0.2))[:, :2]])
+    dt = np.r_[0.0, np.full(19, 0.1), np.full(60, 1 / 30)]  # 1.9 s of 20 touches, then 2 s of 60
+    performance = np.column_stack([slow_then_fast, dt])
+    [pair] = make_pairs([performance, line(39), line(50)])  # 39 touches: too few; line(50): under 2 s
+    times = np.cumsum(dt)
+    assert len(pair.call) == int((times <= times[-1] / 2).sum()) and len(pair.call) + len(pair.human) == 80
+    assert pair.human[0, 2] == 0.0 and pair.human[1:, 2].sum() == pytest.approx(times[-1] - times[len(pair.call)])
+
+
+def test_responses_last_as_long_as_the_continuation(tiny_model):
+    study = realism_study(tiny_model, long_corpus(12), seed=1)
+    for pair in study.pairs:
+        assert pair.robojam is not None and len(pair.robojam)
+        assert pair.robojam[1:, 2].sum() <= pair.human[1:, 2].sum() + 1e-9
+
+
+# ---- the tests --------------------------------------------------------------------------------
+
+def test_the_classifier_cannot_tell_one_generator_from_itself():
+    rng = np.random.default_rng(0)
+    same = [classifier_auc(rng.normal(0, 1, (40, len(FEATURES))), rng.normal(0, 1, (40, len(FEATURES))), seed)
+            for seed in range(3)]
+    assert 0.35 < np.mean(same) < 0.65, same
+
+
+def test_the_classifier_tells_clearly_different_samples_apart():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, (40, len(FEATURES))), rng.normal(0, 1, (40, len(FEATURES)))
+    b[:, 5] += 4.0
+    assert classifier_auc(a, b) > 0.95
+    drags = feature_matrix(long_corpus(20))
+    tapping = feature_matrix([taps(int(n)) for n in np.random.default_rng(2).integers(10, 40, 20)])
+    assert classifier_auc(drags, tapping) > 0.95
+
+
+def test_following_is_high_when_responses_copy_the_call():
+    calls = feature_matrix(long_corpus(30, seed=3))
+    noise = np.random.default_rng(4).normal(0, 1e-3, calls.shape)
+    copied = following_report(calls, feature_matrix(long_corpus(30, seed=5)), calls + noise)
+    assert copied["mean"] > 0.9
+    assert abs(copied["human_mean"]) < 0.4  # unrelated performances do not follow
+
+
+def test_following_skips_a_constant_feature_and_says_so():
+    calls = feature_matrix(long_corpus(12))
+    answers = calls.copy()
+    answers[:, FEATURES.index("mean_x")] = 0.5
+    assert following(calls, answers)["mean_x"] is None
+    report = following_report(calls, calls, answers)
+    assert set(report["skipped"]["robojam"]) == set(report["skipped"]["human"]) | {"mean_x"}
+    assert report["per_feature"]["mean_x"] == {"robojam": None, "human": 1.0}
+    assert report["mean"] == pytest.approx(1.0)
+
+
+def test_the_report_is_reproducible_and_seeded(tiny_model):
+    performances = long_corpus(12)
+    first = realism_report(tiny_model, performances, seed=3)
+    assert realism_report(tiny_model, performances, seed=3) == first
+    assert realism_report(tiny_model, performances, seed=4) != first
+    assert 0 <= first["realism_auc"] <= 1 and np.isfinite(first["nll_per_event"])
+
+
+def test_too_few_pairs_is_a_clear_error(tiny_model):
+    with pytest.raises(RobojamError, match=f"at least {MIN_PAIRS}"):
+        realism_report(tiny_model, long_corpus(MIN_PAIRS - 1) + [line(30)])
+
+
+def test_without_scikit_learn_it_names_the_extra(tiny_model, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.ensemble", None)
+    with pytest.raises(RobojamError) as error:
+        realism_report(tiny_model, long_corpus(12))
+    assert str(error.value) == 'robojam eval --realism needs scikit-learn: pip install "robojam[eval]"'
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def corpus_npz(tmp_path_factory):
+    return corpus_file(tmp_path_factory.mktemp("realism") / "corpus.npz", long_corpus(14))
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["eval", *map(str, args)])
+
+
+def test_eval_realism_json_has_every_key(corpus_npz):
+    result = run(corpus_npz, "--realism", "--json", "--seed", 2, "--temp", 0.9)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {"pairs", "realism_auc", "control_auc", "giveaways", "ks", "following", "edge_share",
+            "nll_per_event", "settings"} <= set(report)
+    assert report["pairs"] == 14
+    assert sorted(name for name, _ in report["giveaways"]) == sorted(FEATURES)
+    importances = [importance for _, importance in report["giveaways"]]
+    assert importances == sorted(importances, reverse=True) and sum(importances) == pytest.approx(1, abs=0.01)
+    assert set(report["ks"]) == set(FEATURES) and all(0 <= d <= 1 for d in report["ks"].values())
+    assert {"mean", "human_mean", "per_feature"} <= set(report["following"])
+    assert set(report["following"]["per_feature"]) == set(STYLE_FEATURES)
+    assert set(report["edge_share"]) == {"robojam", "human", "ratio"}
+    assert report["settings"] == {"temp": 0.9, "sigma_temp": 1.0, "seed": 2, "split": "all"}
+    plain = json.loads(run(corpus_npz, "--json").output)
+    assert report["nll_per_event"] == pytest.approx(plain["nll_per_event"], abs=1e-4)
+
+
+def test_eval_realism_report_and_plot(corpus_npz, tmp_path):
+    picture = tmp_path / "realism.png"
+    result = run(corpus_npz, "--realism", "--plot", picture)
+    assert result.exit_code == 0, result.output
+    for words in ("realism AUC", "control AUC", "following", "edge share", "nats/event", "importance"):
+        assert words in result.output
+    assert picture.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_eval_realism_errors_are_one_line(corpus_npz, tmp_path):
+    few = corpus_file(tmp_path / "few.npz", long_corpus(3))
+    result = run(few, "--realism")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and "at least 10" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert run(corpus_npz, "--plot", tmp_path / "x.png").exit_code == 2  # --plot needs --realism
+    assert run(corpus_npz, "--realism", "--plot", tmp_path / "x.nope").exit_code == 1
