@@ -114,6 +114,13 @@ def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
 
 
 def test_bench_reports_the_documented_keys():
-    result = json.loads(robojam("bench", "--json", "--no-keras", "--no-live", "--steps", 200).stdout)
+    result = json.loads(robojam("bench", "--json", "--no-keras", "--no-litert", "--no-live", "--steps", 200).stdout)
     for key in ("step_ms_median", "step_ms_p99", "respond_5s_ms_median", "layers", "units", "mixtures"):
         assert result[key] > 0
+    assert "litert_step_ms_median" not in result
+
+
+def test_bench_times_the_litert_reference_in_the_same_run():
+    result = json.loads(robojam("bench", "--json", "--no-keras", "--no-live", "--steps", 200).stdout)
+    assert result["litert_step_ms_median"] > 0 and result["litert_step_ms_p99"] >= result["litert_step_ms_median"]
+    assert result["litert_over_engine_ratio"] == result["litert_step_ms_median"] / result["step_ms_median"]

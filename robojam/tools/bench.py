@@ -1,7 +1,9 @@
-"""``robojam bench``: speed of the engine against the Keras reference, in one run.
+"""``robojam bench``: speed of the engine against its peers' ways of stepping, in one run.
 
 Figures are medians and 99th percentiles of many timed repetitions, in
-milliseconds, with the ratio of the Keras reference step to the engine step.
+milliseconds, with the ratio of each reference step to the engine step. The
+references: Keras ``model(x)`` with explicit state, and IMPSY's fast path,
+the LiteRT interpreter with explicit state and keras-mdn-layer's sampling.
 """
 
 from __future__ import annotations
@@ -57,6 +59,28 @@ def keras_step_times(model: Model, steps: int = 200) -> np.ndarray:
     return _ms(times)
 
 
+def litert_step_times(model: Model, steps: int = 2000) -> np.ndarray:
+    """Milliseconds for the same step as IMPSY takes it: LiteRT ``invoke`` with explicit state,
+    then keras-mdn-layer's ``sample_from_output``."""
+    import keras_mdn_layer as mdn
+
+    from robojam.train.litert import LiteRTStep
+
+    step = LiteRTStep(model)
+    encoding = model.encoding
+    np.random.seed(0)  # keras-mdn-layer samples from numpy's global generator
+    x, y, dt = 0.5, 0.5, 0.0
+    prev = (x, y)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter_ns()
+        params = step.step(encoding.step_input(*prev, x, y, dt))
+        prev = (x, y)
+        x, y, dt = encoding.decode(x, y, mdn.sample_from_output(params, model.output_dim, model.mixtures))
+        times.append(time.perf_counter_ns() - start)
+    return _ms(times)
+
+
 def respond_times(model: Model, repeats: int = 30) -> np.ndarray:
     """Milliseconds to condition on a 5 s call and generate a 5 s response."""
     engine = Engine(model)
@@ -69,7 +93,7 @@ def respond_times(model: Model, repeats: int = 30) -> np.ndarray:
     return _ms(times)
 
 
-def run_bench(model: Model, with_keras: bool = True, steps: int = 5000) -> dict:
+def run_bench(model: Model, with_keras: bool = True, with_litert: bool = True, steps: int = 5000) -> dict:
     step = engine_step_times(model, steps)
     respond = respond_times(model)
     result = {
@@ -86,4 +110,9 @@ def run_bench(model: Model, with_keras: bool = True, steps: int = 5000) -> dict:
         result["keras_step_ms_median"] = float(np.median(keras_step))
         result["keras_step_ms_p99"] = float(np.percentile(keras_step, 99))
         result["keras_over_engine_ratio"] = result["keras_step_ms_median"] / result["step_ms_median"]
+    if with_litert:
+        litert_step = litert_step_times(model)
+        result["litert_step_ms_median"] = float(np.median(litert_step))
+        result["litert_step_ms_p99"] = float(np.percentile(litert_step, 99))
+        result["litert_over_engine_ratio"] = result["litert_step_ms_median"] / result["step_ms_median"]
     return result

@@ -31,15 +31,18 @@ def build_sequence_network(input_dim: int, n_layers: int, units: int, mixtures: 
 
 
 def build_step_network(input_dim: int, n_layers: int, units: int, mixtures: int,
-                       output_dim: int = 3) -> keras.Model:
-    """One step with explicit state: [touch, h0, c0, h1, c1, ...] to [params, h0', c0', ...]."""
+                       output_dim: int = 3, unroll: bool = False) -> keras.Model:
+    """One step with explicit state: [touch, h0, c0, h1, c1, ...] to [params, h0', c0', ...].
+
+    ``unroll`` writes the step without a loop op, as LiteRT's builtin ops need.
+    """
     touch = keras.Input(shape=(1, input_dim), name="touch")
     states_in, states_out = [], []
     signal = touch
     for i in range(n_layers):
         h = keras.Input(shape=(units,), name=f"h{i}")
         c = keras.Input(shape=(units,), name=f"c{i}")
-        signal, h_out, c_out = layers.LSTM(units, return_sequences=True, return_state=True,
+        signal, h_out, c_out = layers.LSTM(units, return_sequences=True, return_state=True, unroll=unroll,
                                            name=f"lstm{i}")(signal, initial_state=[h, c])
         states_in += [h, c]
         states_out += [h_out, c_out]
@@ -100,6 +103,7 @@ def keras_sequence_model(model: Model) -> keras.Model:
     return load_into_keras(network, model)
 
 
-def keras_step_model(model: Model) -> keras.Model:
-    network = build_step_network(model.encoding.input_dim, model.layers, model.units, model.mixtures)
+def keras_step_model(model: Model, unroll: bool = False) -> keras.Model:
+    network = build_step_network(model.encoding.input_dim, model.layers, model.units, model.mixtures,
+                                 unroll=unroll)
     return load_into_keras(network, model)
