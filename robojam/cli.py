@@ -108,8 +108,9 @@ def _write(action, path: Path) -> None:
               help="Gaussian components in the MDN head.")
 @click.option("--seq-len", type=click.IntRange(2, 4096), default=64, show_default=True,
               help="Events per training window.")
-@click.option("--encoding", type=click.Choice(["delta", "robojam"]), default="delta", show_default=True,
-              help="delta: predict movement and log dt (robojam's default); robojam: raw x, y, dt as in RoboJam.")
+@click.option("--encoding", type=click.Choice(["delta", "heading", "robojam"]), default="delta", show_default=True,
+              help="delta: predict movement and log dt (robojam's default); heading: the movement along and across "
+                   "the one before, and log dt; robojam: raw x, y, dt as in RoboJam.")
 @click.option("--epochs", type=click.IntRange(1, 10000), default=100, show_default=True,
               help="Most epochs to train; early stopping usually ends sooner.")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from robojam.core.encoding import DeltaEncoding, RawEncoding
+from robojam.core.encoding import DeltaEncoding, HeadingEncoding, RawEncoding
 from robojam.core.modelfile import Model
 
 
@@ -29,7 +29,8 @@ def synthetic_corpus(count: int, seed: int = 0) -> list[np.ndarray]:
 def random_model(layers: int = 2, units: int = 16, mixtures: int = 3, encoding: str = "delta",
                  seed: int = 0) -> Model:
     """A model with random weights, built without TensorFlow."""
-    enc = DeltaEncoding(10.0, -3.5, 1.2) if encoding == "delta" else RawEncoding()
+    enc = {"delta": DeltaEncoding, "heading": HeadingEncoding}[encoding](10.0, -3.5, 1.2) \
+        if encoding != "robojam" else RawEncoding()
     model = Model(layers, units, mixtures, enc, {})
     rng = np.random.default_rng(seed)
     model.weights = {name: rng.normal(0, 0.3, shape).astype(np.float32)

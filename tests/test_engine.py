@@ -10,15 +10,17 @@ from robojam.core.engine import Engine
 from synthetic import random_model, synthetic_performance
 
 
-def test_engine_agrees_with_keras_over_500_events():
+@pytest.mark.parametrize("encoding", ["delta", "heading"])
+def test_engine_agrees_with_keras_over_500_events(encoding):
     keras = pytest.importorskip("keras")
     from robojam.core.modelfile import Model
     from robojam.train.network import build_sequence_network, keras_sequence_model, weights_from_keras
-    from robojam.core.encoding import DeltaEncoding
+    from robojam.core.encoding import ENCODINGS
 
     keras.utils.set_random_seed(3)
-    network = build_sequence_network(5, 2, 24, 4)
-    model = Model(2, 24, 4, DeltaEncoding(10.0, -3.5, 1.2), weights_from_keras(network, 2))
+    chosen = ENCODINGS[encoding](10.0, -3.5, 1.2)
+    network = build_sequence_network(chosen.input_dim, 2, 24, 4)
+    model = Model(2, 24, 4, chosen, weights_from_keras(network, 2))
     rng = np.random.default_rng(0)
     touches = clean(np.vstack([synthetic_performance(rng, strokes=12) for _ in range(3)]))[:500]
     assert len(touches) == 500
@@ -81,7 +83,7 @@ def test_draw_before_feed_is_a_clear_error(tiny_model):
         Engine(tiny_model).draw(np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("encoding", ["delta", "robojam"])
+@pytest.mark.parametrize("encoding", ["delta", "robojam", "heading"])
 def test_respond_is_seeded_valid_and_as_long_as_asked(encoding):
     engine = Engine(random_model(encoding=encoding))
     call = synthetic_performance(np.random.default_rng(2))
@@ -106,9 +108,9 @@ def test_engine_path_never_imports_tensorflow():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("layers", [1, 2, 3])
-def test_condition_wavefront_matches_feeding_one_by_one(layers):
-    model = random_model(layers=layers, units=10)
+@pytest.mark.parametrize("layers, encoding", [(1, "delta"), (2, "delta"), (3, "delta"), (2, "heading")])
+def test_condition_wavefront_matches_feeding_one_by_one(layers, encoding):
+    model = random_model(layers=layers, units=10, encoding=encoding)
     call = synthetic_performance(np.random.default_rng(9))
     one_by_one, at_once = Engine(model), Engine(model)
     one_by_one.feed(0.3, 0.3, 0.0)
@@ -137,11 +139,11 @@ def test_spawned_engines_share_weights_not_state(tiny_model):
     assert not np.array_equal(child.mixture_params(), parent.mixture_params())
 
 
-@pytest.mark.parametrize("encoding", ["delta", "robojam"])
+@pytest.mark.parametrize("encoding", ["delta", "robojam", "heading"])
 def test_decoded_touches_are_clipped_python_floats(encoding):
     decode = random_model(encoding=encoding).encoding.decode
     for target in ([1e9, -1e9, 1e9], [float("nan")] * 3, np.array([-1e9, 1e9, -1e9])):
-        x, y, dt = decode(0.5, 0.5, target)
+        x, y, dt = decode((0.5, 0.5, 0.01, 0.0), target)
         assert all(type(v) is float for v in (x, y, dt))
         assert 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0 and 0.0 <= dt <= 5.0
 

@@ -11,9 +11,9 @@ def test_litert_step_agrees_with_the_engine_over_a_performance():
     model = random_model(layers=2, units=12, mixtures=3, seed=5)
     step, engine = LiteRTStep(model), Engine(model)
     touches = synthetic_performance(np.random.default_rng(2))
-    prev = tuple(touches[0, :2])
+    prev = None
     for x, y, dt in touches:
-        params = step.step(model.encoding.step_input(*prev, x, y, dt))
+        params = step.step(model.encoding.step_input(prev, x, y, dt))
         engine.feed(x, y, dt)
-        prev = (x, y)
+        prev = model.encoding.context(prev, x, y)
         np.testing.assert_allclose(params, engine.mixture_params(), atol=1e-4)

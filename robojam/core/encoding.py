@@ -12,6 +12,18 @@ The network reads one input vector per event and its MDN head models a
     ``(log dt - logdt_mean) / logdt_std``. The input adds the absolute
     position so the network knows where the screen edges are.
 
+``heading``
+    As ``delta``, but the movement is told in the frame of the movement
+    before it: ``along`` its direction and ``across`` it (left positive), so
+    a diagonal Gaussian can lay its spread along a stroke, and "carry on the
+    same way" is one mean whatever the stroke's direction. After no movement
+    (a tap, the first touch) the frame is the screen's own. The input holds
+    the absolute position and movement and the movement in that frame.
+
+An encoding reads and writes one touch at a time given a *context*: what it
+needs of the touches before (``context``). Raw and delta need the last
+position ``(x, y)``; heading also the last movement ``(x, y, dx, dy)``.
+
 Densities are reported in raw units (x, y, dt in seconds), so each encoding
 gives the log-Jacobian ``log |d target / d raw|`` to add to the encoded
 log-density (change of variables).
@@ -45,15 +57,19 @@ class Encoding:
         """Network input vector of each event (n, input_dim)."""
         raise NotImplementedError
 
-    def step_input(self, prev_x: float, prev_y: float, x: float, y: float, dt: float) -> list[float]:
-        """The input vector of one event given the one before (the engine's fast path)."""
+    def context(self, prev: tuple | None, x: float, y: float) -> tuple:
+        """The context after a touch at (x, y), given the one before it (None: the first touch)."""
+        return (x, y)
+
+    def step_input(self, prev: tuple | None, x: float, y: float, dt: float) -> list[float]:
+        """The input vector of one event given the context before it (the engine's fast path)."""
         raise NotImplementedError
 
-    def decode(self, prev_x: float, prev_y: float, target) -> tuple[float, float, float]:
+    def decode(self, prev: tuple, target) -> tuple[float, float, float]:
         """A raw ``x, y, dt`` touch from a sampled target, clipped to the valid range."""
         raise NotImplementedError
 
-    def on_screen(self, prev_x: float, prev_y: float, target) -> bool:
+    def on_screen(self, prev: tuple, target) -> bool:
         """Whether a sampled target's position lies on the screen, before ``decode`` clips it."""
         raise NotImplementedError
 
@@ -74,13 +90,13 @@ class RawEncoding(Encoding):
     def inputs(self, xy_dt):
         return self.targets(xy_dt)
 
-    def step_input(self, prev_x, prev_y, x, y, dt):
+    def step_input(self, prev, x, y, dt):
         return [x, y, dt]
 
-    def decode(self, prev_x, prev_y, target):
+    def decode(self, prev, target):
         return _clip_touch(float(target[0]), float(target[1]), float(target[2]))
 
-    def on_screen(self, prev_x, prev_y, target):
+    def on_screen(self, prev, target):
         return 0.0 <= target[0] <= 1.0 and 0.0 <= target[1] <= 1.0
 
     def log_jacobian(self, xy_dt):
@@ -113,19 +129,24 @@ class DeltaEncoding(Encoding):
         xy_dt = np.asarray(xy_dt, dtype=np.float64)
         return np.column_stack([xy_dt[:, :2], self.targets(xy_dt)])
 
-    def step_input(self, prev_x, prev_y, x, y, dt):
+    def step_input(self, prev, x, y, dt):
         scale = self.delta_scale
-        log_dt = (math.log(max(dt, DT_FLOOR)) - self.logdt_mean) / self.logdt_std
-        return [x, y, (x - prev_x) * scale, (y - prev_y) * scale, log_dt]
+        prev_x, prev_y = (x, y) if prev is None else prev[:2]
+        return [x, y, (x - prev_x) * scale, (y - prev_y) * scale, self._log_dt(dt)]
 
-    def decode(self, prev_x, prev_y, target):
+    def _log_dt(self, dt: float) -> float:
+        return (math.log(max(dt, DT_FLOOR)) - self.logdt_mean) / self.logdt_std
+
+    def _dt(self, log_dt: float) -> float:
+        return math.exp(min(log_dt * self.logdt_std + self.logdt_mean, LOG_MAX_DT))
+
+    def decode(self, prev, target):
         dx, dy, log_dt = target
-        dt = math.exp(min(log_dt * self.logdt_std + self.logdt_mean, LOG_MAX_DT))
-        return _clip_touch(prev_x + dx / self.delta_scale, prev_y + dy / self.delta_scale, dt)
+        return _clip_touch(prev[0] + dx / self.delta_scale, prev[1] + dy / self.delta_scale, self._dt(log_dt))
 
-    def on_screen(self, prev_x, prev_y, target):
+    def on_screen(self, prev, target):
         scale = self.delta_scale
-        return 0.0 <= prev_x + target[0] / scale <= 1.0 and 0.0 <= prev_y + target[1] / scale <= 1.0
+        return 0.0 <= prev[0] + target[0] / scale <= 1.0 and 0.0 <= prev[1] + target[1] / scale <= 1.0
 
     def log_jacobian(self, xy_dt):
         dt = np.maximum(np.asarray(xy_dt, dtype=np.float64)[:, 2], DT_FLOOR)
@@ -136,6 +157,68 @@ class DeltaEncoding(Encoding):
                 "logdt_mean": self.logdt_mean, "logdt_std": self.logdt_std}
 
 
+class HeadingEncoding(DeltaEncoding):
+    name = "heading"
+    input_dim = 7
+
+    def context(self, prev, x, y):
+        return (x, y, 0.0, 0.0) if prev is None else (x, y, x - prev[0], y - prev[1])
+
+    def targets(self, xy_dt):
+        xy_dt = np.asarray(xy_dt, dtype=np.float64)
+        moves = np.diff(xy_dt[:, :2], axis=0, prepend=xy_dt[:1, :2])
+        before = np.vstack([np.zeros((1, 2)), moves[:-1]])
+        return np.column_stack([_in_frame(moves, before) * self.delta_scale, self._log_dts(xy_dt[:, 2])])
+
+    def inputs(self, xy_dt):
+        xy_dt = np.asarray(xy_dt, dtype=np.float64)
+        moves = np.diff(xy_dt[:, :2], axis=0, prepend=xy_dt[:1, :2]) * self.delta_scale
+        targets = self.targets(xy_dt)
+        return np.column_stack([xy_dt[:, :2], moves, targets])
+
+    def _log_dts(self, dts: np.ndarray) -> np.ndarray:
+        return (np.log(np.maximum(dts, DT_FLOOR)) - self.logdt_mean) / self.logdt_std
+
+    def step_input(self, prev, x, y, dt):
+        scale = self.delta_scale
+        px, py, pdx, pdy = (x, y, 0.0, 0.0) if prev is None else prev
+        dx, dy = x - px, y - py
+        ux, uy = _unit(pdx, pdy)
+        return [x, y, dx * scale, dy * scale, (dx * ux + dy * uy) * scale, (dy * ux - dx * uy) * scale,
+                self._log_dt(dt)]
+
+    def _move(self, prev, target) -> tuple[float, float]:
+        ux, uy = _unit(prev[2], prev[3])
+        along, across = target[0] / self.delta_scale, target[1] / self.delta_scale
+        return along * ux - across * uy, along * uy + across * ux
+
+    def decode(self, prev, target):
+        dx, dy = self._move(prev, target)
+        return _clip_touch(prev[0] + dx, prev[1] + dy, self._dt(target[2]))
+
+    def on_screen(self, prev, target):
+        dx, dy = self._move(prev, target)
+        return 0.0 <= prev[0] + dx <= 1.0 and 0.0 <= prev[1] + dy <= 1.0
+
+
+# A movement shorter than this sets no direction: the frame after it is the screen's.
+MIN_HEADING_MOVE = 1e-6
+
+
+def _unit(dx: float, dy: float) -> tuple[float, float]:
+    norm = math.hypot(dx, dy)
+    return (dx / norm, dy / norm) if norm > MIN_HEADING_MOVE else (1.0, 0.0)
+
+
+def _in_frame(moves: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Each movement as (along, across) the movement before it; the screen's axes after none."""
+    norms = np.hypot(before[:, 0], before[:, 1])
+    has_heading = norms > MIN_HEADING_MOVE
+    ux = np.where(has_heading, before[:, 0] / np.where(has_heading, norms, 1.0), 1.0)
+    uy = np.where(has_heading, before[:, 1] / np.where(has_heading, norms, 1.0), 0.0)
+    return np.column_stack([moves[:, 0] * ux + moves[:, 1] * uy, moves[:, 1] * ux - moves[:, 0] * uy])
+
+
 def _clip_touch(x: float, y: float, dt: float) -> tuple[float, float, float]:
     """Python floats in the valid ranges; NaN goes to the lower bound."""
     return (float(x if 0.0 <= x <= 1.0 else 1.0 if x > 1.0 else 0.0),
@@ -143,7 +226,7 @@ def _clip_touch(x: float, y: float, dt: float) -> tuple[float, float, float]:
             float(dt if 0.0 <= dt <= MAX_DT else MAX_DT if dt > MAX_DT else 0.0))
 
 
-ENCODINGS = {"robojam": RawEncoding, "delta": DeltaEncoding}
+ENCODINGS = {"robojam": RawEncoding, "delta": DeltaEncoding, "heading": HeadingEncoding}
 
 
 def from_dict(spec: dict) -> Encoding:

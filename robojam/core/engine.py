@@ -38,18 +38,19 @@ class EngineState:
     """Everything the next prediction depends on; copy it to branch.
 
     ``signals`` is the engine's signal vector (float32, see ``Engine``),
-    ``cells`` the LSTM cell states (layers, units), ``head`` the MDN head's
+    ``cells`` the LSTM cell states (layers, units), ``context`` what the
+    encoding needs of the touches fed so far (None before any), ``head`` the MDN head's
     raw output for the next touch (standard deviations not yet activated),
     None until a touch is fed.
     """
 
     signals: np.ndarray
     cells: np.ndarray
-    last_xy: tuple[float, float] | None
+    context: tuple | None
     head: np.ndarray | None
 
     def copy(self) -> "EngineState":
-        return EngineState(self.signals.copy(), self.cells.copy(), self.last_xy,
+        return EngineState(self.signals.copy(), self.cells.copy(), self.context,
                            None if self.head is None else self.head.copy())
 
 
@@ -186,14 +187,14 @@ class Engine:
     @property
     def state(self) -> EngineState:
         """The live state (its arrays are the engine's own buffers: copy to keep)."""
-        return EngineState(self._signals, self._cells, self._last_xy, self._head_out if self._fed else None)
+        return EngineState(self._signals, self._cells, self._context, self._head_out if self._fed else None)
 
     def reset(self) -> None:
         """Forget everything fed so far."""
         self._signals[:] = 0.0
         self._signals[0] = self._signals[-1] = 1.0
         self._blocks[:] = 0.0
-        self._last_xy: tuple[float, float] | None = None
+        self._context: tuple | None = None
         self._fed = False
 
     def snapshot(self) -> EngineState:
@@ -202,7 +203,7 @@ class Engine:
     def restore(self, state: EngineState) -> None:
         np.copyto(self._signals, state.signals)
         np.copyto(self._cells, state.cells)
-        self._last_xy = state.last_xy
+        self._context = state.context
         self._fed = state.head is not None
         if self._fed:
             np.copyto(self._head_out, state.head)
@@ -219,12 +220,12 @@ class Engine:
 
     def _step(self, x: float, y: float, dt: float) -> None:
         """Feed a touch already known to be clean (as ``draw`` returns them)."""
-        prev_x, prev_y = self._last_xy if self._last_xy is not None else (x, y)
-        self._write_input(self.encoding.step_input(prev_x, prev_y, x, y, dt))
+        prev = self._context
+        self._write_input(self.encoding.step_input(prev, x, y, dt))
         for step in self._steps:
             step()
         self._predict()
-        self._last_xy = (x, y)
+        self._context = self.encoding.context(prev, x, y)
 
     def _write_input(self, values) -> None:
         items = self._signal_items
@@ -247,9 +248,7 @@ class Engine:
             raise ValueError("call holds NaN or infinite values")
         if not len(touches):
             return
-        inputs = self.encoding.inputs(touches).tolist()
-        if self._last_xy is not None:
-            inputs[0] = self.encoding.step_input(*self._last_xy, *touches[0])
+        inputs = self._inputs_after(self._context, touches)
         layers, count = len(self._steps), len(touches)
         for tick in range(count + layers - 1):
             if tick < count:
@@ -264,7 +263,20 @@ class Engine:
                 for i in reversed(range(max(0, tick - count + 1), min(layers, tick + 1))):
                     self._steps[i]()
         self._predict()
-        self._last_xy = (float(touches[-1, 0]), float(touches[-1, 1]))
+        x, y = float(touches[-1, 0]), float(touches[-1, 1])
+        # A context needs at most the last two touches: the one before them adds nothing.
+        prev = self._context if count == 1 else self.encoding.context(None, *touches[-2, :2].tolist())
+        self._context = self.encoding.context(prev, x, y)
+
+    def _inputs_after(self, context: tuple | None, touches: np.ndarray) -> list[list[float]]:
+        """The network inputs of ``touches`` fed after ``context`` (None: from the start)."""
+        if context is None:
+            return self.encoding.inputs(touches).tolist()
+        inputs = []
+        for x, y, dt in touches.tolist():
+            inputs.append(self.encoding.step_input(context, x, y, dt))
+            context = self.encoding.context(context, x, y)
+        return inputs
 
     def mixture_params(self) -> np.ndarray:
         """The mixture parameters for the next touch (keras-mdn-layer layout, float64)."""
@@ -282,8 +294,7 @@ class Engine:
         """
         self._require_fed()
         target = self._on_screen_target(self._noise_from(rng), temp, sigma_temp)
-        prev_x, prev_y = self._last_xy
-        return self.encoding.decode(prev_x, prev_y, target)
+        return self.encoding.decode(self._context, target)
 
     def _on_screen_target(self, noise: Noise, temp: float, sigma_temp: float) -> list[float]:
         """A draw from the mixture truncated to the screen: off-screen positions are drawn again.
@@ -291,10 +302,10 @@ class Engine:
         Clipping them instead piles touches up along the screen's edges, where
         people rarely play. After DRAWS_PER_TOUCH misses the last is clipped.
         """
-        draw, on_screen, (prev_x, prev_y) = self._sampler.draw, self.encoding.on_screen, self._last_xy
+        draw, on_screen, prev = self._sampler.draw, self.encoding.on_screen, self._context
         target = draw(noise, temp, sigma_temp)
         for _ in range(DRAWS_PER_TOUCH - 1):
-            if on_screen(prev_x, prev_y, target):
+            if on_screen(prev, target):
                 break
             target = draw(noise, temp, sigma_temp)
         return target
@@ -312,7 +323,7 @@ class Engine:
         limit = max(1, int(seconds * MAX_TOUCHES_PER_SECOND))
         on_screen_target, decode, noise = self._on_screen_target, self.encoding.decode, self._noise_from(rng)
         while len(touches) < limit:  # draw's work, inlined: this loop is most of a response's time
-            x, y, dt = decode(*self._last_xy, on_screen_target(noise, temp, sigma_temp))
+            x, y, dt = decode(self._context, on_screen_target(noise, temp, sigma_temp))
             if elapsed + dt > seconds:
                 break
             elapsed += dt

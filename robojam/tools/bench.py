@@ -44,16 +44,15 @@ def keras_step_times(model: Model, steps: int = 200) -> np.ndarray:
     network = keras_step_model(model)
     encoding, rng = model.encoding, np.random.default_rng(0)
     states = [np.zeros((1, model.units), np.float32) for _ in range(2 * model.layers)]
-    x, y, dt = 0.5, 0.5, 0.0
-    prev = (x, y)
+    x, y, dt, prev = 0.5, 0.5, 0.0, None
     times = []
     for i in range(steps + 5):
         start = time.perf_counter_ns()
-        signal = np.array(encoding.step_input(*prev, x, y, dt), np.float32).reshape(1, 1, -1)
+        signal = np.array(encoding.step_input(prev, x, y, dt), np.float32).reshape(1, 1, -1)
         outputs = network([signal] + states, training=False)
         params, states = np.asarray(outputs[0])[0, 0].astype(np.float64), [np.asarray(s) for s in outputs[1:]]
-        prev = (x, y)
-        x, y, dt = encoding.decode(x, y, sample(params, model.output_dim, model.mixtures, rng))
+        prev = encoding.context(prev, x, y)
+        x, y, dt = encoding.decode(prev, sample(params, model.output_dim, model.mixtures, rng))
         if i >= 5:  # the first calls trace the graph
             times.append(time.perf_counter_ns() - start)
     return _ms(times)
@@ -69,14 +68,13 @@ def litert_step_times(model: Model, steps: int = 2000) -> np.ndarray:
     step = LiteRTStep(model)
     encoding = model.encoding
     np.random.seed(0)  # keras-mdn-layer samples from numpy's global generator
-    x, y, dt = 0.5, 0.5, 0.0
-    prev = (x, y)
+    x, y, dt, prev = 0.5, 0.5, 0.0, None
     times = []
     for _ in range(steps):
         start = time.perf_counter_ns()
-        params = step.step(encoding.step_input(*prev, x, y, dt))
-        prev = (x, y)
-        x, y, dt = encoding.decode(x, y, mdn.sample_from_output(params, model.output_dim, model.mixtures))
+        params = step.step(encoding.step_input(prev, x, y, dt))
+        prev = encoding.context(prev, x, y)
+        x, y, dt = encoding.decode(prev, mdn.sample_from_output(params, model.output_dim, model.mixtures))
         times.append(time.perf_counter_ns() - start)
     return _ms(times)
 

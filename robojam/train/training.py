@@ -16,7 +16,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.corpus import select_split, summary, usable
-from robojam.core.encoding import DeltaEncoding, Encoding, RawEncoding
+from robojam.core.encoding import DeltaEncoding, Encoding, HeadingEncoding, RawEncoding
 from robojam.train.evaluate import score_model
 from robojam.core.modelfile import Model, save_model
 
@@ -40,7 +40,9 @@ def make_encoding(name: str, train: list[np.ndarray]) -> Encoding:
         return RawEncoding()
     if name == "delta":
         return DeltaEncoding.fitted(train)
-    raise RobojamError(f"unknown encoding {name!r}; choose robojam or delta")
+    if name == "heading":
+        return HeadingEncoding.fitted(train)
+    raise RobojamError(f"unknown encoding {name!r}; choose robojam, delta or heading")
 
 
 def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: int):
