@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from robojam.config import load_config
 from robojam.live.protocol import ADDRESSES, reference
 from robojam.core.touchlog import read_log
@@ -139,3 +141,49 @@ def test_config_files_and_presets_merge_under_the_command_line(tmp_path):
     assert result.returncode == 1 and "no preset 'nowhere'" in result.stderr
     for preset in (ROOT / "server" / "presets").glob("*.toml"):
         load_config(preset, set(SERVE_DEFAULTS))  # every shipped preset is valid
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 64 kB file system of its own (tmpfs; mounting needs root, as CI and the dev machines have)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk) -> Path:
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 1024)
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_log_disk_warns_once_plays_on_and_logs_again_when_space_returns(tmp_path, tiny_disk):
+    server, port = start_serve(tmp_path, "--log-dir", tiny_disk, "--threshold", "0.3", "--seconds", "2")
+    filler = fill(tiny_disk)  # the log has what is left of its first 4 kB page: about 90 touches
+    for i in range(100):
+        oscsend(port, "/robojam/touch", "fff", 0.2 + 0.006 * i, 0.4, 0.5)
+    time.sleep(2.8)  # the response plays on, unlogged
+    filler.unlink()
+    time.sleep(1.1)  # past the retry interval
+    play_call(port, touches=10)
+    time.sleep(0.5)
+    server.send_signal(signal.SIGINT)
+    out, _ = server.communicate(timeout=10)
+    assert server.returncode == 0 and "Traceback" not in out
+    assert out.count("cannot write the touch log (No space left on device)") == 1
+    assert "playing on, touches go unlogged until it can write again" in out
+    assert "writing the touch log again" in out
+    stopped = next(line for line in out.splitlines() if line.startswith("stopped:"))
+    assert "110 touches heard, 2 responses, 0 dropped" in stopped
+    unlogged = int(re.search(r"(\d+) unlogged", stopped).group(1))
+    logged = sum(len(p) for p in read_log(next(tiny_disk.glob("*.csv")), sources=("performer", "robojam"), gap=1e9))
+    assert unlogged >= 10 and logged >= 10  # the first response went partly unlogged, the second call logged

@@ -12,6 +12,7 @@ import csv
 import io
 import math
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -59,9 +60,15 @@ class TouchLog:
             self._write_row(row)
             self.events[source] += 1
 
-    def close(self) -> None:
+    def flush(self) -> None:
+        """Write out what an earlier failed write left buffered; RobojamError if it still cannot."""
         with self._lock:
-            self._file.close()
+            self._try(self._file.flush)
+
+    def close(self) -> None:
+        """Close the file; RobojamError if what was buffered could not be written (it is lost)."""
+        with self._lock:
+            self._try(self._file.close)
 
     def __enter__(self) -> "TouchLog":
         return self
@@ -70,11 +77,64 @@ class TouchLog:
         self.close()
 
     def _write_row(self, row) -> None:
+        self._try(lambda: (self._csv.writerow(row), self._file.flush()))
+
+    def _try(self, action) -> None:
         try:
-            self._csv.writerow(row)
-            self._file.flush()
+            action()
         except OSError as e:
             raise RobojamError(f"{self.path}: cannot write the touch log ({e.strerror or e})") from None
+
+
+class LogKeeper:
+    """The server's touch log, kept so that a failing disk never stops the performance.
+
+    The first failure is reported once, loudly, naming the file and the
+    cause. While writing fails, touches go unlogged: counted in
+    ``counts["unlogged"]``, never as drops, since they were played. Every
+    RETRY_S the log is tried again, and it says so when it writes again.
+    """
+
+    RETRY_S = 1.0
+
+    def __init__(self, log: TouchLog | None, counts, clock=time.monotonic, warn=None):
+        self.log, self.counts, self.clock = log, counts, clock
+        self.warn = warn or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._failing = False
+        self._next_try = 0.0
+
+    def record(self, session: str, source: str, x: float, y: float, z: float, moving: bool) -> None:
+        if self.log is None:
+            return
+        now = self.clock()
+        if self._failing and now < self._next_try:
+            self.counts["unlogged"] += 1
+            return
+        try:
+            if self._failing:
+                self.log.flush()
+            self.log.write(session, source, self.log.now(), x, y, z, moving)
+        except (RobojamError, ValueError) as e:
+            self._failed(e, now)
+            return
+        if self._failing:
+            self._failing = False
+            self.warn(f"robojam: writing the touch log again; {self.counts['unlogged']} touches so far went unlogged")
+
+    def _failed(self, error: Exception, now: float) -> None:
+        self.counts["unlogged"] += 1
+        self._next_try = now + self.RETRY_S
+        if not self._failing:
+            self._failing = True
+            self.warn(f"robojam: {error}; playing on, touches go unlogged until it can write again")
+
+    def close(self) -> None:
+        if self.log is None:
+            return
+        try:
+            self.log.close()
+        except RobojamError as e:
+            self.warn(f"robojam: {e}; the last touches were not logged")
 
 
 def safe_session(session) -> str:

@@ -173,6 +173,7 @@ def threshold(server, key, values, timetag, now):
 def status(server, key, values, timetag, now):
     """Ask for the server's counters. The reply, /robojam/status, goes where responses
     go and holds name-value pairs (string, int): sessions, received, touches, responses,
+    unlogged (touches the touch log could not write, a full disk say; only once there are any),
     then dropped and one dropped.REASON for each reason seen (malformed, unknown_address,
     bad_args, not_finite, out_of_range, bad_value, rate_limited, too_many_sessions,
     socket_overflow, adapter), then, once measured, timing_error_us_p99 (how late response touches

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 
 from robojam.core.engine import Engine
 from robojam.core.modelfile import Model
-from robojam import RobojamError
 from robojam.core.touchlog import PERFORMER
-from robojam.live.logwriter import TouchLog
+from robojam.live.logwriter import LogKeeper, TouchLog
 from robojam.live.inbox import Inbox
 from robojam.live.osc import OscError, parse_datagram
 from robojam.live.outbox import Outbox
@@ -77,7 +76,8 @@ class Server:
             session_timeout=options.session_timeout, touch_rate=options.touch_rate, seed=options.seed)
         self.schedule = OutputSchedule(clock)
         self.transport = UdpTransport(options.host, options.port, self.drops)
-        self.outbox = Outbox(self.transport, options, self.counts, self.timing_errors, self._log, clock,
+        self.logbook = LogKeeper(log, self.counts)
+        self.outbox = Outbox(self.transport, options, self.counts, self.timing_errors, self.logbook.record, clock,
                              adapter=adapter, midi=midi)
         self.inbox = Inbox()  # messages from other threads: MIDI, the web page
         self._stopping = False
@@ -126,9 +126,6 @@ class Server:
     def stop(self) -> None:
         """Ask the loop to end (from a signal handler or another thread)."""
         self._stopping = True
-        self.wake()
-
-    def wake(self) -> None:
         self.inbox.wake()
 
     def install_signal_handlers(self) -> None:
@@ -192,21 +189,15 @@ class Server:
     def performer_touch(self, key: str, x: float, y: float, z: float, timetag: float | None, now: float) -> None:
         """Log every valid touch; feed it to the session unless the performer exceeds the touch rate."""
         performer = self.performers[key]
-        self._log(key, PERFORMER, x, y, z, performer.stroke_open)
+        self.logbook.record(key, PERFORMER, x, y, z, performer.stroke_open)
         self.counts["touches"] += 1
         if not self.registry.allow_touch(performer, now):
             raise BadMessage("rate_limited", f"{key} sends touches faster than {self.options.touch_rate}/s")
         performer.session.touch(x, y, z, now, timetag)
-        self.feed_latency.append(self._since_arrival(now))
+        self.feed_latency.append(self.transport.since_arrival(now, self.clock))
         if self.midi is not None:
             self.midi.performer_touch(x, y, z, not performer.stroke_open, now)
         performer.stroke_open = True
-
-    def _since_arrival(self, now: float) -> float:
-        """Seconds from the datagram reaching the machine (or being read) to now."""
-        if self.transport.arrival_ns is not None:
-            return (time.time_ns() - self.transport.arrival_ns) / 1e9
-        return self.clock() - now
 
     def performer_up(self, key: str, now: float) -> None:
         performer = self.performers[key]
@@ -256,14 +247,6 @@ class Server:
             self.midi.check(now)
         self.report.tick(now)
 
-    def _log(self, key: str, source: str, x: float, y: float, z: float, moving: bool) -> None:
-        if self.log is None:
-            return
-        try:
-            self.log.write(key, source, self.log.now(), x, y, z, moving)
-        except (RobojamError, ValueError):
-            self.drops["log_failed"] += 1
-
     def _shutdown(self) -> None:
         now = self.clock()
         for key, performer in self.performers.items():
@@ -280,8 +263,7 @@ class Server:
             self.keyboard.close()
         if self.web is not None:
             self.web.stop()
-        if self.log is not None:
-            self.log.close()
+        self.logbook.close()
         self.transport.close()
         self.inbox.close()
 

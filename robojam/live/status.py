@@ -15,6 +15,8 @@ def status_figures(sessions: int, counts: Counter, drops: dict[str, int],
     then the p99 of each non-empty series of seconds in ``samples``, in microseconds."""
     figures = {"sessions": sessions, "received": counts["received"],
                "touches": counts["touches"], "responses": counts["responses"]}
+    if counts["unlogged"]:
+        figures["unlogged"] = counts["unlogged"]  # played, but the touch log could not be written
     figures["dropped"] = sum(drops.values())
     figures.update({f"dropped.{reason}": n for reason, n in sorted(drops.items())})
     for name, series in samples.items():
@@ -26,8 +28,10 @@ def status_figures(sessions: int, counts: Counter, drops: dict[str, int],
 
 def status_line(figures: dict[str, int]) -> str:
     drops = ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in figures.items() if k.startswith("dropped."))
+    unlogged = f", {figures['unlogged']} unlogged" if figures.get("unlogged") else ""
     return (f"{figures['sessions']} performer(s), {figures['touches']} touches heard, "
-            f"{figures['responses']} responses, {figures['dropped']} dropped" + (f" ({drops})" if drops else ""))
+            f"{figures['responses']} responses, {figures['dropped']} dropped" + (f" ({drops})" if drops else "")
+            + unlogged)
 
 
 class StatusReport:

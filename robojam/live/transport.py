@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from collections import Counter
 from typing import Iterator
 
@@ -52,6 +53,13 @@ class UdpTransport:
                 return
             self.arrival_ns = self._read_ancillary(ancillary)
             yield data, sender[0]
+
+    def since_arrival(self, read_at: float, clock) -> float:
+        """Seconds since the last datagram reached the machine; without kernel times, since
+        ``read_at`` on ``clock`` (when it was read)."""
+        if self.arrival_ns is not None:
+            return (time.time_ns() - self.arrival_ns) / 1e9
+        return clock() - read_at
 
     def send(self, datagram: bytes, destination: tuple[str, int]) -> None:
         try:
