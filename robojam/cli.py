@@ -277,8 +277,61 @@ def bench(model_path, steps, no_keras, no_litert, no_live, as_json):
         click.echo(f"{key:>34}: {value:.4f}" if isinstance(value, float) else f"{key:>34}: {value}")
 
 
+IMPORT_FORMATS = ("impsy-npz", "impsy-log", "csv", "columns")  # robojam.core.importers.FORMATS
+
+
+@main.command(name="import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the performance CSVs to (created if missing): one SOURCE-STEM-N.csv "
+                   "per performance.")
+@click.option("--format", "format_", type=click.Choice(IMPORT_FORMATS),
+              help="Read every source as this format: impsy-npz (IMPSY dataset), impsy-log (IMPSY log), "
+                   "csv (RoboJam/MicroJam CSV), columns (any CSV, with --columns). Default: by each file's "
+                   "suffix (.npz, .log, .csv) and content.")
+@click.option("--columns", help="Read CSV files through this mapping of their columns, in order: time (seconds "
+                                "from the start) or dt (seconds since the previous touch), x, y, and optionally "
+                                "z and moving; - or skip ignores a column. E.g. dt,x,y,z or time,-,x,y.")
+@click.option("--scale", help="With --columns: divide x and y by this (e.g. 1024 for pixels), or x and y by two "
+                              "numbers (1024,768).")
+@click.option("--header/--no-header", default=None,
+              help="With --columns: the first row is a header to skip, or data. Default: skip it if it is "
+                   "not numeric.")
+@click.option("--gap", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True,
+              help="IMPSY logs and robojam serve's logs: a pause between the performer's touches longer than "
+                   "this many seconds starts a new performance.")
+@click.option("--force", is_flag=True, help="Overwrite CSVs already in the output folder.")
+def import_command(sources, output, format_, columns, scale, header, gap, force):
+    """Turn other apps' recordings in SOURCES into robojam performance CSVs.
+
+    Reads IMPSY datasets (.npz, key perfs: rows dt, x1, ..., xn; y is 0.5
+    for one-dimensional data), IMPSY logs (.log; the performer's interface
+    rows only), RoboJam and MicroJam CSVs and robojam serve's touch logs
+    (.csv), and any CSV through --columns. Folders are walked for these
+    files. Nothing is written if any source is malformed.
+    """
+    from robojam.core.importers import ColumnMap, import_sources, parse_columns, parse_scale, total_summary
+
+    if format_ == "columns" and not columns:
+        raise click.UsageError("--format columns needs --columns")
+    if columns and format_ not in (None, "columns"):
+        raise click.UsageError(f"--columns reads CSV files; it does not apply to --format {format_}")
+    if not columns and (scale or header is not None):
+        raise click.UsageError("--scale, --header and --no-header apply with --columns")
+    column_map = None
+    if columns:
+        try:
+            column_map = ColumnMap(parse_columns(columns), parse_scale(scale) if scale else (1.0, 1.0), header)
+        except RobojamError as e:
+            raise click.UsageError(str(e)) from None
+    results = import_sources(list(sources), output, format_, column_map, gap, force)
+    for result in results:
+        click.echo(result.summary())
+    click.echo(total_summary(results, output))
+
+
 SERVE_DEFAULTS = {
-    "model": None, "host": "127.0.0.1", "port": 5000, "reply_port": 5001, "send": [],
+    "model": None, "models_dir": "models", "host": "127.0.0.1", "port": 5000, "reply_port": 5001, "send": [],
     "mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 5.0, "threshold": 1.5,
     "log_dir": "robojam-logs", "no_log": False, "midi_out": None, "midi_in": None, "midi_channel": 1,
     "midi_echo_channel": None, "scale": "pentatonic", "root": 48, "octaves": 3, "cc": 74,
@@ -295,7 +348,9 @@ def _serve_option(name: str, help_text: str, **kwargs):
 
 
 @main.command()
-@_serve_option("--model", MODEL_HELP, type=click.Path(path_type=Path))
+@_serve_option("--model", MODEL_HELP + " SIGHUP reads it again.", type=click.Path(path_type=Path))
+@_serve_option("--models-dir", "Folder of models a performer may switch to by name (/robojam/model NAME).",
+               type=click.Path(file_okay=False, path_type=Path))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file with any of these settings (long option names as keys).")
 @click.option("--preset", help="A shipped preset from server/presets: local, lan, ensemble, touchosc, "

@@ -12,7 +12,7 @@ from robojam.core.performance import read_csv
 from synthetic import synthetic_corpus
 from test_corpus import raw_corpus_file
 
-COMMANDS = ["respond", "train", "eval", "plot", "bench"]
+COMMANDS = ["respond", "train", "eval", "plot", "bench", "import"]
 
 
 def robojam(*args, check=True, cwd=None):
