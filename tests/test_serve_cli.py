@@ -88,7 +88,8 @@ def test_serve_with_liblo_peers(tmp_path):
     # oscdump stamps each message with its arrival time (NTP seconds.fraction in hex)
     arrival = [int(a, 16) + int(b, 16) / 2**32 for a, b in (stamp.split(".") for stamp, _ in stamped)]
     assert 0 < arrival[response_end] - arrival[0] <= 1.5 + 0.05
-    assert any(line.startswith("/robojam/status si") and '"sessions" 1 "received" 16' in line for line in lines)
+    assert any(line.startswith("/robojam/status ss") and '"model" "default" "sessions" 1 "received" 16' in line
+               for line in lines)
     log = next((tmp_path / "logs").glob("*.csv"))
     assert sum(len(p) for p in read_log(log, sources=("performer",))) == 15
     assert sum(len(p) for p in read_log(log, sources=("robojam",))) == len(touches)

@@ -152,7 +152,8 @@ def test_the_page_starts_from_the_servers_settings(web):
     with connect(f"ws://127.0.0.1:{bridge.address[1]}/ws", open_timeout=5) as ws:
         hello = json.loads(ws.recv(timeout=5))
     settings = dict(zip(hello["args"][::2], hello["args"][1::2]))
-    assert settings == {"mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 1.0, "threshold": 0.3}
+    assert settings == {"mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 1.0, "threshold": 0.3,
+                        "model": "default", "models": ["default"]}  # the shipped model, under models/
 
 
 def test_bad_frames_harm_nothing(web):
@@ -333,6 +334,12 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             assert page.evaluate("window.robojam.strokes") == 3
             sent = page.evaluate("window.robojam.touchesSent")
             wait_for(lambda: server.counts["touches"] == sent, what="the server to hear both fingers")
+
+            before = server.model
+            page.click("#controls-toggle")
+            assert page.eval_on_selector("#model", "s => [...s.options].map(o => o.value)") == ["default"]
+            page.select_option("#model", "default")
+            wait_for(lambda: server.model is not before, what="the model chosen on the page to load")
         finally:
             browser.close()
     assert not errors, errors

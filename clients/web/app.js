@@ -109,6 +109,11 @@ const HANDLERS = {
     setPlaying(false);
   },
   "/robojam/web/settings": (pairs) => applyServerSettings(pairs),
+  "/robojam/model/changed": ([name]) => showModels(null, name),
+  "/robojam/model/refused": ([why]) => {
+    hook.modelRefused = why;
+    document.getElementById("activity").textContent = "model refused";
+  },
 };
 
 /* --- trails --------------------------------------------------------------- */
@@ -411,7 +416,21 @@ function controlValue(name) {
   return Number(document.getElementById(name).value);
 }
 
+/** The models the server offers (names), and the one playing. */
+function showModels(names, current) {
+  const select = document.getElementById("model");
+  if (names) {
+    select.replaceChildren(...names.map((name) => new Option(name, name)));
+  }
+  if (current) {
+    if (![...select.options].some((o) => o.value === current)) select.add(new Option(current, current));
+    select.value = current;
+  }
+}
+
 function setControl(name, value) {
+  if (name === "models") return showModels(value, null);
+  if (name === "model") return showModels(null, value);
   if (name === "mode") {
     const radio = document.querySelector(`input[name=mode][value="${value}"]`);
     if (radio) radio.checked = true;
@@ -463,6 +482,9 @@ function setUpControls() {
       sendControl("mode");
     });
   }
+  document.getElementById("model").addEventListener("change", (event) => {
+    send("/robojam/model", event.target.value);  // for every performer: not re-sent after a reconnect
+  });
   document.getElementById("respond").addEventListener("click", () => {
     startAudio();
     send("/robojam/respond");

@@ -1,4 +1,5 @@
-"""Messages for the server's thread from other threads (a MIDI keyboard, the web page, signals).
+"""Messages and tasks for the server's thread from other threads (a MIDI keyboard, the web page,
+a model loader, signals).
 
 The queue is paired with a socket that ``select`` watches, so posting a
 message wakes the server's loop at once.
@@ -24,6 +25,11 @@ class Inbox:
         self._queue.put((path, list(args), host))
         self.wake()
 
+    def run_soon(self, task) -> None:
+        """Have the server's thread call ``task()`` (safe from a signal handler or any thread)."""
+        self._queue.put(task)
+        self.wake()
+
     def wake(self) -> None:
         """Make the loop's ``select`` return (safe from a signal handler or any thread)."""
         try:
@@ -38,8 +44,8 @@ class Inbox:
         except OSError:
             pass
 
-    def messages(self) -> Iterator[tuple[str, list, str]]:
-        """Every message posted so far, oldest first."""
+    def messages(self) -> Iterator:
+        """Every message (path, args, host) and task (a callable) posted so far, oldest first."""
         while True:
             try:
                 yield self._queue.get_nowait()

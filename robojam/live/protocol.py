@@ -169,13 +169,25 @@ def threshold(server, key, values, timetag, now):
     _setting("threshold", values[0], server, key, now)
 
 
+@address("/robojam/model", Arg("model", "s", "a model's name: a folder under --models-dir, or default"))
+def model(server, key, values, timetag, now):
+    """Change the model, for every performer, without a restart. From another machine only a
+    name is accepted (letters, digits, '.', '_', '-'); a sender on this machine may also give a
+    model folder's path. It loads in the background: a response that is playing finishes on the
+    old model, and every call after it is answered by the new one (which hears again what was
+    played so far). /robojam/model/changed or /robojam/model/refused answers the sender; a
+    missing, corrupt or mismatched model is refused and the old one stays."""
+    server.change_model(key, values[0])
+
+
 @address("/robojam/status")
 def status(server, key, values, timetag, now):
     """Ask for the server's counters. The reply, /robojam/status, goes where responses
-    go and holds name-value pairs (string, int): sessions, received, touches, responses,
+    go and holds name-value pairs: first model and the model's name (a string), then (string,
+    int) pairs: sessions, received, touches, responses,
     unlogged (touches the touch log could not write, a full disk say; only once there are any),
     then dropped and one dropped.REASON for each reason seen (malformed, unknown_address,
-    bad_args, not_finite, out_of_range, bad_value, rate_limited, too_many_sessions,
+    bad_args, not_finite, out_of_range, bad_value, rate_limited, too_many_sessions, bad_model,
     socket_overflow, adapter), then, once measured, timing_error_us_p99 (how late response touches
     left, against their deadlines) and feed_latency_us_p99 (from a touch reaching the machine
     to its being in the model state), over the last 20,000 of each."""
@@ -190,6 +202,9 @@ OUTGOING = [
                              "Also sent before /robojam/response/end when a stroke is open."),
     ("/robojam/response/end", "The response is over: it ran its length, was stopped, or the performer "
                               "played over it."),
+    ("/robojam/model/changed name", "The model asked for with /robojam/model now plays."),
+    ("/robojam/model/refused reason", "The model asked for with /robojam/model was refused: why; the old "
+                                      "one stays."),
     ("/robojam/status name value ...", "The reply to /robojam/status."),
 ]
 

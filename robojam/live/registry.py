@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from robojam.core.engine import Engine
+from robojam.core.modelfile import Model
 from robojam.live.protocol import BadMessage
 from robojam.live.session import Session, Settings
 
@@ -50,6 +51,12 @@ class SessionRegistry:
             self._admit(key, host, now)
         self.performers[key].host = host
         return key
+
+    def use_model(self, model: Model) -> None:
+        """New performers get the model's engine; those here switch at their next call."""
+        self._engine = Engine(model)
+        for performer in self.performers.values():
+            performer.session.use_engine(self._engine.spawn())
 
     def session(self, key: str, now: float) -> Session:
         performer = self.performers[key]

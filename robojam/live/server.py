@@ -23,11 +23,14 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from robojam.core.engine import Engine
-from robojam.core.modelfile import Model
+from robojam import RobojamError
+from robojam.core.modelfile import Model, default_model_path
 from robojam.core.touchlog import PERFORMER
 from robojam.live.logwriter import LogKeeper, TouchLog
+from robojam.live.models import ModelLoader, model_path, trusted_host
 from robojam.live.inbox import Inbox
 from robojam.live.osc import OscError, parse_datagram
 from robojam.live.outbox import Outbox
@@ -37,6 +40,7 @@ from robojam.live.schedule import OutputSchedule
 from robojam.live.session import Session, Settings
 from robojam.live.status import StatusReport
 from robojam.live.transport import UdpTransport
+from robojam.live.warnings import RateLimitedWarnings
 
 PACKETS_PER_TURN = 64       # datagrams read before deadlines are checked again
 TIMING_SAMPLES = 20000      # recent outputs and touches the status percentiles cover
@@ -53,6 +57,8 @@ class ServerOptions:
     touch_rate: float = 250.0   # touches a second a performer may send; more are dropped
     status_every: float = 10.0  # seconds between status lines (0: never)
     seed: int | None = None
+    model_path: Path | None = None   # the model's folder, re-read on SIGHUP (None: the shipped one)
+    models_dir: Path = Path("models")  # where models named over the network are found
 
 
 class Server:
@@ -85,6 +91,9 @@ class Server:
                                    {"timing_error_us_p99": self.timing_errors, "feed_latency_us_p99": self.feed_latency},
                                    options.status_every, clock, adapter)
         self.keyboard = None  # an open MIDI input, closed at shutdown
+        self.model_path = Path(options.model_path) if options.model_path is not None else default_model_path()
+        self.loader = ModelLoader(self.inbox.run_soon)
+        self.warnings = RateLimitedWarnings()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -131,6 +140,42 @@ class Server:
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop())
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda *_: self.inbox.run_soon(self.reload_model))
+
+    # --- the model ------------------------------------------------------------
+
+    def change_model(self, key: str, spec: str) -> None:
+        """Load the model a performer named, then answer every new call with it (see robojam.live.models)."""
+        try:
+            path = model_path(spec, self.options.models_dir, trusted_host(self.performers[key].host))
+        except RobojamError as e:
+            self._refuse_model(key, str(e))
+            return
+        if not self.loader.load(path, lambda p, model, error: self._model_loaded(key, p, model, error)):
+            self._refuse_model(key, f"model {spec!r} refused: another model is loading")
+
+    def reload_model(self) -> None:
+        """Read the model folder in use again (SIGHUP): retrain, then reload without a restart."""
+        if not self.loader.load(self.model_path, lambda p, model, error: self._model_loaded(None, p, model, error)):
+            self.warnings.warn("bad_model", "not reloading: another model is loading")
+
+    def _model_loaded(self, key: str | None, path: Path, model: Model | None, error: str | None) -> None:
+        if model is None:
+            self._refuse_model(key, error)
+            return
+        self.model, self.model_path = model, path
+        self.registry.use_model(model)
+        print(f"robojam: now playing model {path.name}: {model.describe()}", flush=True)
+        if key in self.performers:
+            self.outbox.send(self.performers[key], "/robojam/model/changed", path.name)
+
+    def _refuse_model(self, key: str | None, why: str) -> None:
+        """The old model stays; the sender hears why, and the console at most every few seconds."""
+        self.drops["bad_model"] += 1
+        self.warnings.warn("bad_model", f"{why}; the model stays {self.model_path.name}")
+        if key in self.performers:
+            self.outbox.send(self.performers[key], "/robojam/model/refused", why)
 
     def _receive(self) -> None:
         for data, host in self.transport.receive(PACKETS_PER_TURN):
@@ -208,9 +253,13 @@ class Server:
             self.midi.performer_up()
 
     def _take_incoming(self) -> None:
-        """Messages posted by other threads, handled like OSC from their pseudo-host."""
-        for path, args, host in self.inbox.messages():
+        """Tasks and messages posted by other threads; messages are handled like OSC from their pseudo-host."""
+        for item in self.inbox.messages():
             try:
+                if callable(item):
+                    item()
+                    continue
+                path, args, host = item
                 keys = {self.handle_message(path, args, None, host, self.clock())} - {None}
                 self.schedule.send_due_now(self.performers, keys, self.outbox.output)
             except Exception as e:  # noqa: BLE001 - as for datagrams
@@ -227,7 +276,7 @@ class Server:
     # --- outgoing -------------------------------------------------------------
 
     def send_status(self, key: str, now: float) -> None:
-        args: list = []
+        args: list = ["model", self.model_path.name]
         for name, value in self.status().items():
             args += [name, int(value)]
         self.outbox.send(self.performers[key], "/robojam/status", *args)
@@ -236,7 +285,7 @@ class Server:
         return self.report.figures()
 
     def status_line(self) -> str:
-        return self.report.line()
+        return f"{self.report.line()}; model {self.model_path.name}"
 
     # --- upkeep -----------------------------------------------------------------
 

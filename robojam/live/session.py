@@ -20,6 +20,7 @@ duet
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -32,6 +33,8 @@ MODES = ("call-and-response", "duet")
 # Response touches are generated this far ahead of their deadlines.
 LOOKAHEAD_S = 0.25
 DEFAULT_Z = 0.5
+# Touches a session keeps of what it heard, to bring a new model up to date (see use_engine).
+HISTORY_TOUCHES = 512
 
 
 @dataclass
@@ -95,6 +98,33 @@ class Session:
         self._first_touch = True
         self._unfed: tuple[float, float, float] | None = None  # scheduled, not yet fed to the state
         self._sent_touch: Output | None = None    # robojam's last touch sent in the open stroke
+        self._heard: deque[tuple[float, float, float]] = deque(maxlen=HISTORY_TOUCHES)  # what was fed
+        self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
+
+    def use_engine(self, engine: Engine) -> None:
+        """Answer with another model's engine from the next response on.
+
+        The new engine hears again what this session heard (its last
+        HISTORY_TOUCHES touches), so a call in progress carries over. A
+        response that is playing finishes on the old model; a duet switches at once.
+        """
+        if self._playing and self.settings.mode == "call-and-response":
+            self._next_engine = engine
+            return
+        self._switch_to(engine)
+        if self._playing:
+            self._draw_duet_touch()
+
+    def _switch_to(self, engine: Engine) -> None:
+        engine.reset()
+        if self._heard:
+            engine.condition(list(self._heard))
+        self.engine, self._next_engine = engine, None
+
+    def _feed(self, x: float, y: float, dt: float) -> None:
+        """Feed a touch that belongs to what the session heard (not a response's own)."""
+        self.engine.feed(x, y, dt)
+        self._heard.append((x, y, dt))
 
     @property
     def playing(self) -> bool:
@@ -113,7 +143,7 @@ class Session:
         else:
             dt = 0.0 if self._last_touch_at is None else at - self._last_touch_at
         self._last_touch_at, self._last_fed, self.last_heard = at, now, now
-        self.engine.feed(x, y, min(max(dt, 0.0), 5.0))
+        self._feed(x, y, min(max(dt, 0.0), 5.0))
         self._call_pending = not duet
         if duet:
             if not self._playing:
@@ -130,7 +160,7 @@ class Session:
         """Start robojam's part now: a response, or the duet."""
         self.stop(now)
         if self.engine.state.head is None:
-            self.engine.feed(0.5, 0.5, 0.0)  # nothing heard yet: start from the middle of the screen
+            self._feed(0.5, 0.5, 0.0)  # nothing heard yet: start from the middle of the screen
         self._start(now)
         if self.settings.mode == "duet":
             self._last_fed = now
@@ -149,6 +179,7 @@ class Session:
         """Stop playing and forget everything heard."""
         self.stop(now)
         self.engine.reset()
+        self._heard.clear()
         self._last_touch_at = self._last_fed = None
         self._call_pending = False
 
@@ -251,7 +282,7 @@ class Session:
         self._schedule_touch(self._last_fed + dt, x, y, dt)
 
     def _duet_touch_played(self, output: Output) -> None:
-        self.engine.feed(output.x, output.y, output.deadline - self._last_fed)
+        self._feed(output.x, output.y, min(max(output.deadline - self._last_fed, 0.0), 5.0))
         self._last_fed = output.deadline
         self._draw_duet_touch()
 
@@ -268,3 +299,5 @@ class Session:
         if self._heard_state is not None:
             self.engine.restore(self._heard_state)
             self._heard_state = None
+        if self._next_engine is not None:
+            self._switch_to(self._next_engine)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from robojam import RobojamError
 from robojam.core.modelfile import load_model
@@ -37,6 +38,7 @@ def server_options(settings: dict) -> ServerOptions:
         reply_port=_number(settings, "reply_port", int), send=[parse_destination(s) for s in sends],
         max_sessions=_number(settings, "max_sessions", int), session_timeout=_number(settings, "session_timeout"),
         status_every=_number(settings, "status_every"), seed=_number(settings, "seed", int),
+        model_path=settings["model"], models_dir=Path(str(settings["models_dir"])),
     )
 
 

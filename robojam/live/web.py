@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from robojam import SOURCE_ROOT, RobojamError
+from robojam.live.models import model_names
 
 SOCKET_PATH = "/ws"
 MAX_FRAME = 4096          # bytes: a touch is ~60; anything much bigger is not robojam's
@@ -219,7 +220,7 @@ class WebBridge:
     def _settings(self) -> list:
         """The server's settings as name-value pairs, so the page's controls start where the server does."""
         settings = self.server.settings
-        pairs: list = []
+        pairs: list = ["models", model_names(self.server.options.models_dir), "model", self.server.model_path.name]
         for f in fields(settings):
             pairs += [f.name, getattr(settings, f.name)]
         return pairs

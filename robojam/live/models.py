@@ -1,0 +1,79 @@
+"""Changing the model while ``robojam serve`` plays: by name, or by path from trusted senders.
+
+Over the network a model is named: a folder under ``--models-dir``, or
+``default`` for the shipped one. A filesystem path is accepted only from the
+command line, a config file, SIGHUP, or a sender on this machine (loopback),
+so a stranger on the venue's network cannot make robojam read files of their
+choosing. Models load on a thread of their own, one at a time, so the show
+goes on meanwhile.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import threading
+from pathlib import Path
+from typing import Callable
+
+from robojam import RobojamError
+from robojam.core.modelfile import Model, default_model_path, load_model
+
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SHIPPED = "default"
+
+Done = Callable[[Path, "Model | None", "str | None"], None]  # (path, the model or None, why it was refused)
+
+
+def trusted_host(host: str) -> bool:
+    """Whether a sender may name model folders by path: only this machine (loopback)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # "web:N", "midi" and other pseudo-hosts
+
+
+def model_path(spec: str, models_dir: Path, trusted: bool) -> Path:
+    """The folder a model change names; RobojamError when the sender may not name it so."""
+    if MODEL_NAME.fullmatch(spec):
+        folder = Path(models_dir) / spec
+        return default_model_path() if spec == SHIPPED and not folder.is_dir() else folder
+    if not trusted:
+        raise RobojamError(f"model {spec!r} refused: over the network, name a model folder under the "
+                           "models folder (letters, digits, '.', '_', '-'); paths only from this machine")
+    return Path(spec).expanduser()
+
+
+def model_names(models_dir: Path) -> list[str]:
+    """The models a performer can name: folders under ``models_dir`` holding a model, and ``default``."""
+    try:
+        found = {p.parent.name for p in Path(models_dir).glob("*/model.json") if MODEL_NAME.fullmatch(p.parent.name)}
+    except OSError:
+        found = set()
+    return sorted(found | {SHIPPED})
+
+
+class ModelLoader:
+    """Loads one model at a time off the server's thread; ``run_on_server`` hands back the result."""
+
+    def __init__(self, run_on_server: Callable[[Callable[[], None]], None]):
+        self.run_on_server = run_on_server
+        self._busy = threading.Lock()
+
+    def load(self, path: Path, done: Done) -> bool:
+        """Start loading ``path``; False (and nothing done) while another load is under way."""
+        if not self._busy.acquire(blocking=False):
+            return False
+        threading.Thread(target=self._work, args=(path, done), name="robojam-model-loader", daemon=True).start()
+        return True
+
+    def _work(self, path: Path, done: Done) -> None:
+        try:
+            model, error = load_model(path), None
+        except RobojamError as e:
+            model, error = None, str(e)
+        except Exception as e:  # noqa: BLE001 - a hostile file must not take the loader down silently
+            model, error = None, f"model {path}: cannot load it ({e!r})"
+        finally:
+            self._busy.release()
+        self.run_on_server(lambda: done(path, model, error))
