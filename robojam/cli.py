@@ -98,55 +98,74 @@ def _write(action, path: Path) -> None:
         raise RobojamError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
+def _train_option(name: str, help_text: str, **kwargs):
+    """A train option whose default comes from TrainOptions (or FINE_TUNING with --from)."""
+    from dataclasses import fields
+
+    from robojam.train.training import FINE_TUNING, TrainOptions
+
+    key = name.lstrip("-").replace("-", "_")
+    key = "learning_rate" if key == "lr" else key
+    default = next(f.default for f in fields(TrainOptions) if f.name == key)
+    shown = f" [default: {default}" + (f"; {FINE_TUNING[key]} with --from" if key in FINE_TUNING else "") + "]"
+    return click.option(name, key, default=None, help=help_text + shown, **kwargs)
+
+
 @main.command()
 @click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Model folder to write (checkpoints go to its checkpoints/ folder).")
-@click.option("--layers", type=click.IntRange(1, 8), default=2, show_default=True, help="Stacked LSTM layers.")
-@click.option("--units", type=click.IntRange(4, 1024), default=64, show_default=True, help="Units per LSTM layer.")
-@click.option("--mixtures", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Gaussian components in the MDN head.")
-@click.option("--seq-len", type=click.IntRange(2, 4096), default=64, show_default=True,
-              help="Events per training window.")
-@click.option("--encoding", type=click.Choice(["delta", "heading", "robojam"]), default="delta", show_default=True,
-              help="delta: predict movement and log dt (robojam's default); heading: the movement along and across "
-                   "the one before, and log dt; robojam: raw x, y, dt as in RoboJam.")
-@click.option("--epochs", type=click.IntRange(1, 10000), default=100, show_default=True,
-              help="Most epochs to train; early stopping usually ends sooner.")
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
-@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=1e-3,
-              show_default=True, help="Adam learning rate (halved when validation stalls).")
-@click.option("--patience", type=click.IntRange(1, 1000), default=8, show_default=True,
-              help="Epochs without validation improvement before stopping.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for weights and shuffling.")
+@click.option("--from", "base_path", type=click.Path(path_type=Path),
+              help="Fine-tune this model (a model folder, or 'default' for the shipped one) on DATA instead "
+                   "of training from scratch: its architecture and encoding are kept.")
+@_train_option("--layers", "Stacked LSTM layers.", type=click.IntRange(1, 8))
+@_train_option("--units", "Units per LSTM layer.", type=click.IntRange(4, 1024))
+@_train_option("--mixtures", "Gaussian components in the MDN head.", type=click.IntRange(1, 64))
+@_train_option("--seq-len", "Events per training window.", type=click.IntRange(2, 4096))
+@_train_option("--encoding", "delta: predict movement and log dt (robojam's default); heading: the movement "
+                             "along and across the one before, and log dt; robojam: raw x, y, dt as in RoboJam.",
+               type=click.Choice(["delta", "heading", "robojam"]))
+@_train_option("--epochs", "Most epochs to train; early stopping usually ends sooner.", type=click.IntRange(1, 10000))
+@_train_option("--batch-size", "Training windows a step.", type=click.IntRange(1, 4096))
+@_train_option("--lr", "Adam learning rate (halved when validation stalls).",
+               type=click.FloatRange(min=0, min_open=True))
+@_train_option("--patience", "Epochs without validation improvement before stopping.", type=click.IntRange(1, 1000))
+@_train_option("--seed", "Random seed for weights and shuffling.", type=int)
 @click.option("--include-responses", is_flag=True,
               help="From robojam serve's touch logs, also train on robojam's own responses "
                    "(by default only the performers' touches).")
-def train(data, output, layers, units, mixtures, seq_len, encoding, epochs, batch_size, learning_rate,
-          patience, seed, include_responses):
+def train(data, output, base_path, include_responses, **given):
     """Train a model on DATA: .npz corpora, CSV performances, robojam serve's touch-log
     folders, or folders of CSV performances.
 
     Performances are split by a hash of their content: 80% train, 10%
     validation (early stopping), 10% test, never seen in training (score it
-    with `robojam eval DATA --split test`).
+    with `robojam eval DATA --split test`). With --from, fine-tune a model on
+    your own playing: the summary compares it with the base model on the
+    validation split of DATA.
     """
     _require("keras", "train", "robojam train")
     from robojam.core.corpus import load_performances
+    from robojam.core.modelfile import load_model
     from robojam.core.touchlog import PERFORMER, ROBOJAM
-    from robojam.train.training import TrainOptions, train as run_training
+    from robojam.train.training import train as run_training, train_options
 
     performances = load_performances(list(data), (PERFORMER, ROBOJAM) if include_responses else (PERFORMER,))
-    options = TrainOptions(layers=layers, units=units, mixtures=mixtures, seq_len=seq_len, encoding=encoding,
-                           epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                           patience=patience, seed=seed)
-    model = run_training(performances, options, output, sources=[str(d) for d in data])
+    base = None
+    if base_path is not None:
+        base = load_model(None if str(base_path) == "default" else base_path)
+    options = train_options(None if base is None else str(base_path), **given)
+    model = run_training(performances, options, output, sources=[str(d) for d in data], base=base)
     info = model.metadata["training"]
     score = model.metadata["score"]
     click.echo(f"\nsaved {output}: {model.describe()}\n"
                f"  {info['epochs_run']} epochs in {info['seconds']:.0f} s, best validation loss "
                f"{info['best_val_loss']:.4f}\n"
                f"  validation score {score['nll_per_event']:.4f} nats/event over {score['events']} events")
+    if "base_score" in model.metadata:
+        gain = model.metadata["base_score"]["nll_per_event"] - score["nll_per_event"]
+        click.echo(f"  the base model scores {model.metadata['base_score']['nll_per_event']:.4f} there: "
+                   f"fine-tuning gained {gain:.4f} nats/event")
 
 
 @main.command(name="eval")

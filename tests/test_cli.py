@@ -112,6 +112,18 @@ def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
     robojam("respond", example_call, "-o", out, "--model", model, "--seconds", 2, "--seed", 0)
     assert read_csv(out).duration <= 2.0
 
+    mine = tmp_path / "mine.npz"
+    raw_corpus_file(mine, synthetic_corpus(30, seed=9))
+    tuned = tmp_path / "tuned"
+    result = robojam("train", mine, "-o", tuned, "--from", model, "--epochs", 4, "--seed", 2)
+    assert "fine-tuning gained" in result.stdout
+    meta = json.loads((tuned / "model.json").read_text())
+    assert meta["architecture"]["units"] == 8 and meta["encoding"] == json.loads((model / "model.json").read_text())["encoding"]
+    assert meta["training"]["base"] == str(model) and meta["training"]["learning_rate"] == 3e-4
+    assert meta["score"]["nll_per_event"] < meta["base_score"]["nll_per_event"]  # it learned the new data
+    clash = robojam("train", mine, "-o", tmp_path / "x", "--from", model, "--units", 16, check=False)
+    assert clash.returncode == 1 and "--units does not apply when fine-tuning" in clash.stderr
+
 
 def test_bench_reports_the_documented_keys():
     result = json.loads(robojam("bench", "--json", "--no-keras", "--no-litert", "--no-live", "--steps", 200).stdout)

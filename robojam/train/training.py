@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +23,10 @@ from robojam.core.modelfile import Model, save_model
 
 @dataclass
 class TrainOptions:
+    """How to train; the defaults are robojam train's (one source for both)."""
+
     layers: int = 2
-    units: int = 128
+    units: int = 64
     mixtures: int = 8
     seq_len: int = 64
     encoding: str = "delta"
@@ -33,6 +35,29 @@ class TrainOptions:
     learning_rate: float = 1e-3
     patience: int = 8
     seed: int = 0
+    base: str | None = None  # fine-tune this model (its folder) instead of starting from scratch
+
+    ARCHITECTURE = ("layers", "units", "mixtures", "encoding")
+
+
+# Fine-tuning on a few minutes of one player's playing: fewer, gentler steps, stopping sooner.
+FINE_TUNING = {"epochs": 30, "learning_rate": 3e-4, "patience": 4}
+
+
+def train_options(base: str | None = None, **given) -> TrainOptions:
+    """Options for training from scratch, or for fine-tuning ``base``; values given (not None) win.
+
+    Fine-tuning keeps the base model's architecture and encoding, so giving
+    those is an error.
+    """
+    given = {name: value for name, value in given.items() if value is not None}
+    if base is not None:
+        clash = sorted(set(given) & set(TrainOptions.ARCHITECTURE))
+        if clash:
+            raise RobojamError(f"--{clash[0]} does not apply when fine-tuning: the base model's "
+                               f"architecture and encoding are kept")
+        given = {**FINE_TUNING, **given}
+    return TrainOptions(**given, base=base)
 
 
 def make_encoding(name: str, train: list[np.ndarray]) -> Encoding:
@@ -81,21 +106,26 @@ def split_for_training(performances: list[np.ndarray]) -> tuple[list[np.ndarray]
 
 
 def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path,
-          sources: list[str] = ()) -> Model:
-    """Fit a network, save the best one to ``out`` (with checkpoints on the way) and return it."""
-    from robojam.train.network import build_sequence_network, masked_mdn_loss, weights_from_keras
+          sources: list[str] = (), base: Model | None = None) -> Model:
+    """Fit a network (from scratch, or from ``base``: fine-tuning), save the best one to ``out``
+    (with checkpoints on the way) and return it."""
+    from robojam.train.network import build_sequence_network, load_into_keras, masked_mdn_loss, weights_from_keras
 
     import keras
 
     keras.utils.set_random_seed(options.seed)
     train_set, val_set = split_for_training(performances)
-    encoding = make_encoding(options.encoding, train_set)
+    if base is not None:
+        options = _with_architecture_of(base, options)
+    encoding = base.encoding if base is not None else make_encoding(options.encoding, train_set)
     train_x, train_y = make_windows(train_set, encoding, options.seq_len)
     val_x, val_y = make_windows(val_set, encoding, options.seq_len)
     print(f"training on {len(train_set)} performances ({len(train_x)} windows of {options.seq_len}), "
           f"validating on {len(val_set)}", flush=True)
 
     network = build_sequence_network(encoding.input_dim, options.layers, options.units, options.mixtures)
+    if base is not None:
+        load_into_keras(network, base)
     network.compile(optimizer=keras.optimizers.Adam(options.learning_rate, clipnorm=1.0),
                     loss=masked_mdn_loss(encoding.output_dim, options.mixtures))
 
@@ -120,8 +150,15 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
     model = snapshot({"epochs_run": len(val_losses), "best_val_loss": float(np.min(val_losses)),
                       "seconds": round(time.monotonic() - started, 1)})
     model.metadata["score"] = {"split": "val", **score_model(model, val_set).to_dict()}
+    if base is not None:
+        model.metadata["base_score"] = {"split": "val", **score_model(base, val_set).to_dict()}
     save_model(model, out)
     return model
+
+
+def _with_architecture_of(base: Model, options: TrainOptions) -> TrainOptions:
+    return replace(options, layers=base.layers, units=base.units, mixtures=base.mixtures,
+                   encoding=base.encoding.name)
 
 
 def checkpoint_best(make_model, folder: Path):
