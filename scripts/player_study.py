@@ -1,0 +1,90 @@
+"""Fine-tuned against base against from-scratch, on one "player" of the shared corpus.
+
+The corpus names no performers, so a player is made: the corpus's
+performances are grouped by style (k-means on their rhythm and stroke
+features, robojam.train.realism.describe, standardised), and the cluster
+chosen is the one with the most test-split performances. Its performances
+in the corpus's train and val splits are the player's rehearsal; those in
+the test split, which the shipped model never saw, are held out.
+
+Then, on the same rehearsal:
+  - the shipped default model, untouched (base);
+  - `robojam train REHEARSAL --from default` with its defaults (fine-tuned);
+  - `robojam train REHEARSAL` from scratch with the default's architecture, for as
+    many epochs as fine-tuning ran (the same time: same architecture, same data);
+and each is scored on the held-out performances.
+
+    .venv/bin/python scripts/player_study.py ../shared/data/tiny-performances.npz runs/player
+
+Needs the train and eval extras.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from robojam.core.corpus import load_performances, select_split, usable
+from robojam.core.modelfile import load_model
+from robojam.core.performance import Performance, write_csv
+from robojam.train.evaluate import score_model
+from robojam.train.realism import FEATURES, describe
+
+STYLE = ("touch_rate", "pause_share", "strokes_per_s", "tap_share", "stroke_length", "step_length", "speed",
+         "turning", "straight_share", "spread_x", "spread_y")
+CLUSTERS = 6
+
+
+def player(performances: list[np.ndarray]) -> list[np.ndarray]:
+    from sklearn.cluster import KMeans
+
+    clean = [c for c, _ in usable(performances)]
+    columns = [FEATURES.index(name) for name in STYLE]
+    features = np.array([[describe(p)[FEATURES[i]] for i in columns] for p in clean])
+    features = (features - features.mean(0)) / np.maximum(features.std(0), 1e-9)
+    labels = KMeans(CLUSTERS, n_init=10, random_state=0).fit_predict(features)
+    test_ids = {id(p) for p in select_split(clean, "test")}
+    chosen = max(range(CLUSTERS), key=lambda k: sum(id(p) in test_ids for p, l in zip(clean, labels) if l == k))
+    return [p for p, label in zip(clean, labels) if label == chosen]
+
+
+def write_folder(performances: list[np.ndarray], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, p in enumerate(performances):
+        write_csv(Performance.from_xy_dt(p), folder / f"p{i:04d}.csv")
+
+
+def train(args: list[str]) -> float:
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "robojam", "train", *args], check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def main(corpus: str, out: str) -> None:
+    out_dir = Path(out)
+    mine = player(load_performances([corpus]))
+    held_out = select_split(mine, "test")
+    rehearsal = [p for p in mine if not any(p is q for q in held_out)]
+    write_folder(rehearsal, out_dir / "rehearsal")
+    touches = sum(len(p) for p in rehearsal)
+    seconds_tuned = train([str(out_dir / "rehearsal"), "-o", str(out_dir / "tuned"), "--from", "default"])
+    epochs = json.loads((out_dir / "tuned" / "model.json").read_text())["training"]["epochs_run"]
+    seconds_scratch = train([str(out_dir / "rehearsal"), "-o", str(out_dir / "scratch"), "--epochs", str(epochs),
+                             "--patience", str(epochs)])
+    scores = {name: score_model(model, held_out).nll_per_event for name, model in
+              (("base", load_model()), ("fine-tuned", load_model(out_dir / "tuned")),
+               ("from scratch", load_model(out_dir / "scratch")))}
+    report = {"player_performances": len(mine), "epochs": epochs, "rehearsal_performances": len(rehearsal),
+              "rehearsal_touches": touches, "held_out_performances": len(held_out),
+              "seconds": {"fine-tuned": round(seconds_tuned, 1), "from scratch": round(seconds_scratch, 1)},
+              "held_out_nll": {k: round(v, 3) for k, v in scores.items()}}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
