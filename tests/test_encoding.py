@@ -87,3 +87,13 @@ def test_heading_after_no_movement_uses_the_screens_frame():
 def test_heading_density_needs_the_same_jacobian_as_delta():
     touches = curve()
     np.testing.assert_allclose(make("heading").log_jacobian(touches), make("delta").log_jacobian(touches))
+
+
+def test_heading_inputs_show_the_room_to_the_screens_edges_around_the_stroke():
+    encoding = HeadingEncoding(delta_scale=10.0)
+    rightwards = np.array([[0.8, 0.3, 0.0], [0.9, 0.3, 0.02]])
+    ahead, behind, left, right = encoding.inputs(rightwards)[1, -4:]
+    assert (ahead, behind, left, right) == pytest.approx((0.1, 0.9, 0.7, 0.3))
+    diagonal = np.array([[0.5, 0.5, 0.0], [0.6, 0.6, 0.02]])
+    assert encoding.inputs(diagonal)[1, -4] == pytest.approx(0.4 * math.sqrt(2))
+    assert encoding.inputs(diagonal)[0, -4:] == pytest.approx((0.5, 0.5, 0.5, 0.5))  # no movement: screen axes

@@ -18,7 +18,10 @@ The network reads one input vector per event and its MDN head models a
     a diagonal Gaussian can lay its spread along a stroke, and "carry on the
     same way" is one mean whatever the stroke's direction. After no movement
     (a tap, the first touch) the frame is the screen's own. The input holds
-    the absolute position and movement and the movement in that frame.
+    the absolute position and movement, the movement in the frame before it,
+    and the *room* ahead, behind, to the left and to the right: how far the
+    screen's edge is in each direction of the new frame, so the network sees
+    the edges the way it sees the stroke.
 
 An encoding reads and writes one touch at a time given a *context*: what it
 needs of the touches before (``context``). Raw and delta need the last
@@ -159,7 +162,7 @@ class DeltaEncoding(Encoding):
 
 class HeadingEncoding(DeltaEncoding):
     name = "heading"
-    input_dim = 7
+    input_dim = 11
 
     def context(self, prev, x, y):
         return (x, y, 0.0, 0.0) if prev is None else (x, y, x - prev[0], y - prev[1])
@@ -172,9 +175,9 @@ class HeadingEncoding(DeltaEncoding):
 
     def inputs(self, xy_dt):
         xy_dt = np.asarray(xy_dt, dtype=np.float64)
-        moves = np.diff(xy_dt[:, :2], axis=0, prepend=xy_dt[:1, :2]) * self.delta_scale
+        moves = np.diff(xy_dt[:, :2], axis=0, prepend=xy_dt[:1, :2])
         targets = self.targets(xy_dt)
-        return np.column_stack([xy_dt[:, :2], moves, targets])
+        return np.column_stack([xy_dt[:, :2], moves * self.delta_scale, targets, _rooms(xy_dt[:, :2], moves)])
 
     def _log_dts(self, dts: np.ndarray) -> np.ndarray:
         return (np.log(np.maximum(dts, DT_FLOOR)) - self.logdt_mean) / self.logdt_std
@@ -184,8 +187,10 @@ class HeadingEncoding(DeltaEncoding):
         px, py, pdx, pdy = (x, y, 0.0, 0.0) if prev is None else prev
         dx, dy = x - px, y - py
         ux, uy = _unit(pdx, pdy)
+        vx, vy = _unit(dx, dy)
         return [x, y, dx * scale, dy * scale, (dx * ux + dy * uy) * scale, (dy * ux - dx * uy) * scale,
-                self._log_dt(dt)]
+                self._log_dt(dt), _room(x, y, vx, vy), _room(x, y, -vx, -vy), _room(x, y, -vy, vx),
+                _room(x, y, vy, -vx)]
 
     def _move(self, prev, target) -> tuple[float, float]:
         ux, uy = _unit(prev[2], prev[3])
@@ -208,6 +213,32 @@ MIN_HEADING_MOVE = 1e-6
 def _unit(dx: float, dy: float) -> tuple[float, float]:
     norm = math.hypot(dx, dy)
     return (dx / norm, dy / norm) if norm > MIN_HEADING_MOVE else (1.0, 0.0)
+
+
+# Room is measured up to this far (the screen's diagonal is about 1.41).
+MAX_ROOM = 1.5
+
+
+def _room(x: float, y: float, vx: float, vy: float) -> float:
+    """How far from (x, y) along the unit direction (vx, vy) the screen's edge is."""
+    room = MAX_ROOM
+    if vx > 1e-12:
+        room = min(room, (1.0 - x) / vx)
+    elif vx < -1e-12:
+        room = min(room, x / -vx)
+    if vy > 1e-12:
+        room = min(room, (1.0 - y) / vy)
+    elif vy < -1e-12:
+        room = min(room, y / -vy)
+    return max(room, 0.0)
+
+
+def _rooms(xy: np.ndarray, moves: np.ndarray) -> np.ndarray:
+    """Room ahead, behind, left and right of each touch, in the frame of its own movement (n, 4)."""
+    frames = _in_frame(np.tile([1.0, 0.0], (len(xy), 1)), moves)  # (cos, -sin) of each frame's heading
+    ux, uy = frames[:, 0], -frames[:, 1]
+    return np.column_stack([[_room(x, y, vx, vy) for x, y, vx, vy in zip(xy[:, 0], xy[:, 1], a, b)]
+                            for a, b in ((ux, uy), (-ux, -uy), (-uy, ux), (uy, -ux))])
 
 
 def _in_frame(moves: np.ndarray, before: np.ndarray) -> np.ndarray:
