@@ -77,7 +77,7 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, seed, plot_path
     performance = read_csv(call)
     engine = Engine(load_model(model_path))
     response = engine.respond(performance.xy_dt(), seconds, np.random.default_rng(seed), temp, sigma_temp)
-    result = Performance.from_xy_dt(response)
+    result = Performance.from_xy_dt(response, z=None)  # robojam's dynamics
     _write(lambda: write_csv(result, output), output)
     click.echo(f"{output}: {len(result)} touches over {result.duration:.2f} s, "
                f"answering {len(performance)} touches over {performance.duration:.2f} s")

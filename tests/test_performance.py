@@ -51,6 +51,10 @@ def test_xy_dt_and_back():
     np.testing.assert_allclose(perf.time, [1.0, 1.0167, 1.3167])
     np.testing.assert_allclose(perf.xy_dt()[:, 2], [0.0, 0.0167, 0.3])
     assert perf.events[:, 4].tolist() == [0, 1, 0]
+    assert perf.events[:, 3].tolist() == [0.5, 0.5, 0.5]
+    played = Performance.from_xy_dt([[0.5, 0.5, 0.0], [0.51, 0.5, 0.0167], [0.9, 0.1, 0.3]], z=None)
+    # robojam's dynamics: strokes accented by the rest before them, moving touches by their speed
+    np.testing.assert_allclose(played.events[:, 3], [0.35, 0.25 + 0.6 * 0.6 / 1.6, 0.35 + 0.5 * 0.3], atol=1e-3)
 
 
 def test_stroke_inference_breaks_on_pause_or_jump():

@@ -131,3 +131,28 @@ def test_changing_mode_stops_the_part():
     session.apply("mode", "duet", now=last + 0.3)
     assert not session.playing
     assert session.due(last + 0.3)[-1].kind == "end"
+
+
+def test_responses_have_dynamics_accented_strokes_and_speed():
+    from robojam.core.performance import touch_dynamics
+
+    session = make_session(threshold=0.5, seconds=3.0)
+    last = play_call(session)
+    got = [o for _, o in run_clock(session, last + 0.5, last + 4.0, step=0.002)]
+    touches = [o for o in got if o.kind == "touch"]
+    assert len({round(t.z, 3) for t in touches}) > 5 and all(0.25 <= t.z <= 0.85 for t in touches)
+    first = touches[0]
+    assert first.z >= 0.35  # a response's first touch starts a stroke: accented
+    for before, touch in zip(touches, touches[1:]):
+        ups = [o for o in got if o.kind == "up" and before.deadline < o.deadline <= touch.deadline]
+        dt = touch.deadline - before.deadline
+        assert touch.z == pytest.approx(touch_dynamics(before.x, before.y, touch.x, touch.y, dt, bool(ups)))
+
+
+def test_the_dynamics_rule():
+    from robojam.core.performance import touch_dynamics
+
+    assert touch_dynamics(0.5, 0.5, 0.5, 0.5, 0.0, new_stroke=True) == pytest.approx(0.35)
+    assert touch_dynamics(0.5, 0.5, 0.2, 0.2, 2.0, new_stroke=True) == pytest.approx(0.85)
+    assert touch_dynamics(0.5, 0.5, 0.5, 0.5, 0.02, new_stroke=False) == pytest.approx(0.25)
+    assert touch_dynamics(0.5, 0.5, 0.52, 0.5, 0.02, new_stroke=False) == pytest.approx(0.55)  # 1 screen/s

@@ -53,13 +53,36 @@ class Performance:
         return np.column_stack([self.events[:, 1], self.events[:, 2], dt])
 
     @classmethod
-    def from_xy_dt(cls, xy_dt: np.ndarray, z: float = DEFAULT_Z, start: float = 0.0) -> "Performance":
-        """Build a performance from ``x, y, dt`` rows, inferring strokes from pauses and jumps."""
+    def from_xy_dt(cls, xy_dt: np.ndarray, z: float | None = DEFAULT_Z, start: float = 0.0) -> "Performance":
+        """Build a performance from ``x, y, dt`` rows, inferring strokes from pauses and jumps.
+
+        ``z`` is every touch's size, or None for robojam's dynamics (``touch_dynamics``).
+        """
         xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)
         time = start + np.cumsum(xy_dt[:, 2])
         moving = stroke_continues(xy_dt)
-        z_col = np.full(len(xy_dt), z)
+        if z is None:
+            previous = np.vstack([xy_dt[:1, :2], xy_dt[:-1, :2]])
+            z_col = np.array([touch_dynamics(px, py, x, y, dt, not m)
+                              for (px, py), (x, y, dt), m in zip(previous, xy_dt, moving)])
+        else:
+            z_col = np.full(len(xy_dt), z)
         return cls(np.column_stack([time, xy_dt[:, 0], xy_dt[:, 1], z_col, moving]))
+
+
+def touch_dynamics(prev_x: float, prev_y: float, x: float, y: float, dt: float, new_stroke: bool) -> float:
+    """robojam's loudness for one of its own touches (its z, MIDI velocity at a note-on).
+
+    The model predicts no touch size, so dynamics follow a rule a player
+    would recognise: a stroke's first touch is accented by the rest before it
+    (0.35 after no rest, up to 0.85 after a second or more); while moving, z
+    follows speed (0.25 standing still, 0.55 at a screen's width a second,
+    towards 0.85 faster).
+    """
+    if new_stroke:
+        return 0.35 + 0.5 * min(max(dt, 0.0), 1.0)
+    speed = math.hypot(x - prev_x, y - prev_y) / max(dt, 1 / 240)
+    return 0.25 + 0.6 * speed / (speed + 1.0)
 
 
 def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:

@@ -197,7 +197,9 @@ def status(server, key, values, timetag, now):
 OUTGOING = [
     ("/robojam/response/start", "A response (or a duet) begins."),
     ("/robojam/response/touch x y z", "One of robojam's touches, sent at its time: x, y in [0, 1] as in "
-                                      "/robojam/touch, z the touch size (0.5)."),
+                                      "/robojam/touch, z robojam's dynamics, 0.25 to 0.85: a stroke's first "
+                                      "touch accented by the rest before it, moving touches louder as they "
+                                      "move faster."),
     ("/robojam/response/up", "robojam's finger lifts: the next response touch starts a new stroke. "
                              "Also sent before /robojam/response/end when a stroke is open."),
     ("/robojam/response/end", "The response is over: it ran its length, was stopped, or the performer "

@@ -27,7 +27,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.engine import Engine, check_temperatures
-from robojam.core.performance import STROKE_GAP_S, STROKE_JUMP
+from robojam.core.performance import STROKE_GAP_S, STROKE_JUMP, touch_dynamics
 
 MODES = ("call-and-response", "duet")
 # Response touches are generated this far ahead of their deadlines.
@@ -98,6 +98,7 @@ class Session:
         self._first_touch = True
         self._unfed: tuple[float, float, float] | None = None  # scheduled, not yet fed to the state
         self._sent_touch: Output | None = None    # robojam's last touch sent in the open stroke
+        self._last_played: Output | None = None   # robojam's last touch played in this response or duet
         self._heard: deque[tuple[float, float, float]] = deque(maxlen=HISTORY_TOUCHES)  # what was fed
         self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
 
@@ -213,6 +214,8 @@ class Session:
         ready = []
         while self._queue and self._queue[0].deadline <= now:
             output = self._queue.pop(0)
+            if output.kind == "touch":
+                self._last_played = output
             ready.extend(self._with_stroke_ends(output))
             if output.kind == "touch" and self.settings.mode == "duet" and self._playing:
                 self._duet_touch_played(output)
@@ -244,6 +247,7 @@ class Session:
     # --- robojam's part -------------------------------------------------------
 
     def _start(self, now: float) -> None:
+        self._last_played = None
         self._call_pending = False
         self._playing = True
         self._play_clock = now
@@ -287,10 +291,18 @@ class Session:
         self._draw_duet_touch()
 
     def _schedule_touch(self, deadline: float, x: float, y: float, dt: float) -> None:
-        self._queue.append(Output(deadline, "touch", x, y, DEFAULT_Z))
+        self._queue.append(Output(deadline, "touch", x, y, self._dynamics(x, y, dt)))
         self._queue.sort()
         self._first_touch = False
         self._play_clock = deadline
+
+    def _dynamics(self, x: float, y: float, dt: float) -> float:
+        """The touch's z by robojam's dynamics rule, after the touch scheduled or played before it."""
+        previous = next((o for o in reversed(self._queue) if o.kind == "touch"), self._last_played)
+        if previous is None:
+            return touch_dynamics(x, y, x, y, dt, new_stroke=True)
+        new_stroke = dt > STROKE_GAP_S or math.hypot(x - previous.x, y - previous.y) > STROKE_JUMP
+        return touch_dynamics(previous.x, previous.y, x, y, dt, new_stroke)
 
     def _finish(self, at: float) -> None:
         self._queue.append(Output(at, "end"))
