@@ -61,9 +61,11 @@ def keras_step_times(model: Model, steps: int = 200) -> np.ndarray:
 def litert_step_times(model: Model, steps: int = 2000) -> np.ndarray:
     """Milliseconds for the same step as IMPSY takes it: LiteRT ``invoke`` with explicit state,
     then keras-mdn-layer's ``sample_from_output``."""
-    import keras_mdn_layer as mdn
-
     from robojam.train.litert import LiteRTStep
+    from robojam.train.quiet import native_stderr_silenced
+
+    with native_stderr_silenced():
+        import keras_mdn_layer as mdn
 
     step = LiteRTStep(model)
     encoding = model.encoding

@@ -21,17 +21,19 @@ class LiteRTStep:
     """One step of a model in LiteRT's interpreter: touch input and state in, mixture and state out."""
 
     def __init__(self, model: Model):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise RobojamError('the LiteRT reference needs ai-edge-litert: pip install "robojam[bench]"') from None
         from robojam.train.network import keras_step_model
+        from robojam.train.quiet import native_stderr_silenced
 
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "step.tflite"
-            keras_step_model(model, unroll=True).export(str(path), format="litert", verbose=False)
-            self.interpreter = Interpreter(model_path=str(path), num_threads=1)
-        self.interpreter.allocate_tensors()
+        with native_stderr_silenced():
+            try:
+                from ai_edge_litert.interpreter import Interpreter
+            except ImportError:
+                raise RobojamError('the LiteRT reference needs ai-edge-litert: pip install "robojam[bench]"') from None
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "step.tflite"
+                keras_step_model(model, unroll=True).export(str(path), format="litert", verbose=False)
+                self.interpreter = Interpreter(model_path=str(path), num_threads=1)
+            self.interpreter.allocate_tensors()
         inputs = {_input_name(d["name"]): d["index"] for d in self.interpreter.get_input_details()}
         outputs = sorted(self.interpreter.get_output_details(), key=lambda d: _output_number(d["name"]))
         self._touch = inputs["touch"]

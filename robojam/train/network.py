@@ -11,10 +11,14 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import keras_mdn_layer as mdn  # noqa: E402
+from robojam.train.quiet import native_stderr_silenced  # noqa: E402
+
+with native_stderr_silenced():
+    import keras
+    import keras_mdn_layer as mdn
+    from keras import layers, ops
+
 import numpy as np  # noqa: E402
-from keras import layers, ops  # noqa: E402
 
 from robojam.core.modelfile import MDN_PARTS, Model  # noqa: E402
 
