@@ -187,10 +187,8 @@ class HeadingEncoding(DeltaEncoding):
         px, py, pdx, pdy = (x, y, 0.0, 0.0) if prev is None else prev
         dx, dy = x - px, y - py
         ux, uy = _unit(pdx, pdy)
-        vx, vy = _unit(dx, dy)
         return [x, y, dx * scale, dy * scale, (dx * ux + dy * uy) * scale, (dy * ux - dx * uy) * scale,
-                self._log_dt(dt), _room(x, y, vx, vy), _room(x, y, -vx, -vy), _room(x, y, -vy, vx),
-                _room(x, y, vy, -vx)]
+                self._log_dt(dt), *_rooms_around(x, y, *_unit(dx, dy))]
 
     def _move(self, prev, target) -> tuple[float, float]:
         ux, uy = _unit(prev[2], prev[3])
@@ -220,25 +218,19 @@ MAX_ROOM = 1.5
 
 
 def _room(x: float, y: float, vx: float, vy: float) -> float:
-    """How far from (x, y) along the unit direction (vx, vy) the screen's edge is."""
-    room = MAX_ROOM
-    if vx > 1e-12:
-        room = min(room, (1.0 - x) / vx)
-    elif vx < -1e-12:
-        room = min(room, x / -vx)
-    if vy > 1e-12:
-        room = min(room, (1.0 - y) / vy)
-    elif vy < -1e-12:
-        room = min(room, y / -vy)
-    return max(room, 0.0)
+    """How far from (x, y) along the unit direction (vx, vy) the screen's edge is, at most MAX_ROOM."""
+    ax, ay = abs(vx) or 1e-12, abs(vy) or 1e-12
+    return min((1.0 - x if vx >= 0 else x) / ax, (1.0 - y if vy >= 0 else y) / ay, MAX_ROOM)
+
+
+def _rooms_around(x: float, y: float, vx: float, vy: float) -> tuple[float, float, float, float]:
+    """The room ahead along the unit heading (vx, vy), behind, to its left (-vy, vx) and to its right."""
+    return _room(x, y, vx, vy), _room(x, y, -vx, -vy), _room(x, y, -vy, vx), _room(x, y, vy, -vx)
 
 
 def _rooms(xy: np.ndarray, moves: np.ndarray) -> np.ndarray:
     """Room ahead, behind, left and right of each touch, in the frame of its own movement (n, 4)."""
-    frames = _in_frame(np.tile([1.0, 0.0], (len(xy), 1)), moves)  # (cos, -sin) of each frame's heading
-    ux, uy = frames[:, 0], -frames[:, 1]
-    return np.column_stack([[_room(x, y, vx, vy) for x, y, vx, vy in zip(xy[:, 0], xy[:, 1], a, b)]
-                            for a, b in ((ux, uy), (-ux, -uy), (-uy, ux), (uy, -ux))])
+    return np.array([_rooms_around(x, y, *_unit(dx, dy)) for (x, y), (dx, dy) in zip(xy.tolist(), moves.tolist())])
 
 
 def _in_frame(moves: np.ndarray, before: np.ndarray) -> np.ndarray:
