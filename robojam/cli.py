@@ -162,10 +162,12 @@ def train(data, output, base_path, include_responses, **given):
                f"  {info['epochs_run']} epochs in {info['seconds']:.0f} s, best validation loss "
                f"{info['best_val_loss']:.4f}\n"
                f"  validation score {score['nll_per_event']:.4f} nats/event over {score['events']} events")
-    if "base_score" in model.metadata:
+    if info.get("kept_base"):
+        click.echo("  no epoch beat the base model on the validation data, so the base model was saved unchanged")
+    elif "base_score" in model.metadata:
         gain = model.metadata["base_score"]["nll_per_event"] - score["nll_per_event"]
         click.echo(f"  the base model scores {model.metadata['base_score']['nll_per_event']:.4f} there: "
-                   f"fine-tuning gained {gain:.4f} nats/event")
+                   f"fine-tuning {'gained' if gain >= 0 else 'lost'} {abs(gain):.4f} nats/event")
 
 
 @main.command(name="eval")

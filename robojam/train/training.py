@@ -137,6 +137,8 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
 
     checkpoint_dir = Path(out) / "checkpoints"
     started = time.monotonic()
+    base_loss = float(network.evaluate(val_x, val_y, batch_size=options.batch_size, verbose=0)) \
+        if base is not None else np.inf
     history = network.fit(
         train_x, train_y, validation_data=(val_x, val_y), epochs=options.epochs,
         batch_size=options.batch_size, shuffle=True, verbose=1 if sys.stdout.isatty() else 2,
@@ -146,9 +148,13 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
             checkpoint_best(lambda: snapshot({}), checkpoint_dir),
         ],
     )
-    val_losses = history.history["val_loss"]
-    model = snapshot({"epochs_run": len(val_losses), "best_val_loss": float(np.min(val_losses)),
-                      "seconds": round(time.monotonic() - started, 1)})
+    val_losses = np.array(history.history["val_loss"], dtype=np.float64)
+    best_loss = float(np.min(val_losses[np.isfinite(val_losses)], initial=np.inf))
+    kept_base = best_loss >= base_loss
+    if kept_base:  # no epoch beat the model it started from: that one is the best there is
+        load_into_keras(network, base)
+    model = snapshot({"epochs_run": len(val_losses), "best_val_loss": min(best_loss, base_loss),
+                      "kept_base": kept_base, "seconds": round(time.monotonic() - started, 1)})
     model.metadata["score"] = {"split": "val", **score_model(model, val_set).to_dict()}
     if base is not None:
         model.metadata["base_score"] = {"split": "val", **score_model(base, val_set).to_dict()}
