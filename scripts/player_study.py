@@ -2,8 +2,9 @@
 
 The corpus names no performers, so a player is made: the corpus's
 performances are grouped by style (k-means on their rhythm and stroke
-features, robojam.train.realism.describe, standardised), and the cluster
-chosen is the one with the most test-split performances. Its performances
+features, robojam.train.realism.describe, standardised, in 12 clusters), and
+the player is the cluster whose held-out performances the shipped model scores
+worst (of those with at least 8 in the test split): a style of its own. Its performances
 in the corpus's train and val splits are the player's rehearsal; those in
 the test split, which the shipped model never saw, are held out.
 
@@ -37,7 +38,8 @@ from robojam.train.realism import FEATURES, describe
 
 STYLE = ("touch_rate", "pause_share", "strokes_per_s", "tap_share", "stroke_length", "step_length", "speed",
          "turning", "straight_share", "spread_x", "spread_y")
-CLUSTERS = 6
+CLUSTERS = 12
+MIN_HELD_OUT = 8
 
 
 def player(performances: list[np.ndarray]) -> list[np.ndarray]:
@@ -48,9 +50,12 @@ def player(performances: list[np.ndarray]) -> list[np.ndarray]:
     features = np.array([[describe(p)[FEATURES[i]] for i in columns] for p in clean])
     features = (features - features.mean(0)) / np.maximum(features.std(0), 1e-9)
     labels = KMeans(CLUSTERS, n_init=10, random_state=0).fit_predict(features)
-    test_ids = {id(p) for p in select_split(clean, "test")}
-    chosen = max(range(CLUSTERS), key=lambda k: sum(id(p) in test_ids for p, l in zip(clean, labels) if l == k))
-    return [p for p, label in zip(clean, labels) if label == chosen]
+    clusters = [[p for p, label in zip(clean, labels) if label == k] for k in range(CLUSTERS)]
+    base = load_model()
+    held_out = {k: select_split(c, "test") for k, c in enumerate(clusters)}
+    candidates = [k for k in range(CLUSTERS) if len(held_out[k]) >= MIN_HELD_OUT]
+    chosen = max(candidates, key=lambda k: score_model(base, held_out[k]).nll_per_event)
+    return clusters[chosen]
 
 
 def write_folder(performances: list[np.ndarray], folder: Path) -> None:
@@ -79,7 +84,8 @@ def main(corpus: str, out: str) -> None:
     scores = {name: score_model(model, held_out).nll_per_event for name, model in
               (("base", load_model()), ("fine-tuned", load_model(out_dir / "tuned")),
                ("from scratch", load_model(out_dir / "scratch")))}
-    report = {"player_performances": len(mine), "epochs": epochs, "rehearsal_performances": len(rehearsal),
+    report = {"player_performances": len(mine), "epochs": epochs, "player_style_medians": {
+                  name: round(float(np.median([describe(p)[name] for p in mine])), 3) for name in STYLE}, "rehearsal_performances": len(rehearsal),
               "rehearsal_touches": touches, "held_out_performances": len(held_out),
               "seconds": {"fine-tuned": round(seconds_tuned, 1), "from scratch": round(seconds_scratch, 1)},
               "held_out_nll": {k: round(v, 3) for k, v in scores.items()}}
