@@ -97,3 +97,13 @@ def test_heading_inputs_show_the_room_to_the_screens_edges_around_the_stroke():
     diagonal = np.array([[0.5, 0.5, 0.0], [0.6, 0.6, 0.02]])
     assert encoding.inputs(diagonal)[1, -4] == pytest.approx(0.4 * math.sqrt(2))
     assert encoding.inputs(diagonal)[0, -4:] == pytest.approx((0.5, 0.5, 0.5, 0.5))  # no movement: screen axes
+
+
+def test_the_room_along_an_edge_is_the_distance_to_the_corner_ahead():
+    encoding = HeadingEncoding(delta_scale=10.0)
+    up_the_right_edge = np.array([[1.0, 0.8, 0.0], [1.0, 0.7, 0.02]])
+    assert encoding.inputs(up_the_right_edge)[1, -4:] == pytest.approx((0.7, 0.3, 0.0, 1.0))
+    along_the_bottom = np.array([[0.2, 1.0, 0.0], [0.3, 1.0, 0.02]])
+    assert encoding.inputs(along_the_bottom)[1, -4:] == pytest.approx((0.7, 0.3, 0.0, 1.0))
+    still_in_a_corner = np.array([[1.0, 1.0, 0.0]])
+    assert encoding.inputs(still_in_a_corner)[0, -4:] == pytest.approx((0.0, 1.0, 0.0, 1.0))

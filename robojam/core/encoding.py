@@ -165,7 +165,7 @@ class HeadingEncoding(DeltaEncoding):
     input_dim = 11
 
     def context(self, prev, x, y):
-        return (x, y, 0.0, 0.0) if prev is None else (x, y, x - prev[0], y - prev[1])
+        return (x, y, 0.0, 0.0) if prev is None else (x, y, x - prev[0], y - prev[1])  # pragma: no mutate (no movement and (1, 0) are both the screen's frame)
 
     def targets(self, xy_dt):
         xy_dt = np.asarray(xy_dt, dtype=np.float64)
@@ -184,7 +184,7 @@ class HeadingEncoding(DeltaEncoding):
 
     def step_input(self, prev, x, y, dt):
         scale = self.delta_scale
-        px, py, pdx, pdy = (x, y, 0.0, 0.0) if prev is None else prev
+        px, py, pdx, pdy = (x, y, 0.0, 0.0) if prev is None else prev  # pragma: no mutate (a first touch has no movement to turn)
         dx, dy = x - px, y - py
         ux, uy = _unit(pdx, pdy)
         return [x, y, dx * scale, dy * scale, (dx * ux + dy * uy) * scale, (dy * ux - dx * uy) * scale,
@@ -218,9 +218,16 @@ MAX_ROOM = 1.5
 
 
 def _room(x: float, y: float, vx: float, vy: float) -> float:
-    """How far from (x, y) along the unit direction (vx, vy) the screen's edge is, at most MAX_ROOM."""
-    ax, ay = abs(vx) or 1e-12, abs(vy) or 1e-12
-    return min((1.0 - x if vx >= 0 else x) / ax, (1.0 - y if vy >= 0 else y) / ay, MAX_ROOM)
+    """How far from (x, y) along the unit direction (vx, vy) the screen's edge is, at most MAX_ROOM.
+
+    A direction with no x (or y) part never meets the left or right (top or bottom) edge.
+    """
+    room = MAX_ROOM
+    if vx:
+        room = min(room, (1.0 - x if vx > 0 else x) / abs(vx))
+    if vy:
+        room = min(room, (1.0 - y if vy > 0 else y) / abs(vy))
+    return room
 
 
 def _rooms_around(x: float, y: float, vx: float, vy: float) -> tuple[float, float, float, float]:
@@ -237,8 +244,9 @@ def _in_frame(moves: np.ndarray, before: np.ndarray) -> np.ndarray:
     """Each movement as (along, across) the movement before it; the screen's axes after none."""
     norms = np.hypot(before[:, 0], before[:, 1])
     has_heading = norms > MIN_HEADING_MOVE
-    ux = np.where(has_heading, before[:, 0] / np.where(has_heading, norms, 1.0), 1.0)
-    uy = np.where(has_heading, before[:, 1] / np.where(has_heading, norms, 1.0), 0.0)
+    safe_norms = np.where(has_heading, norms, 1.0)  # pragma: no mutate (any divisor: those rows are replaced below)
+    ux = np.where(has_heading, before[:, 0] / safe_norms, 1.0)
+    uy = np.where(has_heading, before[:, 1] / safe_norms, 0.0)
     return np.column_stack([moves[:, 0] * ux + moves[:, 1] * uy, moves[:, 1] * ux - moves[:, 0] * uy])
 
 
