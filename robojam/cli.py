@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from robojam import RobojamError, __version__
+from robojam.live.limits import LIMITS
 
 MODEL_HELP = "Model folder (holding model.json and weights.npz); default: the shipped model."
+
+
+def _limited(name: str) -> click.ParamType:
+    """click's range type for a setting in robojam.live.limits.LIMITS."""
+    limit = LIMITS[name]
+    if limit.integer:
+        return click.IntRange(int(limit.low), int(limit.high))
+    return click.FloatRange(limit.low, limit.high)
 
 
 def _fail(error: Exception) -> None:
@@ -27,6 +37,12 @@ def _require(module: str, extra: str, what: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise RobojamError(f'{what} needs {module}, which the light install leaves out: '
                            f'pip install "robojam[{extra}]"')
+
+
+def _verbose(wanted: bool) -> None:
+    """--verbose: let TensorFlow's own start-up lines through (robojam.train.quiet)."""
+    if wanted:
+        os.environ["ROBOJAM_VERBOSE"] = "1"
 
 
 class RobojamGroup(click.Group):
@@ -54,11 +70,11 @@ def main():
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the response performance (CSV).")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
-@click.option("--seconds", type=click.FloatRange(min=0.1, max=600), default=5.0, show_default=True,
+@click.option("--seconds", type=_limited("seconds"), default=5.0, show_default=True,
               help="Length of the response in seconds.")
-@click.option("--temp", type=click.FloatRange(min=0.01, max=100), default=1.0, show_default=True,
+@click.option("--temp", type=_limited("temp"), default=1.0, show_default=True,
               help="Mixture-weight temperature: lower picks the likeliest gesture more often.")
-@click.option("--sigma-temp", type=click.FloatRange(min=0.0, min_open=True, max=100), default=1.0,
+@click.option("--sigma-temp", type=_limited("sigma_temp"), default=1.0,
               show_default=True, help="Scales each mixture component's variance: lower is tighter, smoother.")
 @click.option("--seed", type=int, default=None, help="Random seed: the same seed gives the same response.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -134,6 +150,8 @@ def _train_option(name: str, help_text: str, **kwargs):
 @click.option("--include-responses", is_flag=True,
               help="From robojam serve's touch logs, also train on robojam's own responses "
                    "(by default only the performers' touches).")
+@click.option("--verbose", is_flag=True, callback=lambda ctx, param, value: _verbose(value), expose_value=False,
+              help="Also show TensorFlow's own start-up lines.")
 def train(data, output, base_path, include_responses, **given):
     """Train a model on DATA: .npz corpora, CSV performances, robojam serve's touch-log
     folders, or folders of CSV performances.
@@ -183,9 +201,9 @@ def train(data, output, base_path, include_responses, **given):
                    "from them (needs the eval extra: scikit-learn).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="With --realism: random seed for the responses, the control's halves and the folds.")
-@click.option("--temp", type=click.FloatRange(min=0.01, max=100), default=1.0, show_default=True,
+@click.option("--temp", type=_limited("temp"), default=1.0, show_default=True,
               help="With --realism: mixture-weight temperature of the responses.")
-@click.option("--sigma-temp", type=click.FloatRange(min=0.0, min_open=True, max=100), default=1.0,
+@click.option("--sigma-temp", type=_limited("sigma_temp"), default=1.0,
               show_default=True, help="With --realism: variance scale of the responses.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --realism: also draw each feature's distribution (human against robojam) and a few "
@@ -275,10 +293,26 @@ def plot(performances, output):
 @click.option("--no-litert", is_flag=True,
               help="Skip the LiteRT reference (IMPSY's fast path: the LiteRT interpreter per step).")
 @click.option("--no-live", is_flag=True, help="Skip the live server figures (OSC over loopback).")
+@click.option("--no-midi", is_flag=True,
+              help="Skip the MIDI timing figures (how late note-ons arrive on real JACK MIDI ports; measured on "
+                   "the running JACK server, or on one of its own with the dummy driver if jackd is installed).")
+@click.option("--soak", "soak_minutes", type=click.FloatRange(min=0.05, max=24 * 60),
+              help="Instead, play a real robojam serve for this many minutes with --performers performers, "
+                   "reporting memory, responses, drops and first-response latency minute by minute.")
+@click.option("--performers", type=click.IntRange(1, 512), default=32, show_default=True,
+              help="With --soak: performers playing call-and-response at once, each with its own session id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench(model_path, steps, no_keras, no_litert, no_live, as_json):
-    """Time the inference engine against the Keras reference, and robojam serve over
-    OSC on loopback, on this machine."""
+@click.option("--verbose", is_flag=True, callback=lambda ctx, param, value: _verbose(value), expose_value=False,
+              help="Also show TensorFlow's and LiteRT's own start-up lines.")
+def bench(model_path, steps, no_keras, no_litert, no_live, no_midi, soak_minutes, performers, as_json):
+    """Time the inference engine against the Keras and LiteRT references, robojam serve over
+    OSC on loopback and MIDI on real ports, on this machine; or, with --soak, play a server for long."""
+    if soak_minutes is not None:
+        from robojam.tools.bench_soak import run_soak
+        result = run_soak(soak_minutes, performers, model_path, report=(lambda line: None) if as_json else click.echo)
+        click.echo(json.dumps(result, indent=2) if as_json else json.dumps({k: v for k, v in result.items()
+                                                                            if k != "minutes"}))
+        return
     if not no_keras:
         _require("keras", "train", "robojam bench's Keras reference (skip it with --no-keras)")
     if not no_litert:
@@ -291,6 +325,9 @@ def bench(model_path, steps, no_keras, no_litert, no_live, as_json):
     if not no_live:
         from robojam.tools.bench_live import run_live_bench
         result.update(run_live_bench(model_path))
+    if not no_midi:
+        from robojam.tools.bench_midi import run_midi_bench
+        result.update(run_midi_bench(model_path))
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -355,16 +392,22 @@ SERVE_DEFAULTS = {
     "model": None, "models_dir": "models", "host": "127.0.0.1", "port": 5000, "reply_port": 5001, "send": [],
     "mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 5.0, "threshold": 1.5,
     "log_dir": "robojam-logs", "no_log": False, "midi_out": None, "midi_in": None, "midi_channel": 1,
-    "midi_echo_channel": None, "scale": "pentatonic", "root": 48, "octaves": 3, "cc": 74,
+    "midi_echo_channel": None, "midi_virtual": None, "midi_api": None,
+    "scale": "pentatonic", "root": 48, "octaves": 3, "cc": 74,
     "max_sessions": 16, "session_timeout": 600.0, "seed": None, "status_every": 10.0,
     "web": None, "web_host": None,
+    "api": None, "api_host": None, "tls_cert": None, "tls_key": None, "api_max_predictions": 4,
     "adapter": None,  # an [adapter] table from a preset or config file (robojam.live.adapters)
 }
 
 
 def _serve_option(name: str, help_text: str, **kwargs):
-    default = SERVE_DEFAULTS[name.lstrip("-").replace("-", "_")]
+    """A serve option; a numeric one takes its range from robojam.live.limits, as config files and OSC do."""
+    key = name.lstrip("-").replace("-", "_")
+    default = SERVE_DEFAULTS[key]
     shown = "" if default in (None, [], False) else f" [default: {default}]"
+    if key in LIMITS:
+        kwargs["type"] = _limited(key)
     return click.option(name, default=None, help=help_text + shown, **kwargs)
 
 
@@ -375,36 +418,50 @@ def _serve_option(name: str, help_text: str, **kwargs):
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file with any of these settings (long option names as keys).")
 @click.option("--preset", help="A shipped preset from server/presets: local, lan, ensemble, touchosc, "
-                               "microjam, gm-synth.")
+                               "microjam, gm-synth, daw, impsy.")
 @_serve_option("--host", "Address to listen on; 0.0.0.0 opens robojam to the local network.")
-@_serve_option("--port", "UDP port to listen on for OSC.", type=click.IntRange(0, 65535))
-@_serve_option("--reply-port", "Responses go to the sender's host on this port.", type=click.IntRange(1, 65535))
+@_serve_option("--port", "UDP port to listen on for OSC.")
+@_serve_option("--reply-port", "Responses go to the sender's host on this port.")
 @_serve_option("--send", "Send responses to HOST:PORT instead (repeatable).", multiple=True)
 @_serve_option("--mode", "call-and-response or duet.", type=click.Choice(["call-and-response", "duet"]))
-@_serve_option("--temp", "Mixture-weight temperature.", type=click.FloatRange(min=0.01, max=100))
-@_serve_option("--sigma-temp", "Variance scale.", type=click.FloatRange(min=0.0, min_open=True, max=100))
-@_serve_option("--seconds", "Length of a response in seconds.", type=click.FloatRange(0.1, 600))
-@_serve_option("--threshold", "Seconds of silence before responding.", type=click.FloatRange(0.05, 60))
+@_serve_option("--temp", "Mixture-weight temperature.")
+@_serve_option("--sigma-temp", "Variance scale.")
+@_serve_option("--seconds", "Length of a response in seconds.")
+@_serve_option("--threshold", "Seconds of silence before responding.")
 @_serve_option("--log-dir", "Folder for the touch logs (CSV, one file a run).", type=click.Path(path_type=Path))
 @click.option("--no-log", is_flag=True, default=None, help="Do not log touches.")
-@_serve_option("--web", "Also serve the browser touch instrument (HTTP and WebSocket) on this port.",
-               type=click.IntRange(0, 65535))
+@_serve_option("--web", "Also serve the browser touch instrument (HTTP and WebSocket) on this port.")
 @_serve_option("--web-host", "Address for the web page; default: the same as --host.")
+@_serve_option("--api", "Also serve RoboJam's HTTP API (POST /api/predict, as MicroJam and RoboJam's "
+               "scripts call it) on this TCP port; 0 picks a free one.", type=click.IntRange(0, 65535), metavar="PORT")
+@_serve_option("--api-host", "Address for the HTTP API; default: the same as --host.")
+@_serve_option("--tls-cert", "Serve the HTTP API over HTTPS with this certificate (PEM; with --tls-key).",
+               type=click.Path(dir_okay=False, path_type=Path), metavar="FILE")
+@_serve_option("--tls-key", "The HTTPS certificate's private key (PEM).",
+               type=click.Path(dir_okay=False, path_type=Path), metavar="FILE")
+@_serve_option("--api-max-predictions", "Most HTTP API predictions at once; others wait up to 5 s, then get 503.",
+               type=click.IntRange(1, 64))
 @_serve_option("--midi-out", "MIDI output port (part of its name) for robojam's part.")
 @_serve_option("--midi-in", "MIDI input port (part of its name): a keyboard as the performer.")
 @_serve_option("--midi-channel", "MIDI channel of robojam's part.", type=click.IntRange(1, 16))
 @_serve_option("--midi-echo-channel", "Also play the performer's touches on this channel.",
                type=click.IntRange(1, 16))
+@_serve_option("--midi-virtual", "Open robojam's own MIDI ports, called NAME (default: robojam), for a DAW or "
+               "synth to connect to: robojam's part goes out of one, notes played into the other are a "
+               "performer. Linux (ALSA, JACK) and macOS; on Windows use loopMIDI with --midi-out/--midi-in.",
+               metavar="[NAME]", is_flag=False, flag_value="robojam")
+@_serve_option("--midi-api", "rtmidi's MIDI API for every port; default: the system's (ALSA, CoreMIDI, "
+               "Windows MM), or MIDO_BACKEND's. jack: JACK MIDI ports (needs a running JACK server).",
+               type=click.Choice(["alsa", "jack", "coremidi", "winmm"]))
 @_serve_option("--scale", "Scale the x axis plays.", type=click.Choice(
     ["chromatic", "major", "minor", "pentatonic", "minor-pentatonic", "blues", "whole-tone"]))
 @_serve_option("--root", "Lowest MIDI note (x = 0).", type=click.IntRange(0, 127))
 @_serve_option("--octaves", "Octaves across the screen.", type=click.IntRange(1, 10))
 @_serve_option("--cc", "MIDI controller that y drives.", type=click.IntRange(0, 119))
-@_serve_option("--max-sessions", "Most performers at once.", type=click.IntRange(1, 1024))
-@_serve_option("--session-timeout", "Seconds before an idle performer's session expires.",
-               type=click.FloatRange(1, 86400))
-@_serve_option("--status-every", "Seconds between status lines (0: none).", type=click.FloatRange(0, 3600))
-@_serve_option("--seed", "Random seed for reproducible responses.", type=int)
+@_serve_option("--max-sessions", "Most performers at once.")
+@_serve_option("--session-timeout", "Seconds before an idle performer's session expires.")
+@_serve_option("--status-every", "Seconds between status lines (0: none).")
+@_serve_option("--seed", "Random seed for reproducible responses.")
 def serve(config_path, preset, **options):
     """Play live: listen for touches over OSC and answer over OSC and MIDI.
 

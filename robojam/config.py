@@ -8,6 +8,7 @@ Command-line options win over the config file, which wins over the preset.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -48,9 +49,22 @@ def load_config(path: str | Path, known: set[str]) -> dict:
         raise RobojamError(f"{path}: cannot read config ({e})") from None
     except tomllib.TOMLDecodeError as e:
         raise RobojamError(f"{path}: not valid TOML ({e})") from None
+    except (ValueError, RecursionError) as e:  # a number too long to read, arrays nested too deep
+        raise RobojamError(f"{path}: not a config robojam can read ({str(e)[:80]})") from None
     settings = {key.replace("-", "_"): value for key, value in raw.items()}
-    unknown = sorted(set(settings) - known)
+    unknown = [key for key in raw if key.replace("-", "_") not in known]
     if unknown:
-        raise RobojamError(f"{path}: unknown setting(s) {', '.join(unknown)}; "
+        raise RobojamError(f"{path}: unknown setting(s) {', '.join(_with_suggestion(k, known) for k in unknown)}; "
                            f"known: {', '.join(sorted(k.replace('_', '-') for k in known))}")
     return settings
+
+
+def _with_suggestion(key: str, known: set[str]) -> str:
+    """A mistyped key as written, and the nearest known one in the same style: ``reply-prot (did you mean
+    reply-port?)``."""
+    written = key if key.isprintable() and key.strip() == key and key else repr(key)
+    nearest = difflib.get_close_matches(key.replace("-", "_").lower(), sorted(known), n=1, cutoff=0.6)
+    if not nearest:
+        return written
+    suggestion = nearest[0] if "_" in key and "-" not in key else nearest[0].replace("_", "-")
+    return f"{written} (did you mean {suggestion}?)"

@@ -1,7 +1,10 @@
-"""Shared fixtures: small synthetic performances and tiny random models."""
+"""Shared fixtures: small synthetic performances and tiny random models; Hypothesis's profiles."""
+
+import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 from synthetic import random_model, synthetic_corpus
 from robojam.core.modelfile import Model
@@ -15,3 +18,37 @@ def tiny_model() -> Model:
 @pytest.fixture
 def corpus() -> list[np.ndarray]:
     return synthetic_corpus(40)
+
+
+# The fuzz tests (test_fuzz.py): the default profile gives each parser a fixed, derandomized budget
+# (the same examples every run, well within CI's minutes on 2 cores); HYPOTHESIS_PROFILE=long
+# searches twenty times as long with fresh examples each run, by hand.
+_FUZZ = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("default", max_examples=500, derandomize=True, database=None, **_FUZZ)
+settings.register_profile("long", max_examples=10000, **_FUZZ)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+# The tests run the code in this working tree. With an editable install (pip install -e .) robojam is
+# imported from here; with a plain install (what .ci/run and users do) it is imported from site-packages,
+# which is fine as long as it holds the same code. An installed copy that differs from the checkout
+# (robojam/ edited since the last pip install) stops the run at once, since the tests would silently run
+# the stale copy. ROBOJAM_TEST_INSTALLED=1 tests whatever copy is installed, on purpose.
+def pytest_configure(config):
+    import filecmp
+    from pathlib import Path
+
+    import robojam
+
+    checkout = Path(__file__).resolve().parent.parent / "robojam"
+    imported = Path(robojam.__file__).resolve().parent
+    if imported == checkout or os.environ.get("ROBOJAM_TEST_INSTALLED") == "1" or not checkout.is_dir():
+        return
+    differ = sorted(str(f.relative_to(checkout)) for f in checkout.rglob("*.py")
+                    if not (imported / f.relative_to(checkout)).is_file()
+                    or not filecmp.cmp(f, imported / f.relative_to(checkout), shallow=False))
+    if differ:
+        raise pytest.UsageError(
+            f"the tests would run robojam from {imported}, not this checkout's {checkout}, and "
+            f"{len(differ)} module(s) differ ({', '.join(differ[:3])}{', ...' if len(differ) > 3 else ''}): "
+            "pip install -e . to develop, reinstall, or set ROBOJAM_TEST_INSTALLED=1 to test the installed copy")

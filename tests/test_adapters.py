@@ -212,3 +212,63 @@ def test_touchosc_plays_and_sees_the_response_over_udp(touchosc):
     assert [args for _, address, args in got if address == "/1/led1"] == [[1.0], [0.0]]
     assert all(len(args) == 2 and 0 <= min(args) <= max(args) <= 1 for _, a, args in got if a == "/1/xy2")
     assert server.counts["touches"] == 10 and not server.drops
+
+
+# --- IMPSY ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def impsy() -> Adapter:
+    return adapter("impsy")
+
+
+def test_impsy_ports_are_impsys_defaults():
+    settings = preset("impsy")
+    assert (settings["host"], settings["port"], settings["reply-port"]) == ("127.0.0.1", 5000, 5002)
+
+
+def test_impsy_interface_values_are_a_touch(impsy):
+    assert impsy.incoming("/interface", [0.25, 0.75]) == [("/robojam/touch", [0.25, 0.75])]
+    assert impsy.incoming("/interface", [0.25]) == []                   # a 2-dimensional IMPSY needs x and y
+    assert impsy.incoming("/interface", [0.1, 0.2, 0.9]) == [("/robojam/touch", [0.1, 0.2])]
+
+
+def test_impsy_controls(impsy):
+    assert impsy.incoming("/impsy/pitemp", [0.8]) == [("/robojam/temp", [0.8])]
+    assert impsy.incoming("/impsy/sigmatemp", [0.05]) == [("/robojam/sigma_temp", [0.05])]
+    assert impsy.incoming("/impsy/reset", []) == [("/robojam/reset", [])]
+    assert impsy.incoming("/impsy/pause", [1]) == [("/robojam/stop", [])]
+    assert impsy.incoming("/impsy/pause", [0]) == []
+    assert impsy.incoming("/impsy/mode", ["battle"]) == [("/impsy/mode", ["battle"])]  # not robojam's: counted
+
+
+def test_impsy_hears_robojams_part_at_its_own_address(impsy):
+    assert impsy.outgoing("/robojam/response/touch", [0.1, 0.2, 0.5]) == [("/impsy", [0.1, 0.2])]
+    for message in [("/robojam/response/start", []), ("/robojam/response/end", [])]:
+        assert impsy.outgoing(*message) == [message]
+    assert impsy.incoming("/robojam/touch", [0.5, 0.5]) == [("/robojam/touch", [0.5, 0.5])]
+
+
+@pytest.mark.parametrize("args", [[], ["a", "b"], [math.nan, 0.5], [math.inf, 0.0], [True, False]])
+def test_impsy_bad_values_are_dropped(impsy, args):
+    assert impsy.incoming("/interface", args) == []
+
+
+def test_an_impsy_patch_plays_and_hears_the_response_over_udp(impsy):
+    listener = Listener()
+    options = ServerOptions(host="127.0.0.1", port=0, send=[("127.0.0.1", listener.port)], status_every=0, seed=1)
+    server = Server(random_model(units=8), Settings(threshold=0.3, seconds=0.6), options, adapter=impsy)
+    thread = run_in_thread(server)
+    try:
+        patch = SimpleUDPClient("127.0.0.1", server.address[1])
+        for i in range(10):
+            patch.send_message("/interface", [0.2 + 0.03 * i, 0.6])
+        got = listener.collect(4.0, until="/robojam/response/end")
+    finally:
+        server.stop()
+        thread.join(5)
+        listener.close()
+    parts = [args for _, address, args in got if address == "/impsy"]
+    assert parts and all(len(args) == 2 and 0 <= min(args) <= max(args) <= 1 for args in parts)
+    assert "/robojam/response/touch" not in {address for _, address, _ in got}
+    assert server.counts["touches"] == 10 and not server.drops

@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -240,22 +241,190 @@ def test_backend_failures_are_robojam_errors(monkeypatch):
         midi.open_output("midi 1")
 
 
-@pytest.mark.skipif(sys.platform.startswith("linux") and not os.path.exists(midi.ALSA_SEQUENCER),
-                    reason="no ALSA sequencer (/dev/snd/seq) on this machine, so no real MIDI ports")
-def test_real_backend_lists_and_opens_ports():
-    inputs, outputs = midi.list_ports()
-    assert isinstance(inputs, list) and isinstance(outputs, list)
-    if outputs:
-        port = midi.open_output(outputs[0])
-        MidiVoice(port, MidiMapping()).all_notes_off()
-        port.close()
-
+# Real ports (listed, opened, played, robojam serve's virtual ports) are tested on
+# JACK, with a JACK server of the tests' own: tests/test_midi_jack.py.
 
 def test_real_backend_without_sequencer_is_a_robojam_error():
     if os.path.exists(midi.ALSA_SEQUENCER) or not sys.platform.startswith("linux"):
         pytest.skip("this machine has an ALSA sequencer")
-    with pytest.raises(RobojamError, match="/dev/snd/seq is missing"):
-        midi.list_ports()
+    with pytest.raises(RobojamError, match="/dev/snd/seq is missing.*--midi-api jack") as error:
+        midi.list_ports("alsa")
+    assert "\n" not in str(error.value)
+
+
+# --- MIDI APIs and robojam's own ports --------------------------------------
+
+def test_api_names_are_rtmidis_and_unknown_ones_are_refused():
+    assert midi.MIDI_APIS == {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE",
+                              "winmm": "WINDOWS_MM"}
+    import rtmidi
+
+    assert all(hasattr(rtmidi, f"API_{code}") for code in midi.MIDI_APIS.values())
+    assert midi.midi_backend(None) is mido  # mido's own choice, which MIDO_BACKEND sets
+    with pytest.raises(RobojamError, match="unknown MIDI API 'pulse'; choose one of alsa, jack, coremidi, winmm"):
+        midi.midi_backend("pulse")
+
+
+def test_an_api_not_compiled_in_is_a_clear_error(monkeypatch):
+    import rtmidi
+
+    monkeypatch.setattr(rtmidi, "get_compiled_api", lambda: [rtmidi.API_LINUX_ALSA])
+    with pytest.raises(RobojamError, match="^MIDI API jack is not available on this machine: "
+                                           "python-rtmidi here has alsa$"):
+        midi.open_virtual_output("robojam", api="jack")
+    assert midi.midi_backend("alsa").api == "LINUX_ALSA"
+
+
+def test_the_api_in_use_follows_the_option_then_mido_backend_then_the_platform(monkeypatch):
+    monkeypatch.setattr(mido.backend, "api", None)
+    monkeypatch.setattr(midi.sys, "platform", "darwin")
+    assert midi.api_in_use(None) == "MACOSX_CORE"
+    assert midi.api_in_use("jack") == "UNIX_JACK"
+    monkeypatch.setattr(mido.backend, "api", "UNIX_JACK")  # as MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK sets
+    assert midi.api_in_use(None) == "UNIX_JACK"
+
+
+@pytest.mark.parametrize("platform, api", [("win32", None), ("linux", "winmm")])
+def test_windows_has_no_virtual_ports_and_says_use_loopmidi(monkeypatch, platform, api):
+    monkeypatch.setattr(mido.backend, "api", None)
+    monkeypatch.setattr(midi.sys, "platform", platform)
+    for opener in (midi.open_virtual_output, midi.open_virtual_input):
+        with pytest.raises(RobojamError) as error:
+            opener("robojam", api=api)
+        message = str(error.value)
+        assert message.startswith("Windows has no virtual MIDI ports: install loopMIDI")
+        assert "--midi-out and --midi-in" in message and "\n" not in message
+
+
+def test_virtual_ports_open_with_their_name_as_client_name(monkeypatch):
+    opened = []
+    monkeypatch.setattr(mido.backend, "api", None)
+    monkeypatch.setattr(midi.sys, "platform", "linux")
+    monkeypatch.setattr(mido, "open_output", lambda name, **kw: opened.append(("out", name, kw)) or Recorder())
+    monkeypatch.setattr(mido, "open_input", lambda name, **kw: opened.append(("in", name, kw)) or Recorder())
+    midi.open_virtual_output("stage")
+    midi.open_virtual_input("stage", print)
+    assert opened == [("out", "stage", {"virtual": True, "client_name": "stage"}),
+                      ("in", "stage", {"virtual": True, "client_name": "stage", "callback": print})]
+    monkeypatch.setattr(mido.backend, "api", "UNIX_JACK")  # JACK clients need names of their own
+    midi.open_virtual_input("stage", print)
+    assert opened[-1][2]["client_name"] == "stage-in"
+
+
+def test_no_jack_server_is_a_one_line_error(tmp_path):
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"robojam-no-such-server-{os.getpid()}"}
+    result = subprocess.run([sys.executable, "-m", "robojam", "serve", "--port", "0", "--no-log", "--midi-virtual",
+                             "--midi-api", "jack"], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    # libjack's own complaints ("Cannot connect to server socket"...) are held back.
+    assert result.stderr.splitlines() == [
+        "Error: cannot open the virtual MIDI output 'robojam': MidiOutJack::initialize: JACK server not running? "
+        "(start a JACK server first, e.g. with QjackCtl; JACK_DEFAULT_SERVER names which server to use)"]
+
+
+# --- the server's MIDI parts ---------------------------------------------------
+
+def test_parts_play_on_a_port_and_robojams_own_port_together(monkeypatch):
+    from robojam.live import midiparts
+
+    synth, own = Recorder(), Recorder()
+    monkeypatch.setattr(midiparts, "open_output", lambda name, api: synth)
+    monkeypatch.setattr(midiparts, "open_virtual_output", lambda name, api: own)
+    parts = midiparts.MidiParts.open("synth", MidiMapping(scale="chromatic", root=60, octaves=1),
+                                     virtual="robojam", api="jack")
+    parts.robojam.touch(0.0, 0.5, 0.5, new_stroke=True, now=0.0)
+    parts.all_notes_off()
+    assert synth.take() == own.take() == [("cc", 74, 64), ("on", 60, 80), ("off", 60), ("cc", 123, 0)]
+    parts.close()
+    assert synth.closed and own.closed
+
+
+def test_a_port_that_fails_to_open_closes_those_opened(monkeypatch):
+    from robojam.live import midiparts
+
+    synth = Recorder()
+    monkeypatch.setattr(midiparts, "open_output", lambda name, api: synth)
+
+    def refuse(name, api):
+        raise RobojamError("cannot open the virtual MIDI output")
+
+    monkeypatch.setattr(midiparts, "open_virtual_output", refuse)
+    with pytest.raises(RobojamError, match="virtual"):
+        midiparts.MidiParts.open("synth", MidiMapping(), virtual="robojam")
+    assert synth.closed
+
+
+def test_keyboards_and_robojams_own_input_are_one_performer(monkeypatch):
+    from robojam.live import midiparts
+
+    callbacks, ports = {}, []
+
+    def opener(kind):
+        def open_(name, callback, api):
+            callbacks[kind] = callback
+            ports.append(Recorder())
+            return ports[-1]
+        return open_
+
+    monkeypatch.setattr(midiparts, "open_input", opener("keyboard"))
+    monkeypatch.setattr(midiparts, "open_virtual_input", opener("virtual"))
+    posts = []
+    inputs = midiparts.listen_to_keyboard("keys", MidiMapping(scale="chromatic", root=60, octaves=1),
+                                          lambda path, args: posts.append((path, args)), virtual="robojam")
+    callbacks["virtual"](mido.Message("note_on", note=72, velocity=120))
+    callbacks["keyboard"](mido.Message("note_on", note=60, velocity=40))
+    callbacks["virtual"](mido.Message("note_off", note=72))
+    assert posts == [("/robojam/touch", [1.0, 0.5, 1.0]), ("/robojam/touch", [0.0, 0.5, 0.0]), ("/robojam/up", [])]
+    inputs.close()
+    assert all(port.closed for port in ports) and len(ports) == 2
+
+
+# --- robojam serve's options -----------------------------------------------------
+
+def test_serve_and_bench_describe_the_midi_options():
+    from click.testing import CliRunner
+    from robojam.cli import main
+
+    serve_help = CliRunner().invoke(main, ["serve", "--help"], terminal_width=200).output
+    assert "--midi-virtual [NAME]" in serve_help and "on Windows use loopMIDI" in serve_help
+    assert "--midi-api [alsa|jack|coremidi|winmm]" in serve_help and "MIDO_BACKEND" in serve_help
+    bench_help = CliRunner().invoke(main, ["bench", "--help"], terminal_width=200).output
+    assert "--no-midi" in bench_help and "JACK" in bench_help
+
+
+def test_midi_virtual_takes_an_optional_name(monkeypatch):
+    from click.testing import CliRunner
+    from robojam.cli import main
+    from robojam.live import stage
+
+    seen = []
+    monkeypatch.setattr(stage, "start_server", lambda settings, echo: seen.append(settings))
+    for args, name, api in ([["--midi-virtual"], "robojam", None], [["--midi-virtual", "stage"], "stage", None],
+                            [["--midi-virtual", "--midi-api", "jack"], "robojam", "jack"], [[], None, None]):
+        result = CliRunner().invoke(main, ["serve", *args])
+        assert result.exit_code == 0, result.output
+        assert (seen[-1]["midi_virtual"], seen[-1]["midi_api"]) == (name, api)
+    assert CliRunner().invoke(main, ["serve", "--midi-api", "pulse"]).exit_code == 2
+
+
+def test_midi_options_from_config_files_and_the_daw_preset(tmp_path):
+    from robojam.cli import _merge_serve_settings
+    from robojam.live.stage import describe_midi_ports, midi_api, midi_virtual
+
+    config = tmp_path / "stage.toml"
+    config.write_text('midi-virtual = true\nmidi-api = "jack"\n')
+    settings = _merge_serve_settings(config, None, {})
+    assert (midi_virtual(settings), midi_api(settings)) == ("robojam", "jack")
+    assert describe_midi_ports(settings)[-1] == "  on JACK: robojam:robojam (out) and robojam-in:robojam (in)"
+    assert midi_virtual(_merge_serve_settings(config, None, {"midi_virtual": "stage"})) == "stage"
+    assert midi_virtual(_merge_serve_settings(None, "daw", {})) == "robojam"
+    assert midi_virtual(_merge_serve_settings(None, None, {})) is None
+    for bad, message in (('midi-api = "pulse"', "midi-api must be one of alsa, jack, coremidi, winmm, not 'pulse'"),
+                         ("midi-virtual = 3", "midi-virtual must be a port name (or true for 'robojam'), not 3")):
+        config.write_text(bad + "\n")
+        with pytest.raises(RobojamError, match=re.escape(message)):
+            settings = _merge_serve_settings(config, None, {})
+            midi_api(settings), midi_virtual(settings)
 
 
 # --- MIDI files ------------------------------------------------------------

@@ -41,8 +41,11 @@ def test_components_are_picked_with_their_tempered_weights():
 
 
 def test_a_nan_head_still_gives_a_component_in_range():
-    params = params_for([[0.0], [1.0]], [[1.0], [1.0]], [float("nan"), float("nan")])
-    assert len(sample(params, 1, 2, np.random.default_rng(0))) == 1
+    params = params_for([[0.0], [1.0]], [[1e-6], [1e-6]], [float("nan"), float("nan")])
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # the component index stays in range, so the draw is one component's mean
+        (value,) = sample(params, 1, 2, rng)
+        assert math.isfinite(value) and min(abs(value), abs(value - 1.0)) < 1e-4
 
 
 def test_lower_temperature_means_less_spread():

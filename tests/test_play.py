@@ -96,6 +96,7 @@ def test_without_respond_the_silence_threshold_answers_a_session(tmp_path):
     assert "/robojam/respond" not in [a for _, a in arrivals]
     assert performers == {"127.0.0.1/alice"}
     assert result.complete and result.seconds_waited > 0.25
+    assert len(result.response) > 0   # the replies end with the session id, and play takes them
 
 
 def test_a_response_the_call_interrupts_is_not_the_answer():

@@ -23,6 +23,7 @@ from websockets.sync.client import connect
 from oscpeer import running_server
 from robojam import RobojamError
 from robojam.core.touchlog import read_log
+from robojam.live.limits import LIMITS
 from robojam.live.logwriter import TouchLog
 from robojam.live.web import OUTBOX_SIZE, WebBridge, _Client, parse_message, start_web, web_client_folder
 
@@ -152,8 +153,12 @@ def test_the_page_starts_from_the_servers_settings(web):
     with connect(f"ws://127.0.0.1:{bridge.address[1]}/ws", open_timeout=5) as ws:
         hello = json.loads(ws.recv(timeout=5))
     settings = dict(zip(hello["args"][::2], hello["args"][1::2]))
+    limits = settings.pop("limits")
     assert settings == {"mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 1.0, "threshold": 0.3,
                         "model": "default", "models": ["default"]}  # the shipped model, under models/
+    assert hello["args"][0] == "limits"  # first, so the sliders keep to them before taking values
+    assert limits == {name: [LIMITS[name].low, LIMITS[name].high] for name in ("temp", "sigma_temp", "seconds",
+                                                                               "threshold")}
 
 
 def test_bad_frames_harm_nothing(web):
@@ -305,6 +310,9 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             page.on("console", lambda message: message.type == "error" and errors.append(message.text))
             page.goto(bridge.url())
             page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=10000)
+            for name in ("temp", "sigma_temp", "seconds", "threshold"):  # the sliders keep to the server's ranges
+                low, high = page.eval_on_selector(f"#{name}", "i => [Number(i.min), Number(i.max)]")
+                assert LIMITS[name].low <= low <= high <= LIMITS[name].high, name
 
             play_stroke(page)
             sent = page.evaluate("window.robojam.touchesSent")

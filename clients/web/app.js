@@ -410,6 +410,7 @@ function setPlaying(playing) {
 /* --- controls ------------------------------------------------------------- */
 
 const changedByMusician = new Set();  // re-sent after a reconnect, which starts a fresh session
+const limits = {};  // name -> [low, high]: the server's ranges (robojam.live.limits), sent on connecting
 
 function controlValue(name) {
   if (name === "mode") return document.querySelector("input[name=mode]:checked").value;
@@ -428,7 +429,28 @@ function showModels(names, current) {
   }
 }
 
+/** Keep each slider inside the server's range for its setting: a value outside is refused there. */
+function applyLimits(ranges) {
+  for (const name of SLIDERS) {
+    const range = ranges && ranges[name];
+    if (!Array.isArray(range) || range.length !== 2) continue;
+    const [low, high] = range.map(Number);
+    if (!Number.isFinite(low) || !Number.isFinite(high) || low > high) continue;
+    limits[name] = [low, high];
+    const input = document.getElementById(name);
+    input.min = Math.min(Math.max(Number(input.min), low), high);
+    input.max = Math.max(Math.min(Number(input.max), high), Number(input.min));
+    showValue(name);
+  }
+}
+
+function withinLimits(name, value) {
+  const range = limits[name];
+  return !range || (value >= range[0] && value <= range[1]);
+}
+
 function setControl(name, value) {
+  if (name === "limits") return applyLimits(value);
   if (name === "models") return showModels(value, null);
   if (name === "model") return showModels(null, value);
   if (name === "mode") {
@@ -438,7 +460,7 @@ function setControl(name, value) {
     return;
   }
   const input = document.getElementById(name);
-  if (!input) return;
+  if (!input || typeof value !== "number" || !withinLimits(name, value)) return;
   if (value > Number(input.max)) input.max = value;
   if (value < Number(input.min)) input.min = value;
   input.value = value;
@@ -447,8 +469,10 @@ function setControl(name, value) {
 
 function sendControl(name) {
   startAudio();
+  const value = controlValue(name);
+  if (name !== "mode" && !withinLimits(name, value)) return;  // the server would refuse it
   changedByMusician.add(name);
-  send(`/robojam/${name}`, controlValue(name));
+  send(`/robojam/${name}`, value);
 }
 
 /** The server's settings on connect: show them, then re-apply what the musician changed. */
@@ -456,7 +480,9 @@ function applyServerSettings(pairs) {
   for (let i = 0; i + 1 < pairs.length; i += 2) {
     if (!changedByMusician.has(pairs[i])) setControl(pairs[i], pairs[i + 1]);
   }
-  for (const name of changedByMusician) send(`/robojam/${name}`, controlValue(name));
+  for (const name of changedByMusician) {
+    if (name === "mode" || withinLimits(name, controlValue(name))) send(`/robojam/${name}`, controlValue(name));
+  }
 }
 
 function showValue(name) {

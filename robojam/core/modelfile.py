@@ -9,12 +9,26 @@ log-likelihood). ``weights.npz`` holds plain float32 arrays, no pickles:
 ``lstm{i}_bias`` (4u) with Keras' gate order i, f, c, o, and for the MDN head
 ``mdn_{part}_kernel`` / ``mdn_{part}_bias`` for ``part`` in mus, sigmas, pi.
 Reading it needs numpy alone.
+
+A model folder may come from anyone (a shared model, a name sent over the
+network), so :func:`load_model` checks before it allocates: ``model.json``
+is at most ``MAX_METADATA_BYTES``; ``layers``, ``units`` and ``mixtures``
+lie within ``ARCHITECTURE_LIMITS`` and ``input_dim``/``output_dim`` agree
+with the encoding; every encoding number is finite and within
+``ENCODING_LIMITS``; ``weights.npz`` is no bigger than the architecture's
+weights in float64, and each array's size and shape in its zip and ``.npy``
+headers are checked against the architecture before its data is read
+(other members are never read). A bad folder is refused at once with a
+message naming the field.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -29,6 +43,16 @@ FORMAT_VERSION = 1
 METADATA_FILE = "model.json"
 WEIGHTS_FILE = "weights.npz"
 MDN_PARTS = ("mus", "sigmas", "pi")
+# The documented bounds of a model's architecture (whole numbers, inclusive), as `robojam train` makes them.
+ARCHITECTURE_LIMITS = {"layers": (1, 8), "units": (4, 1024), "mixtures": (1, 64)}
+# The range of each encoding number (inclusive); every encoding number must be finite.
+ENCODING_LIMITS = {
+    "delta_scale": (0.01, 10_000.0),  # movement units per screen width (10 as trained)
+    "logdt_mean": (-20.0, 5.0),       # mean log dt in seconds (dt lies in [1e-4, 5]: -9.2 to 1.6)
+    "logdt_std": (1e-3, 10.0),        # its spread (fitted no lower than 1e-3)
+}
+MAX_METADATA_BYTES = 1 << 20
+NPY_HEADER_ROOM = 4096  # bytes of .npy header allowed per array beyond its data
 
 
 @dataclass
@@ -107,24 +131,74 @@ def load_model(path: str | Path | None = None) -> Model:
     metadata = _read_metadata(folder)
     arch = metadata["architecture"]
     try:
-        model = Model(int(arch["layers"]), int(arch["units"]), int(arch["mixtures"]),
-                      encoding_from_dict(metadata["encoding"]), {}, metadata)
-    except (KeyError, TypeError, ValueError) as e:
-        raise RobojamError(f"model {folder}: bad architecture in {METADATA_FILE} ({e})") from None
+        sizes = [_architecture_number(arch, name) for name in ARCHITECTURE_LIMITS]
+        _check_encoding_numbers(metadata["encoding"])
+        encoding = encoding_from_dict(metadata["encoding"])
+        _check_dims(arch, encoding)
     except RobojamError as e:
         raise RobojamError(f"model {folder}: {e}") from None
+    model = Model(*sizes, encoding, {}, metadata)
     model.weights = _read_weights(folder, model.expected_shapes())
     return model
+
+
+def _architecture_number(arch: dict, name: str) -> int:
+    low, high = ARCHITECTURE_LIMITS[name]
+    value = arch.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise RobojamError(f"{METADATA_FILE}: architecture.{name} is {_shown(value)}; "
+                           f"expected a whole number from {low} to {high}")
+    return value
+
+
+def _check_encoding_numbers(spec) -> None:
+    """Every number of an encoding finite, and those robojam knows within ENCODING_LIMITS."""
+    if not isinstance(spec, dict):
+        return  # encoding_from_dict says what is wrong
+    if not isinstance(spec.get("name"), str):
+        raise RobojamError(f"{METADATA_FILE}: encoding.name is {_shown(spec.get('name'))}; expected the name of "
+                           "an encoding")
+    for name, value in spec.items():
+        if name == "name":
+            continue
+        low, high = ENCODING_LIMITS.get(name, (-math.inf, math.inf))
+        try:
+            fits = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+                    and low <= value <= high)
+        except OverflowError:
+            fits = False
+        if not fits:
+            wanted = f"a finite number from {low:g} to {high:g}" if name in ENCODING_LIMITS else "a finite number"
+            raise RobojamError(f"{METADATA_FILE}: encoding.{name} is {_shown(value)}; expected {wanted}")
+
+
+def _check_dims(arch: dict, encoding: Encoding) -> None:
+    for name, wanted in (("input_dim", encoding.input_dim), ("output_dim", encoding.output_dim)):
+        if name in arch and (isinstance(arch[name], bool) or arch[name] != wanted):
+            raise RobojamError(f"{METADATA_FILE}: architecture.{name} is {_shown(arch[name])}, but the "
+                               f"{encoding.name} encoding has {wanted}")
+
+
+def _shown(value) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def _read_metadata(folder: Path) -> dict:
     path = folder / METADATA_FILE
     try:
-        metadata = json.loads(path.read_text())
+        size = path.stat().st_size
+        if size > MAX_METADATA_BYTES:
+            raise RobojamError(f"model {folder}: {METADATA_FILE} is {size:,} bytes, more than any model's "
+                               f"({MAX_METADATA_BYTES:,} at most)")
+        metadata = json.loads(path.read_bytes()[:MAX_METADATA_BYTES + 1])
     except FileNotFoundError:
         raise RobojamError(f"model {folder}: missing {METADATA_FILE}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RobojamError(f"model {folder}: {METADATA_FILE} is not valid JSON ({e})") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise RobojamError(f"model {folder}: {METADATA_FILE} is not valid JSON ({str(e)[:120]})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise RobojamError(f"model {folder}: {METADATA_FILE} is not a robojam model (format != {FORMAT!r})")
     if metadata.get("format_version") != FORMAT_VERSION:
@@ -137,19 +211,54 @@ def _read_metadata(folder: Path) -> dict:
 
 
 def _read_weights(folder: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The arrays the architecture needs, each checked from its headers before its data is read."""
     path = folder / WEIGHTS_FILE
+    most = sum(8 * math.prod(shape) + NPY_HEADER_ROOM for shape in shapes.values()) + 65536
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            weights = {name: archive[name] for name in archive.files}
+        size = path.stat().st_size
+        if size > most:
+            raise RobojamError(f"model {folder}: {WEIGHTS_FILE} is {size:,} bytes, more than this architecture's "
+                               f"weights need ({most:,} at most)")
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            weights = {}
+            for name, shape in shapes.items():
+                info = members.get(f"{name}.npy")
+                if info is None:
+                    raise RobojamError(f"model {folder}: {WEIGHTS_FILE} lacks {name}")
+                weights[name] = _read_array(archive, info, name, shape, folder)
     except FileNotFoundError:
         raise RobojamError(f"model {folder}: missing {WEIGHTS_FILE}") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise RobojamError(f"model {folder}: {WEIGHTS_FILE} is corrupt ({e})") from None
-    for name, shape in shapes.items():
-        if name not in weights:
-            raise RobojamError(f"model {folder}: {WEIGHTS_FILE} lacks {name}")
-        if weights[name].shape != shape:
-            raise RobojamError(f"model {folder}: {name} has shape {weights[name].shape}, expected {shape}")
-        if not np.isfinite(weights[name]).all():
-            raise RobojamError(f"model {folder}: {name} holds NaN or infinite values")
-    return {name: weights[name] for name in shapes}
+    except RobojamError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError,
+            KeyError, TypeError, SyntaxError, OverflowError, struct.error) as e:
+        raise RobojamError(f"model {folder}: {WEIGHTS_FILE} is corrupt ({str(e)[:120]})") from None
+    return weights
+
+
+def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, shape: tuple[int, ...],
+                folder: Path) -> np.ndarray:
+    fmt = np.lib.format
+    most = 8 * math.prod(shape) + NPY_HEADER_ROOM
+    if info.file_size > most:
+        raise RobojamError(f"model {folder}: {name} is {info.file_size:,} bytes in {WEIGHTS_FILE}, "
+                           f"more than shape {shape} needs")
+    with archive.open(info) as f:
+        version = fmt.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise RobojamError(f"model {folder}: {name} is in .npy format {version}, expected 1.0 or 2.0")
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        found, _, dtype = read_header(f)
+        if found != shape:
+            raise RobojamError(f"model {folder}: {name} has shape {found}, expected {shape}")
+        if dtype.kind != "f" or dtype.itemsize > 8:
+            raise RobojamError(f"model {folder}: {name} holds {dtype}, expected float32")
+        if info.file_size != f.tell() + dtype.itemsize * math.prod(shape):
+            raise RobojamError(f"model {folder}: {name} is {info.file_size:,} bytes in {WEIGHTS_FILE}, "
+                               f"not what shape {shape} of {dtype} takes")
+    with archive.open(info) as f:
+        array = np.asarray(fmt.read_array(f, allow_pickle=False), dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise RobojamError(f"model {folder}: {name} holds NaN or infinite values")
+    return array

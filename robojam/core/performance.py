@@ -128,8 +128,30 @@ def read_csv(path: str | Path) -> Performance:
     return parse_csv(text, name=str(path))
 
 
+class CsvRows:
+    """``csv.reader`` over text, lines ending in ``\n``, ``\r\n`` or ``\r``; what csv refuses (a field
+    over its size limit, say) is a RobojamError naming the file and line. ``line_num`` as csv's."""
+
+    def __init__(self, text: str, name: str):
+        self._rows = csv.reader(io.StringIO(text, newline=None))
+        self.name = name
+
+    @property
+    def line_num(self) -> int:
+        return self._rows.line_num
+
+    def __iter__(self) -> "CsvRows":
+        return self
+
+    def __next__(self) -> list[str]:
+        try:
+            return next(self._rows)
+        except csv.Error as e:
+            raise RobojamError(f"{self.name}, line {self._rows.line_num + 1}: not readable as CSV ({e})") from None
+
+
 def parse_csv(text: str, name: str = "<csv>") -> Performance:
-    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    rows = CsvRows(text.lstrip("\ufeff"), name)
     header = next(rows, None)
     if header is None:
         raise RobojamError(f"{name}: empty file, expected a header 'time,x,y,z,moving'")

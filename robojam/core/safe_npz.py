@@ -12,8 +12,11 @@ can run code.
 
 from __future__ import annotations
 
+import math
 import pickle
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,7 @@ from robojam import RobojamError
 # pickles name them under numpy.core, numpy 2 under numpy._core.
 _RECONSTRUCT = np.zeros(0).__reduce__()[0]   # multiarray._reconstruct
 _SCALAR = np.float64(0).__reduce__()[0]      # multiarray.scalar
+MAX_MEMBER_BYTES = 1 << 30  # one array's bytes at most, as the archive declares them (no corpus comes close)
 ALLOWED_GLOBALS = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
@@ -79,17 +83,24 @@ def load_npz_arrays(path: str | Path, keys=None) -> dict[str, np.ndarray]:
             wanted = list(members) if keys is None else list(keys)
             missing = [k for k in wanted if k not in members]
             if missing:
+                held = ", ".join(map(repr, list(members)[:10])) + (", ..." if len(members) > 10 else "")
                 raise RobojamError(f"{path}: no {', '.join(map(repr, missing))} array; "
-                                   f"it holds {', '.join(map(repr, members)) or 'no arrays'}")
+                                   f"it holds {held or 'no arrays'}")
             return {key: _read_member(archive, members[key], f"{path}[{key}]") for key in wanted}
     except zipfile.BadZipFile:
         raise RobojamError(f"{path}: not a .npz archive (not a zip file)") from None
     except OSError as e:
         raise RobojamError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (ValueError, EOFError, NotImplementedError, RuntimeError, OverflowError, struct.error) as e:
+        # zipfile's own complaints about a damaged or exotic archive (a version, a name, an offset)
+        raise RobojamError(f"{path}: not a .npz archive robojam can read ({str(e)[:120]})") from None
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
     fmt = np.lib.format
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise RobojamError(f"{name}: {info.file_size:,} bytes, more than robojam reads of one array "
+                           f"({MAX_MEMBER_BYTES:,})")
     try:
         with archive.open(info) as f:
             version = fmt.read_magic(f)
@@ -100,12 +111,17 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> 
             else:
                 raise RobojamError(f"{name}: unsupported .npy format version {version}")
             if not dtype.hasobject:
+                needed = f.tell() + dtype.itemsize * math.prod(shape)
+                if needed > info.file_size:  # checked before numpy allocates the array its header claims
+                    raise RobojamError(f"{name}: damaged .npy data (its header claims {needed:,} bytes, "
+                                       f"the archive holds {info.file_size:,})")
                 with archive.open(info) as again:
                     return fmt.read_array(again, allow_pickle=False)
             array = ArrayUnpickler(f, name).load()
     except RobojamError:
         raise
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError,
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, zlib.error,
+            NotImplementedError, RuntimeError, SyntaxError, OverflowError, MemoryError, RecursionError,
             TypeError, AttributeError, IndexError, KeyError) as e:
         raise RobojamError(f"{name}: damaged .npy data ({e})") from None
     if not isinstance(array, np.ndarray) or array.shape != tuple(shape):

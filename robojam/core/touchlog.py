@@ -19,13 +19,12 @@ wherever the performer pauses for longer than a gap.
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 import numpy as np
 
 from robojam import RobojamError
-from robojam.core.performance import COLUMNS, _header_columns, _parse_row
+from robojam.core.performance import COLUMNS, CsvRows, _header_columns, _parse_row
 
 PERFORMER = "performer"
 ROBOJAM = "robojam"
@@ -40,7 +39,7 @@ def is_log_file(path: str | Path) -> bool:
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
             header = next(csv.reader([f.readline()]), [])
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, csv.Error):
         return False
     names = {h.strip().lower() for h in header}
     return {"session", "source"} <= names
@@ -86,7 +85,7 @@ def _complete_lines(path: str | Path) -> str:
 
 def _log_events(text: str, name: str):
     """(line, session, source, [time, x, y]) for every event of a log's text."""
-    rows = csv.reader(io.StringIO(text))
+    rows = CsvRows(text, name)
     header = next(rows, None)
     if header is None:
         raise RobojamError(f"{name}: empty file, expected a header '{','.join(LOG_COLUMNS)}'")

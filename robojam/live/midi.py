@@ -10,6 +10,10 @@ The other way, :class:`MidiTouchReader` turns a MIDI keyboard's notes into
 touches, so a keyboard can be the performer. :func:`write_midi_file` writes a
 performance as a standard MIDI file, and :func:`open_output` /
 :func:`open_input` open ports by part of their name.
+:func:`open_virtual_output` / :func:`open_virtual_input` open robojam's own
+ports for a DAW or synth to connect to (Linux and macOS). Every port function
+takes ``api``: ``alsa``, ``jack``, ``coremidi`` or ``winmm`` picks rtmidi's
+API; None leaves mido's choice (its ``MIDO_BACKEND`` environment variable).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +56,12 @@ FILE_TICKS_PER_BEAT = 960
 # after the last touch.
 FILE_LAST_NOTE_S = 0.5
 ALSA_SEQUENCER = "/dev/snd/seq"
+# --midi-api's names for rtmidi's APIs.
+MIDI_APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "winmm": "WINDOWS_MM"}
+# rtmidi's API when none is asked for, by platform.
+DEFAULT_APIS = {"linux": "LINUX_ALSA", "darwin": "MACOSX_CORE", "win32": "WINDOWS_MM"}
+VIRTUAL_PORT_NAME = "robojam"
+LOOPMIDI_URL = "https://www.tobias-erichsen.de/software/loopmidi.html"
 DEFAULT_Y = 0.5
 
 
@@ -242,31 +253,100 @@ class MidiTouchReader:
         return self.mapping.x_of(msg.note), y, self.mapping.z_of(msg.velocity)
 
 
-def list_ports() -> tuple[list[str], list[str]]:
+def list_ports(api: str | None = None) -> tuple[list[str], list[str]]:
     """The names of the MIDI input and output ports: ``(inputs, outputs)``."""
-    with _backend_errors("list MIDI ports"):
-        return list(mido.get_input_names()), list(mido.get_output_names())
+    backend = midi_backend(api)
+    with _backend_errors("list MIDI ports", api):
+        return list(backend.get_input_names()), list(backend.get_output_names())
 
 
-def open_output(name: str):
+def open_output(name: str, api: str | None = None):
     """Open the one MIDI output port whose name contains ``name`` (any case)."""
-    with _backend_errors(f"find MIDI output {name!r}: cannot list MIDI ports"):
-        names = mido.get_output_names()
-    port_name = find_port(name, names, "output")
-    with _backend_errors(f"open MIDI output {port_name!r}"):
-        return mido.open_output(port_name)
+    backend = midi_backend(api)
+    with _backend_errors(f"find MIDI output {name!r}: cannot list MIDI ports", api):
+        names = backend.get_output_names()
+    port_name = find_port(name, names, "output", api)
+    with _backend_errors(f"open MIDI output {port_name!r}", api):
+        return backend.open_output(port_name)
 
 
-def open_input(name: str, callback: Callable[[mido.Message], None]):
+def open_input(name: str, callback: Callable[[mido.Message], None], api: str | None = None):
     """Open the one MIDI input port whose name contains ``name``; ``callback`` gets each message."""
-    with _backend_errors(f"find MIDI input {name!r}: cannot list MIDI ports"):
-        names = mido.get_input_names()
-    port_name = find_port(name, names, "input")
-    with _backend_errors(f"open MIDI input {port_name!r}"):
-        return mido.open_input(port_name, callback=callback)
+    backend = midi_backend(api)
+    with _backend_errors(f"find MIDI input {name!r}: cannot list MIDI ports", api):
+        names = backend.get_input_names()
+    port_name = find_port(name, names, "input", api)
+    with _backend_errors(f"open MIDI input {port_name!r}", api):
+        return backend.open_input(port_name, callback=callback)
 
 
-def find_port(name: str, names: list[str], kind: str) -> str:
+def open_virtual_output(name: str = VIRTUAL_PORT_NAME, api: str | None = None):
+    """Open robojam's own MIDI output port, ``name``, for DAWs and synths to read.
+
+    Its client is called ``name`` too: ``robojam:robojam`` on ALSA and JACK.
+    """
+    backend = _virtual_backend(api)
+    with _backend_errors(f"open the virtual MIDI output {name!r}", api):
+        return backend.open_output(name, virtual=True, client_name=name)
+
+
+def open_virtual_input(name: str = VIRTUAL_PORT_NAME, callback: Callable[[mido.Message], None] | None = None,
+                       api: str | None = None):
+    """Open robojam's own MIDI input port, ``name``, for DAWs and keyboards to play into.
+
+    On JACK, where two clients cannot share a name, its client is ``name-in``
+    (``robojam-in:robojam``); elsewhere it is ``name``.
+    """
+    backend = _virtual_backend(api)
+    client = f"{name}-in" if api_in_use(api) == MIDI_APIS["jack"] else name
+    with _backend_errors(f"open the virtual MIDI input {name!r}", api):
+        return backend.open_input(name, virtual=True, client_name=client, callback=callback)
+
+
+def midi_backend(api: str | None = None):
+    """mido's backend for ``api`` (a :data:`MIDI_APIS` name), or mido itself (its default backend) for None.
+
+    An API that is unknown or not compiled into python-rtmidi is a RobojamError.
+    """
+    if api is None:
+        return mido
+    if api not in MIDI_APIS:
+        raise RobojamError(f"unknown MIDI API {api!r}; choose one of {', '.join(MIDI_APIS)}")
+    available = compiled_apis()
+    if api not in available:
+        raise RobojamError(f"MIDI API {api} is not available on this machine: python-rtmidi here has "
+                           f"{', '.join(available) or 'none'}")
+    return mido.Backend("mido.backends.rtmidi", api=MIDI_APIS[api])
+
+
+def compiled_apis() -> list[str]:
+    """The :data:`MIDI_APIS` names python-rtmidi was built with here."""
+    with _backend_errors("load python-rtmidi"):
+        import rtmidi
+
+        compiled = set(rtmidi.get_compiled_api())
+    return [name for name, code in MIDI_APIS.items() if getattr(rtmidi, f"API_{code}", None) in compiled]
+
+
+def api_in_use(api: str | None = None) -> str | None:
+    """rtmidi's name for the API ports will open with (``UNIX_JACK``...), or None if unknown."""
+    if api is not None:
+        return MIDI_APIS.get(api)
+    chosen = getattr(mido.backend, "api", None)  # from MIDO_BACKEND=mido.backends.rtmidi/API
+    if chosen:
+        return chosen
+    platform = "linux" if sys.platform.startswith("linux") else sys.platform
+    return DEFAULT_APIS.get(platform)
+
+
+def _virtual_backend(api: str | None):
+    if api_in_use(api) == MIDI_APIS["winmm"]:
+        raise RobojamError(f"Windows has no virtual MIDI ports: install loopMIDI ({LOOPMIDI_URL}), add a port "
+                           "there and give its name to --midi-out and --midi-in instead of --midi-virtual")
+    return midi_backend(api)
+
+
+def find_port(name: str, names: list[str], kind: str, api: str | None = None) -> str:
     """The port name that is ``name`` or contains it, ignoring case; an exact match wins."""
     wanted = name.lower()
     exact = [n for n in names if n.lower() == wanted]
@@ -274,24 +354,75 @@ def find_port(name: str, names: list[str], kind: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if not names:
-        raise RobojamError(f"no MIDI {kind} ports at all, so none matches {name!r}{_sequencer_hint()}")
+        raise RobojamError(f"no MIDI {kind} ports at all, so none matches {name!r}{_backend_hint(api)}")
     if matches:
         raise RobojamError(f"MIDI {kind} {name!r} is ambiguous, it matches {_quoted(matches)}; give more of the name")
     raise RobojamError(f"no MIDI {kind} port matches {name!r}; the {kind} ports are {_quoted(names)}")
 
 
 @contextmanager
-def _backend_errors(doing: str) -> Iterator[None]:
-    """mido's backend (rtmidi) failing, e.g. with no sequencer, as a RobojamError."""
+def _backend_errors(doing: str, api: str | None = None) -> Iterator[None]:
+    """mido's backend (rtmidi) failing, e.g. with no sequencer or no JACK server, as a one-line RobojamError.
+
+    What the C libraries underneath print meanwhile (libjack's "Cannot connect
+    to server socket", ALSA lib's lines) is held back, and dropped when the
+    error says it in one line; anything printed by a call that works is let through.
+    """
+    held = _StderrHold()
     try:
         yield
     except (OSError, ImportError, ValueError, RuntimeError) as e:
-        raise RobojamError(f"cannot {doing}: {e}{_sequencer_hint()}") from None
+        held.drop()
+        reason = "; ".join(line.strip() for line in str(e).splitlines() if line.strip()) or type(e).__name__
+        raise RobojamError(f"cannot {doing}: {reason}{_backend_hint(api, reason)}") from None
+    finally:
+        held.release()
 
 
-def _sequencer_hint() -> str:
-    if sys.platform.startswith("linux") and not os.path.exists(ALSA_SEQUENCER):
-        return f" (the ALSA sequencer {ALSA_SEQUENCER} is missing: load the snd-seq kernel module)"
+class _StderrHold:
+    """Holds what is written to file descriptor 2 until :meth:`release` (or :meth:`drop`)."""
+
+    def __init__(self):
+        self._saved = self._file = None
+        try:
+            sys.stderr.flush()
+            self._file = tempfile.TemporaryFile()
+            self._saved = os.dup(2)
+            os.dup2(self._file.fileno(), 2)
+        except (OSError, ValueError, AttributeError):  # no descriptor 2 (a daemon), or no temporary file
+            self._restore()
+
+    def drop(self) -> None:
+        self._restore()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def release(self) -> None:
+        self._restore()
+        if self._file is not None:
+            self._file.seek(0)
+            held = self._file.read()
+            self._file.close()
+            self._file = None
+            if held:
+                sys.stderr.flush()
+                os.write(2, held)
+
+    def _restore(self) -> None:
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._saved = None
+
+
+def _backend_hint(api: str | None = None, reason: str = "") -> str:
+    in_use = api_in_use(api)
+    if in_use == MIDI_APIS["jack"] and "server" in reason.lower():
+        return " (start a JACK server first, e.g. with QjackCtl; JACK_DEFAULT_SERVER names which server to use)"
+    if in_use == MIDI_APIS["alsa"] and sys.platform.startswith("linux") and not os.path.exists(ALSA_SEQUENCER):
+        return (f" (the ALSA sequencer {ALSA_SEQUENCER} is missing: load the snd-seq kernel module, "
+                "or use JACK with --midi-api jack)")
     return ""
 
 

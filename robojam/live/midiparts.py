@@ -1,5 +1,5 @@
-"""The server's MIDI: robojam's part (and optionally the performer's) on an output
-port, and a MIDI keyboard as a performer.
+"""The server's MIDI: robojam's part (and optionally the performer's) on output ports,
+and MIDI keyboards (or a DAW playing into robojam's own input port) as a performer.
 
 This adapts :mod:`robojam.live.midi`'s voices to the server's events; the server
 calls it on its own thread, MIDI input arrives on mido's and is posted over.
@@ -7,21 +7,42 @@ calls it on its own thread, MIDI input arrives on mido's and is posted over.
 
 from __future__ import annotations
 
-from robojam.live.midi import MidiMapping, MidiTouchReader, MidiVoice, open_input, open_output
+from robojam import RobojamError
+from robojam.live.midi import (
+    MidiMapping, MidiTouchReader, MidiVoice, open_input, open_output, open_virtual_input, open_virtual_output,
+)
 from robojam.live.session import Output
 
 
 class MidiParts:
-    """robojam's voice (and the performer's echo, if asked) on one output port."""
+    """robojam's voice (and the performer's echo, if asked) on one output port, or several alike.
+
+    ``port`` is anything with ``send(msg)``, or a list of them: each message
+    goes to every one (a synth's port and robojam's own virtual port, say).
+    """
 
     def __init__(self, port, mapping: MidiMapping, channel: int = 0, echo_channel: int | None = None):
-        self.port = port
-        self.robojam = MidiVoice(port, mapping, channel)
-        self.performer = MidiVoice(port, mapping, echo_channel) if echo_channel is not None else None
+        self.ports = list(port) if isinstance(port, (list, tuple)) else [port]
+        self.port = self.ports[0] if len(self.ports) == 1 else _Fanout(self.ports)
+        self.robojam = MidiVoice(self.port, mapping, channel)
+        self.performer = MidiVoice(self.port, mapping, echo_channel) if echo_channel is not None else None
 
     @classmethod
-    def open(cls, name: str, mapping: MidiMapping, channel: int = 0, echo_channel: int | None = None):
-        return cls(open_output(name), mapping, channel, echo_channel)
+    def open(cls, name: str | None, mapping: MidiMapping, channel: int = 0, echo_channel: int | None = None,
+             virtual: str | None = None, api: str | None = None):
+        """Open the output port matching ``name`` and/or robojam's own output called ``virtual``."""
+        ports = []
+        try:
+            if name:
+                ports.append(open_output(name, api))
+            if virtual:
+                ports.append(open_virtual_output(virtual, api))
+        except RobojamError:
+            _close_all(ports)
+            raise
+        if not ports:
+            raise RobojamError("no MIDI output to open: give a port name or a virtual port name")
+        return cls(ports, mapping, channel, echo_channel)
 
     def robojam_output(self, output: Output, now: float) -> None:
         if output.kind == "touch":
@@ -46,12 +67,53 @@ class MidiParts:
         for voice in self._voices():
             voice.all_notes_off()
 
+    def close(self) -> None:
+        """Close the ports (after :meth:`all_notes_off`): on JACK this waits for what was sent to go out."""
+        _close_all(self.ports)
+
     def _voices(self) -> list[MidiVoice]:
         return [v for v in (self.robojam, self.performer) if v is not None]
 
 
-def listen_to_keyboard(name: str, mapping: MidiMapping, post) -> object:
-    """Open a MIDI input whose notes become ``/robojam/touch`` and ``/robojam/up`` posts."""
+class _Fanout:
+    """Sends each message to several ports."""
+
+    def __init__(self, ports: list):
+        self.ports = ports
+
+    def send(self, msg) -> None:
+        for port in self.ports:
+            port.send(msg)
+
+
+class Keyboards:
+    """Open MIDI inputs whose notes are one performer (``midi``); ``close`` closes them all."""
+
+    def __init__(self, ports: list):
+        self.ports = ports
+
+    def close(self) -> None:
+        _close_all(self.ports)
+
+
+def listen_to_keyboard(name: str | None, mapping: MidiMapping, post, virtual: str | None = None,
+                       api: str | None = None) -> Keyboards:
+    """Open the MIDI input matching ``name`` and/or robojam's own input called ``virtual``; their notes
+    become ``/robojam/touch`` and ``/robojam/up`` posts."""
+    ports = []
+    try:
+        if name:
+            ports.append(open_input(name, _poster(mapping, post), api))
+        if virtual:
+            ports.append(open_virtual_input(virtual, _poster(mapping, post), api))
+    except RobojamError:
+        _close_all(ports)
+        raise
+    return Keyboards(ports)
+
+
+def _poster(mapping: MidiMapping, post):
+    """A mido callback turning one input's notes into posts (each input keeps its own held note)."""
     reader = MidiTouchReader(mapping)
 
     def on_message(msg) -> None:
@@ -61,4 +123,11 @@ def listen_to_keyboard(name: str, mapping: MidiMapping, post) -> object:
         kind, touch = event
         post("/robojam/touch", list(touch)) if kind == "touch" else post("/robojam/up", [])
 
-    return open_input(name, on_message)
+    return on_message
+
+
+def _close_all(ports: list) -> None:
+    for port in ports:
+        close = getattr(port, "close", None)
+        if close is not None:
+            close()

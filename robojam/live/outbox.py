@@ -15,6 +15,9 @@ from robojam.live.transport import UdpTransport
 class Outbox:
     """Routes outputs: a browser's over its connection, else OSC to ``send`` or the performer's host.
 
+    Every message for a performer known by a session id ends with that id
+    (robojam's own form; an adapter's out-rules build the app's from named arguments).
+
     ``options`` are the server's (``send``, ``reply_port``, read at each send);
     ``log_touch(key, source, x, y, z, moving)`` records each touch played;
     ``timing_errors`` holds how late each touch left against its deadline.
@@ -47,6 +50,9 @@ class Outbox:
             self.midi.robojam_output(output, self.clock())
 
     def send(self, performer: Performer, address: str, *args) -> None:
+        """One message to a performer; one with a session id gets it as its last argument."""
+        if performer.session_id is not None:
+            args = (*args, performer.session_id)
         if performer.host.startswith("web:"):
             if self.web is not None:
                 self.web.send(performer.host[4:], address, list(args))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from robojam import RobojamError
+from robojam.live.limits import LIMITS, MAX_SESSION_ID
+from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
 
 POSITION_SLACK = 0.5  # x, y this far outside [0, 1] are clipped; further out, dropped
 
@@ -50,6 +52,8 @@ class Address:
             session = values.pop()
             if not isinstance(session, str):
                 raise BadMessage("bad_args", f"{self.path}: too many arguments")
+            if len(session) > MAX_SESSION_ID:
+                raise BadMessage("bad_args", f"{self.path}: a session id over {MAX_SESSION_ID} characters")
         required = sum(not a.optional for a in self.args)
         if not required <= len(values) <= len(self.args):
             raise BadMessage("bad_args", f"{self.path}: expected {self.signature()}, got {len(values)} arguments")
@@ -68,7 +72,11 @@ def _checked(arg: Arg, value, path: str):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadMessage("bad_args", f"{path}: {arg.name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too big for a float (the web page's JSON has no limit)
+        raise BadMessage("out_of_range", f"{path}: {arg.name} is too big") from None
+    if not finite:
         raise BadMessage("not_finite", f"{path}: {arg.name} is {value}")
     return float(value)
 
@@ -145,25 +153,25 @@ def mode(server, key, values, timetag, now):
     _setting("mode", values[0], server, key, now)
 
 
-@address("/robojam/temp", Arg("temp", "f", "mixture-weight temperature, > 0 (default 1.0)"))
+@address("/robojam/temp", Arg("temp", "f", f"mixture-weight temperature, {LIMITS['temp'].text()} (default 1.0)"))
 def temp(server, key, values, timetag, now):
     """Mixture-weight temperature: lower picks the likeliest gesture more often."""
     _setting("temp", values[0], server, key, now)
 
 
-@address("/robojam/sigma_temp", Arg("sigma_temp", "f", "variance scale, > 0 (default 1.0)"))
+@address("/robojam/sigma_temp", Arg("sigma_temp", "f", f"variance scale, {LIMITS['sigma_temp'].text()} (default 1.0)"))
 def sigma_temp(server, key, values, timetag, now):
     """Scales each mixture component's variance: lower is tighter and smoother."""
     _setting("sigma_temp", values[0], server, key, now)
 
 
-@address("/robojam/seconds", Arg("seconds", "f", "0.1 to 600 (default 5.0)"))
+@address("/robojam/seconds", Arg("seconds", "f", f"{LIMITS['seconds'].text()} (default 5.0)"))
 def seconds(server, key, values, timetag, now):
     """Length of a response in seconds."""
     _setting("seconds", values[0], server, key, now)
 
 
-@address("/robojam/threshold", Arg("threshold", "f", "0.05 to 60 (default 1.5)"))
+@address("/robojam/threshold", Arg("threshold", "f", f"{LIMITS['threshold'].text()} (default 1.5)"))
 def threshold(server, key, values, timetag, now):
     """Seconds of silence from the performer before robojam responds."""
     _setting("threshold", values[0], server, key, now)
@@ -186,9 +194,9 @@ def status(server, key, values, timetag, now):
     go and holds name-value pairs: first model and the model's name (a string), then (string,
     int) pairs: sessions, received, touches, responses,
     unlogged (touches the touch log could not write, a full disk say; only once there are any),
-    then dropped and one dropped.REASON for each reason seen (malformed, unknown_address,
-    bad_args, not_finite, out_of_range, bad_value, rate_limited, too_many_sessions, bad_model,
-    socket_overflow, adapter), then, once measured, timing_error_us_p99 (how late response touches
+    then dropped and one dropped.REASON for each reason seen (malformed, unknown_type_tag,
+    unknown_address, bad_args, not_finite, out_of_range, bad_value, rate_limited,
+    too_many_sessions, bad_model, socket_overflow, adapter), then, once measured, timing_error_us_p99 (how late response touches
     left, against their deadlines) and feed_latency_us_p99 (from a touch reaching the machine
     to its being in the model state), over the last 20,000 of each."""
     server.send_status(key, now)
@@ -224,12 +232,23 @@ def reference() -> str:
         "",
         "**Sessions.** Each performer has their own model state and settings. A performer is the sending",
         "host, since a phone may send from changing ports, unless a message ends with one extra string",
-        "argument: a session id, for several performers on one host (`/robojam/touch 0.5 0.5 alice`).",
-        "Idle sessions expire and their number is capped (`--session-timeout`, `--max-sessions`).",
+        "argument: a session id, for several performers on one host (`/robojam/touch 0.5 0.5 alice`;",
+        f"at most {MAX_SESSION_ID} characters). Idle sessions expire and their number is capped",
+        "(`--session-timeout`, `--max-sessions`).",
+        "",
+        "**Replies say whose they are.** Every message robojam sends for a session that has an id ends",
+        "with that id as one extra string argument: `/robojam/response/touch 0.4 0.6 0.5 alice`, and so",
+        "for `/robojam/response/start`, `.../up`, `.../end`, `/robojam/model/changed`, `.../refused`",
+        "and `/robojam/status`. A performer that sends no id gets the messages exactly as listed below.",
+        "An adapter's out-rules (presets for other apps) send the app's own messages, without the id.",
         "",
         "**Bad input** (malformed packets, unknown addresses, wrong argument types or counts, NaN or",
         "infinite numbers, far out-of-range positions, bad control values) is dropped and counted by",
-        "reason; `/robojam/status` reports the counts.",
+        "reason; `/robojam/status` reports the counts. A message whose type tag string holds a tag",
+        f"robojam does not read (any but `{' '.join(TYPE_TAGS)}`) is discarded whole, as OSC 1.0",
+        f"asks, and counted as `unknown_type_tag`; bundles may nest {MAX_BUNDLE_DEPTH} deep. A control value outside its",
+        "range (below) is refused, counted as `bad_value`, and the session keeps its old value; the",
+        "command line, config files and the browser page take the same ranges.",
         "",
         "## In: the performer and controls",
         "",

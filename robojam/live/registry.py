@@ -21,6 +21,7 @@ class Performer:
     host: str
     last_active: float
     allowance: float        # token bucket for the touch rate
+    session_id: str | None = None       # the id its messages end with; every reply ends with it too
     stroke_open: bool = False           # the performer's finger is down
     robojam_stroke_open: bool = False   # robojam's finger is down
 
@@ -48,7 +49,7 @@ class SessionRegistry:
         """The performer's key, admitting a newcomer (BadMessage ``too_many_sessions`` if full)."""
         key = f"{host}/{session_id}" if session_id else host
         if key not in self.performers:
-            self._admit(key, host, now)
+            self._admit(key, host, session_id or None, now)
         self.performers[key].host = host
         return key
 
@@ -82,12 +83,12 @@ class SessionRegistry:
         if self.performers.pop(key, None) is not None:
             self._counts["sessions_ended"] += 1
 
-    def _admit(self, key: str, host: str, now: float) -> None:
+    def _admit(self, key: str, host: str, session_id: str | None, now: float) -> None:
         if len(self.performers) >= self.max_sessions and not self._evict_one():
             raise BadMessage("too_many_sessions", f"no room for performer {key}")
         rng = np.random.default_rng(self._seeds.spawn(1)[0])
         session = Session(self._engine.spawn(), Settings(**vars(self._settings)), rng)
-        self.performers[key] = Performer(session, host, now, allowance=self.touch_rate)
+        self.performers[key] = Performer(session, host, now, allowance=self.touch_rate, session_id=session_id)
         self._counts["sessions_started"] += 1
 
     def _evict_one(self) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gc
 import select
 import signal
-import sys
 import threading
 import time
 from collections import Counter, deque
@@ -91,9 +90,11 @@ class Server:
                                    {"timing_error_us_p99": self.timing_errors, "feed_latency_us_p99": self.feed_latency},
                                    options.status_every, clock, adapter)
         self.keyboard = None  # an open MIDI input, closed at shutdown
+        self.api = None  # the HTTP API (robojam.live.http_api), stopped at shutdown; None without --api
         self.model_path = Path(options.model_path) if options.model_path is not None else default_model_path()
         self.loader = ModelLoader(self.inbox.run_soon)
-        self.warnings = RateLimitedWarnings()
+        self.warnings = RateLimitedWarnings()  # about incoming traffic: one line per reason every few seconds
+        self.notices = RateLimitedWarnings(write=lambda line: print(line, flush=True))  # model changes asked for
 
     @property
     def address(self) -> tuple[str, int]:
@@ -166,7 +167,7 @@ class Server:
             return
         self.model, self.model_path = model, path
         self.registry.use_model(model)
-        print(f"robojam: now playing model {path.name}: {model.describe()}", flush=True)
+        self.notices.warn("model_changed", f"now playing model {path.name}: {model.describe()}")
         if key in self.performers:
             self.outbox.send(self.performers[key], "/robojam/model/changed", path.name)
 
@@ -186,11 +187,9 @@ class Server:
                 self._internal_error(e)
 
     def _internal_error(self, error: Exception) -> None:
-        """Count a bug met while handling input, and say so once, without stopping."""
+        """Count a bug met while handling input, and say so (at most every few seconds), without stopping."""
         self.drops["internal_error"] += 1
-        if self.drops["internal_error"] == 1:
-            print(f"robojam: internal error while handling a message, carrying on: {error!r}",
-                  file=sys.stderr, flush=True)
+        self.warnings.warn("internal_error", f"internal error while handling a message, carrying on: {error!r}"[:300])
 
     # --- incoming -------------------------------------------------------------
 
@@ -199,8 +198,8 @@ class Server:
         self.counts["received"] += 1
         try:
             messages = parse_datagram(data)
-        except OscError:
-            self.drops["malformed"] += 1
+        except OscError as e:
+            self.drops[e.reason] += 1  # malformed, or unknown_type_tag
             return set()
         keys = set()
         for message in messages:
@@ -312,6 +311,8 @@ class Server:
             self.keyboard.close()
         if self.web is not None:
             self.web.stop()
+        if self.api is not None:
+            self.api.stop()
         self.logbook.close()
         self.transport.close()
         self.inbox.close()

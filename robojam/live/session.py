@@ -26,8 +26,9 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from robojam import RobojamError
-from robojam.core.engine import Engine, check_temperatures
+from robojam.core.engine import Engine
 from robojam.core.performance import STROKE_GAP_S, STROKE_JUMP, touch_dynamics
+from robojam.live.limits import LIMITS, LIVE_SETTINGS, shown
 
 MODES = ("call-and-response", "duet")
 # Response touches are generated this far ahead of their deadlines.
@@ -39,7 +40,8 @@ HISTORY_TOUCHES = 512
 
 @dataclass
 class Settings:
-    """The live controls of a session (each is an OSC control and a CLI option)."""
+    """The live controls of a session (each is an OSC control and a CLI option), in the ranges of
+    ``robojam.live.limits.LIMITS``."""
 
     mode: str = "call-and-response"
     temp: float = 1.0
@@ -51,13 +53,11 @@ class Settings:
         self.validate()
 
     def validate(self) -> None:
-        if self.mode not in MODES:
-            raise RobojamError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        check_temperatures(self.temp, self.sigma_temp)
-        if not (isinstance(self.seconds, (int, float)) and 0.1 <= self.seconds <= 600):
-            raise RobojamError(f"seconds must be between 0.1 and 600, not {self.seconds!r}")
-        if not (isinstance(self.threshold, (int, float)) and 0.05 <= self.threshold <= 60):
-            raise RobojamError(f"threshold must be between 0.05 and 60 seconds, not {self.threshold!r}")
+        """RobojamError unless every setting is in range (``robojam.live.limits.LIMITS``)."""
+        if not isinstance(self.mode, str) or self.mode not in MODES:
+            raise RobojamError(f"mode must be one of {', '.join(MODES)}, not {shown(self.mode)}")
+        for name in LIVE_SETTINGS:
+            LIMITS[name].check(name, getattr(self, name))
 
     def changed(self, name: str, value) -> "Settings":
         """A copy with one setting changed, validated."""

@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
 
 from robojam import RobojamError
 from robojam.core.modelfile import load_model
+from robojam.live.limits import LIMITS, shown
 from robojam.live.server import Server, ServerOptions
 from robojam.live.session import Settings
 from robojam.live.transport import parse_destination
+from robojam.live.warnings import RateLimitedWarnings, route_library_logs
 
 
 def _number(settings: dict, name: str, kind=float):
+    """A numeric setting, checked: in its range if robojam.live.limits has one, else of its kind."""
     value = settings[name]
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+    if name in LIMITS:
+        return kind(LIMITS[name].check(name.replace("_", "-"), value))
+    try:
+        fits = math.isfinite(value) and (kind is not int or value == int(value))
+    except (TypeError, OverflowError, ValueError):
+        fits = False
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not fits:
         raise RobojamError(f"{name.replace('_', '-')} must be {'an integer' if kind is int else 'a number'}, "
-                           f"not {value!r}")
+                           f"not {shown(value)}")
     return kind(value)
+
+
+def _path(settings: dict, name: str) -> Path | None:
+    """A file or folder setting (None when not set)."""
+    value = settings[name]
+    if value is None:
+        return None
+    if not isinstance(value, (str, Path)) or not str(value) or "\0" in str(value):
+        raise RobojamError(f"{name.replace('_', '-')} must be a file or folder name, not {shown(value)}")
+    return Path(value)
 
 
 def session_settings(settings: dict) -> Settings:
@@ -33,25 +53,59 @@ def server_options(settings: dict) -> ServerOptions:
     sends = settings["send"]
     if isinstance(sends, str):
         sends = [sends]
+    if not isinstance(sends, (list, tuple)) or not all(isinstance(s, str) for s in sends):
+        raise RobojamError(f"send must be HOST:PORT or a list of them, not {shown(sends)}")
     return ServerOptions(
         host=str(settings["host"]), port=_number(settings, "port", int),
         reply_port=_number(settings, "reply_port", int), send=[parse_destination(s) for s in sends],
         max_sessions=_number(settings, "max_sessions", int), session_timeout=_number(settings, "session_timeout"),
         status_every=_number(settings, "status_every"), seed=_number(settings, "seed", int),
-        model_path=settings["model"], models_dir=Path(str(settings["models_dir"])),
+        model_path=_path(settings, "model"), models_dir=_path(settings, "models_dir") or Path("models"),
     )
 
 
 def open_midi(settings: dict):
-    """The MIDI output parts, or None without --midi-out."""
-    if not settings["midi_out"]:
+    """The MIDI output parts, or None without --midi-out or --midi-virtual."""
+    virtual, api = midi_virtual(settings), midi_api(settings)
+    if not settings["midi_out"] and not virtual:
         return None
     from robojam.live.midiparts import MidiParts
 
     echo = settings["midi_echo_channel"]
-    return MidiParts.open(str(settings["midi_out"]), midi_mapping(settings),
+    return MidiParts.open(str(settings["midi_out"]) if settings["midi_out"] else None, midi_mapping(settings),
                           _number(settings, "midi_channel", int) - 1,
-                          None if echo is None else _number(settings, "midi_echo_channel", int) - 1)
+                          None if echo is None else _number(settings, "midi_echo_channel", int) - 1,
+                          virtual=virtual, api=api)
+
+
+def midi_virtual(settings: dict) -> str | None:
+    """The name of robojam's own MIDI ports (--midi-virtual), or None; ``true`` in a config file is the default name."""
+    value = settings["midi_virtual"]
+    if value is None or value is False:
+        return None
+    if value is True:
+        from robojam.live.midi import VIRTUAL_PORT_NAME
+        return VIRTUAL_PORT_NAME
+    if not isinstance(value, str) or not value.strip():
+        raise RobojamError(f"midi-virtual must be a port name (or true for 'robojam'), not {value!r}")
+    return value.strip()
+
+
+def midi_api(settings: dict) -> str | None:
+    """rtmidi's API for every MIDI port (--midi-api), or None for mido's choice (MIDO_BACKEND)."""
+    value = settings["midi_api"]
+    if value is None:
+        return None
+    from robojam.live.midi import MIDI_APIS
+    if value not in MIDI_APIS:
+        raise RobojamError(f"midi-api must be one of {', '.join(MIDI_APIS)}, not {value!r}")
+    return value
+
+
+def close_midi(server: Server) -> None:
+    """Close the MIDI output ports, once the server has sent its notes off (on JACK this lets them out)."""
+    if server.midi is not None and hasattr(server.midi, "close"):
+        server.midi.close()
 
 
 def midi_mapping(settings: dict):
@@ -63,7 +117,7 @@ def midi_mapping(settings: dict):
 
 def build_server(settings: dict) -> Server:
     """A ready server (socket bound, logs open) from merged settings; raises RobojamError."""
-    model = load_model(settings["model"])
+    model = load_model(_path(settings, "model"))
     session = session_settings(settings)
     options = server_options(settings)
     adapter = None
@@ -74,22 +128,30 @@ def build_server(settings: dict) -> Server:
     log = None
     if not settings["no_log"]:
         from robojam.live.logwriter import TouchLog
-        log = TouchLog(settings["log_dir"])
+        log = TouchLog(_path(settings, "log_dir"))
     try:
         server = Server(model, session, options, log=log, midi=midi, adapter=adapter)
     except RobojamError:
         if log is not None:
             log.close()
+        if midi is not None:
+            midi.close()
         raise
     try:
-        if settings["midi_in"]:
+        if settings["midi_in"] or midi_virtual(settings):
             from robojam.live.midiparts import listen_to_keyboard
-            server.keyboard = listen_to_keyboard(str(settings["midi_in"]), midi_mapping(settings), server.post)
+            server.keyboard = listen_to_keyboard(str(settings["midi_in"]) if settings["midi_in"] else None,
+                                                 midi_mapping(settings), server.post,
+                                                 virtual=midi_virtual(settings), api=midi_api(settings))
         if settings["web"] is not None:
             from robojam.live.web import start_web
             start_web(server, str(settings["web_host"] or settings["host"]), _number(settings, "web", int))
+        if any(settings.get(name) is not None for name in ("api", "tls_cert", "tls_key")):
+            from robojam.live.http_api import start_api
+            start_api(server, settings)
     except RobojamError:
         server.close()
+        close_midi(server)
         raise
     return server
 
@@ -107,10 +169,13 @@ def describe(server: Server, settings: dict) -> list[str]:
         lines.append(f"sending responses to each performer's host on port {options.reply_port}")
     if server.web is not None:
         lines.append(f"web page: {server.web.url()}  (open it on a phone or laptop on the same network)")
-    if server.midi is not None:
+    if server.api is not None:
+        lines.append(f"HTTP API: POST performances to {server.api.url()}  (RoboJam's API, as MicroJam calls it)")
+    if settings["midi_out"]:
         lines.append(f"MIDI out: {settings['midi_out']}")
     if settings["midi_in"]:
         lines.append(f"MIDI in: {settings['midi_in']}")
+    lines += describe_midi_ports(settings)
     if server.adapter is not None:
         lines.append(f"translating another app's OSC: {server.adapter.describe()}")
     lines.append(f"logging touches to {server.log.path}" if server.log else "not logging touches")
@@ -120,8 +185,22 @@ def describe(server: Server, settings: dict) -> list[str]:
     return lines
 
 
+def describe_midi_ports(settings: dict) -> list[str]:
+    """What --midi-virtual and --midi-api opened, with the names other software sees."""
+    virtual, api = midi_virtual(settings), midi_api(settings)
+    lines = [f"MIDI API: {api}"] if api else []
+    if virtual:
+        from robojam.live.midi import MIDI_APIS, api_in_use
+        lines.append(f"MIDI ports of its own, both called {virtual!r}: robojam's part goes out of one, "
+                     "notes played into the other are a performer")
+        if api_in_use(api) == MIDI_APIS["jack"]:
+            lines.append(f"  on JACK: {virtual}:{virtual} (out) and {virtual}-in:{virtual} (in)")
+    return lines
+
+
 def start_server(settings: dict, echo=print) -> None:
     started = time.monotonic()
+    route_library_logs(RateLimitedWarnings())  # no library may print once per packet
     server = build_server(settings)
     server.install_signal_handlers()
     for line in describe(server, settings):
@@ -131,4 +210,7 @@ def start_server(settings: dict, echo=print) -> None:
     try:
         server.serve_forever()
     finally:
+        close_midi(server)
         echo("stopped: " + server.status_line())
+        if server.api is not None:
+            echo(server.api.summary())

@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from robojam import SOURCE_ROOT, RobojamError
+from robojam.live.limits import LIMITS, LIVE_SETTINGS
 from robojam.live.models import model_names
 
 SOCKET_PATH = "/ws"
@@ -218,9 +219,12 @@ class WebBridge:
         self.server.post(*parsed, host=f"web:{client.conn_id}")
 
     def _settings(self) -> list:
-        """The server's settings as name-value pairs, so the page's controls start where the server does."""
+        """The server's settings as name-value pairs, so the page's controls start where the server does;
+        first the ranges its sliders must keep to (robojam.live.limits), as {name: [low, high]}."""
         settings = self.server.settings
-        pairs: list = ["models", model_names(self.server.options.models_dir), "model", self.server.model_path.name]
+        limits = {name: [LIMITS[name].low, LIMITS[name].high] for name in LIVE_SETTINGS}
+        pairs: list = ["limits", limits, "models", model_names(self.server.options.models_dir),
+                       "model", self.server.model_path.name]
         for f in fields(settings):
             pairs += [f.name, getattr(settings, f.name)]
         return pairs

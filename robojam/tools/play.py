@@ -7,7 +7,9 @@ and records ``/robojam/response/...`` as it arrives into a performance.
 
 The listening socket is bound before anything is sent, so no reply is missed,
 and the call is sent from it too: the server replies to the sending host on its
-``--reply-port``, which must be the port listened on here.
+``--reply-port``, which must be the port listened on here. With a session id,
+every message sent ends with it, and so does every reply: replies for other
+sessions (other players on this host, with ``--send`` to one port) are ignored.
 """
 
 from __future__ import annotations
@@ -60,7 +62,12 @@ class ResponseRecorder:
         return self.origin is not None
 
     def message(self, address: str, args: list, arrival: float) -> bool:
-        """Take one message; False when it is not a well-formed response message (it is ignored)."""
+        """Take one message; False when it is not a well-formed response message (it is ignored).
+
+        start, up and end take no arguments: with one (another session's id) they are not ours."""
+        if address in ("/robojam/response/start", "/robojam/response/up", "/robojam/response/end") and args:
+            self.ignored += 1
+            return False
         if address == "/robojam/response/start":
             self.restart(arrival)
         elif address == "/robojam/response/touch" and (point := touch_args(args)) is not None:
@@ -192,9 +199,16 @@ class Player:
             return []
         arrival = self.clock()
         try:
-            return [(arrival, m.address, m.args) for m in parse_datagram(data)]
+            return [(arrival, m.address, self._own_args(m.args)) for m in parse_datagram(data)]
         except OscError:
             return [(arrival, "", [])]  # malformed: an unknown address, so ignored and counted
+
+    def _own_args(self, args: list) -> list:
+        """A reply's arguments without the session id it ends with (robojam serve adds ours to every
+        reply); a reply for another session gets an argument no response takes, so it is ignored."""
+        if self.session and args and args[-1] == self.session:
+            return args[:-1]
+        return args
 
     def _send(self, address: str, *args) -> None:
         if self.session:

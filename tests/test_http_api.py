@@ -1,0 +1,457 @@
+"""RoboJam's HTTP API (robojam.live.http_api): POST /api/predict over real HTTP, on loopback.
+
+The clients are urllib (standard library) and, where installed, curl: peers
+robojam did not write. The server is a real robojam server on an ephemeral
+port with the shipped model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from urllib.parse import urlencode
+
+import numpy as np
+import pytest
+
+from oscpeer import running_server
+from robojam import RobojamError
+from robojam.core.engine import Engine
+from robojam.core.modelfile import load_model
+from robojam.live.http_api import (MAX_ROWS, HttpApi, parse_perf, perf_from_body, request_rng, response_csv,
+                                   start_api)
+from robojam.live.session import Settings
+from synthetic import random_model
+
+HEADER = "time,x,y,z,moving"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model()
+
+
+@contextmanager
+def serving(model=None, settings: Settings | None = None, **api_options):
+    """A running robojam server with its HTTP API on 127.0.0.1, an ephemeral port; yields (server, api, url)."""
+    with running_server(settings=settings or Settings(), model=model) as (server, _, _):
+        api = HttpApi(server, "127.0.0.1", 0, **api_options)
+        api.start()
+        server.api = api
+        thread = api._thread
+        yield server, api, api.url()
+    thread.join(5)
+    assert not thread.is_alive(), "the API did not stop with the server"
+    assert api._httpd is None
+
+
+@pytest.fixture
+def api(shipped):
+    with serving(shipped) as running:
+        yield running
+
+
+def call_csv(n: int = 40, start: float = 0.2, sep: str = "\n", trailing: bool = True, z: bool = True) -> str:
+    """A spiral-ish call in RoboJam's CSV, rows joined by ``sep``."""
+    rows = []
+    for i in range(n):
+        x, y, t = start + 0.3 * math.cos(i / 5) * i / n, 0.5 + 0.3 * math.sin(i / 5) * i / n, i * 0.03
+        rows.append(f"{t:.3f},{x:.4f},{y:.4f},38.0,{int(i > 0)}" if z else f"{t:.3f},{x:.4f},{y:.4f}")
+    return sep.join([HEADER if z else "time,x,y"] + rows) + ("\n" if trailing else "")
+
+
+def request(url: str, body: bytes | None = None, method: str = "POST", headers: dict | None = None,
+            context: ssl.SSLContext | None = None) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=20, context=context) as reply:
+            return reply.status, dict(reply.headers), reply.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def read_to_end(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def predict(url: str, perf: str, **kwargs) -> tuple[int, dict]:
+    status, _, body = request(url, json.dumps({"perf": perf}).encode(), **kwargs)
+    return status, json.loads(body)
+
+
+def check_response(text: str) -> np.ndarray:
+    """What MicroJam's parser needs of a response; returns its rows as numbers."""
+    assert "\r" not in text and text.endswith("\n")
+    lines = text[:-1].split("\n")
+    assert lines[0] == HEADER
+    assert 1 <= len(lines) - 1 <= MAX_ROWS
+    rows = []
+    for line in lines[1:]:
+        fields = line.split(",")
+        assert len(fields) == 5, line
+        rows.append([float(f) for f in fields])
+    rows = np.array(rows)
+    assert np.isfinite(rows).all()
+    t, x, y, z, moving = rows.T
+    assert t[0] == 0.0 and (np.diff(t) >= 0).all()
+    assert ((0 <= x) & (x <= 1) & (0 <= y) & (y <= 1)).all()
+    assert ((17 <= z) & (z <= 60)).all()                   # points, around RoboJam's 38
+    assert set(moving) <= {0.0, 1.0} and moving[0] == 0
+    dt = np.diff(t, prepend=t[:1])
+    assert (moving[dt > 0.1] == 0).all()
+    return rows
+
+
+# --- the request shapes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("perf", [
+    call_csv(sep=", ", trailing=False),     # MicroJam's: rows after ", ", no trailing newline
+    call_csv(sep=",", trailing=False),
+    call_csv(sep=", ", trailing=True),
+    call_csv(sep="\n"),
+    call_csv(sep="\r\n", trailing=False),
+    call_csv(z=False),                       # only time, x and y
+], ids=["comma-space", "comma", "comma-space-newline", "newlines", "crlf", "time-x-y"])
+def test_the_request_shapes_get_a_microjam_response(api, perf):
+    _, _, url = api
+    status, reply = predict(url, perf)
+    assert status == 200 and list(reply) == ["response"]
+    rows = check_response(reply["response"])
+    assert 2.5 < rows[-1, 0] <= 5.0                        # about 5 s
+
+
+def test_a_form_field_holding_a_json_string(api):
+    _, _, url = api
+    body = urlencode({"perf": json.dumps(call_csv(sep=", ", trailing=False))}).encode()
+    status, headers, reply = request(url, body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    check_response(json.loads(reply)["response"])
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", None])
+def test_json_whatever_the_content_type(api, content_type):
+    _, _, url = api
+    headers = {"Content-Type": content_type} if content_type else {}
+    status, reply = predict(url, call_csv(), headers=headers)
+    assert status == 200
+    check_response(reply["response"])
+
+
+def test_the_call_is_clamped_as_in_training():
+    text = "time,x,y,z,moving, 0.0,-0.5,1.5,38,0, 0.1,0.5,0.5,38,1, 20.0,2,-1,38,1, 19.0,0.3,0.3,38,1"
+    assert parse_perf(text).tolist() == [[0.0, 1.0, 0.0], [0.5, 0.5, 0.1], [1.0, 0.0, 5.0], [0.3, 0.3, 0.0]]
+
+
+def test_the_response_format_holds_at_its_limits():
+    rng = np.random.default_rng(0)
+    many = np.column_stack([rng.random(3000), rng.random(3000), rng.choice([0.0, 0.005, 0.1, 0.1000001, 0.3], 3000)])
+    many[0, 2] = 0.0
+    rows = check_response(response_csv(many))
+    assert len(rows) == MAX_ROWS
+    one = check_response(response_csv(np.array([[0.5, 0.5, 0.0]])))
+    assert one.tolist() == [[0.0, 0.5, 0.5, one[0, 3], 0.0]]
+
+
+# --- many at once, each on its own -------------------------------------------------------------
+
+
+def test_twenty_concurrent_requests_each_get_their_own_response(api, shipped):
+    server, api_, url = api
+    calls = [call_csv(n=20 + i, start=0.1 + 0.02 * i, sep=", ", trailing=False) for i in range(20)]
+    barrier = threading.Barrier(20)
+
+    def one(perf):
+        barrier.wait(10)
+        return predict(url, perf)
+
+    with ThreadPoolExecutor(20) as pool:
+        replies = list(pool.map(one, calls))
+    assert [status for status, _ in replies] == [200] * 20
+    for perf, (_, reply) in zip(calls, replies):
+        check_response(reply["response"])
+        # the same as a fresh engine of its own gives, one at a time: no request touched another's state
+        call = parse_perf(perf)
+        alone = Engine(shipped).respond(call, 5.0, request_rng(server.options.seed, call),
+                                        server.settings.temp, server.settings.sigma_temp)
+        assert reply["response"] == response_csv(alone)
+    assert len({reply["response"] for _, reply in replies}) == 20
+    assert api_.counts["responses"] == 20
+
+
+def test_beyond_the_prediction_limit_a_503(shipped):
+    with serving(shipped, max_predictions=2, queue_wait=0.2) as (_, api, url):
+        for _ in range(2):
+            api.slots.acquire()   # two predictions "running"
+        status, headers, body = request(url, json.dumps({"perf": call_csv()}).encode())
+        assert status == 503 and headers["Retry-After"] == "1" and "busy" in json.loads(body)["error"]
+        api.slots.release()
+        status, _ = predict(url, call_csv())
+        assert status == 200
+        api.slots.release()
+        assert api.counts["busy"] == 1
+
+
+def test_the_current_model_answers(api):
+    server, api_, url = api
+    before = api_._engine()
+    server.model = random_model(units=8)                   # as robojam.live.models does on a change
+    after = api_._engine()
+    assert before.model is not server.model and after.model is server.model
+    assert predict(url, call_csv())[0] == 200
+
+
+# --- CORS ------------------------------------------------------------------------------------
+
+
+def test_cors_preflight_and_the_origin_echoed(api):
+    _, _, url = api
+    origin = "https://microjam.example"
+    status, headers, body = request(url, method="OPTIONS", headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert status == 204 and body == b""
+    assert headers["Access-Control-Allow-Origin"] == origin
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    assert headers["Access-Control-Allow-Headers"].lower() == "content-type"
+    status, headers, _ = request(url, json.dumps({"perf": call_csv()}).encode(), headers={"Origin": origin})
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == origin and headers["Vary"] == "Origin"
+    status, headers, _ = request(url, b"nonsense", headers={"Origin": origin})
+    assert status == 400 and headers["Access-Control-Allow-Origin"] == origin   # errors readable by the page too
+
+
+# --- bad requests ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [
+    b"not json at all",
+    b'{"nope": 1}',
+    b'{"perf": 5}',
+    b'{"perf": NaN}',
+    b'["time,x,y"]',
+    b"[" * 50000,
+    b"\xff\xfe\x00garbage",
+    json.dumps({"perf": ""}).encode(),
+    json.dumps({"perf": "hello,world\n1,2\n"}).encode(),
+    json.dumps({"perf": HEADER + "\n"}).encode(),
+    json.dumps({"perf": "time,x,y\n0.0,abc,0.5\n"}).encode(),
+    json.dumps({"perf": "time,x,y\n0.0,nan,0.5\n"}).encode(),
+    json.dumps({"perf": "time,x,y\n0.0,0.5,inf\n"}).encode(),
+    json.dumps({"perf": "time,x,y,z,moving\n0.0,0.5,0.5,38,0,7,8\n"}).encode(),
+    json.dumps({"perf": "time,x,time\n0,0,0\n"}).encode(),
+    urlencode({"perf": json.dumps(5)}).encode(),
+    urlencode({"other": "x"}).encode(),
+], ids=lambda b: repr(b[:24]))
+def test_bad_bodies_get_a_400_with_a_json_error(api, body):
+    _, api_, url = api
+    status, headers, reply = request(url, body)
+    assert status == 400 and headers["Content-Type"] == "application/json"
+    error = json.loads(reply)["error"]
+    assert isinstance(error, str) and error and "Traceback" not in error
+    assert api_.counts["errors"] == 0
+
+
+def test_wrong_paths_methods_and_request_lines_are_json_errors(api):
+    _, api_, url = api
+    base = url.rsplit("/api/", 1)[0]
+    assert request(base + "/api/other", b"{}")[0] == 404
+    status, headers, body = request(url, method="GET")
+    assert status == 405 and "POST" in headers["Allow"] and json.loads(body)["error"]
+    assert request(url, b"{}", method="PUT")[0] == 501
+    with socket.create_connection(api_.address, timeout=5) as raw:
+        raw.sendall(b"GARBAGE\r\n\r\n")
+        reply = read_to_end(raw).decode()
+    assert reply.startswith("HTTP/1.1 400") and reply.split("\r\n\r\n", 1)[1].startswith('{"error"')
+    assert api_.counts["errors"] == 0
+
+
+def test_an_oversized_body_is_refused_with_413(shipped):
+    with serving(shipped, max_body=4096) as (_, api, url):
+        status, _, body = request(url, b'{"perf": "' + b"0" * 20000 + b'"}')
+        assert status == 413 and "at most 4096" in json.loads(body)["error"]
+        assert predict(url, call_csv(10))[0] == 200     # and it goes on serving
+        assert api.counts["too_large"] == 1
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_curl_as_the_client(api, tmp_path):
+    _, api_, url = api
+    out = subprocess.run(["curl", "-sS", "-X", "POST", url, "-d",
+                          json.dumps({"perf": call_csv(sep=", ", trailing=False)})],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    check_response(json.loads(out.stdout)["response"])
+    big = tmp_path / "big.json"
+    big.write_bytes(b'{"perf": "' + b"1," * 400_000 + b'"}')   # 800 kB: curl asks "Expect: 100-continue"
+    out = subprocess.run(["curl", "-sS", "-o", str(tmp_path / "out.json"), "-w", "%{http_code}",
+                          "--data-binary", f"@{big}", url], capture_output=True, text=True, timeout=30)
+    assert out.stdout == "413" and "at most" in json.loads((tmp_path / "out.json").read_text())["error"]
+
+
+# --- bounded ----------------------------------------------------------------------------------
+
+
+def test_a_silent_client_is_timed_out_and_a_trickling_one_cut_off(shipped):
+    with serving(shipped, socket_timeout=0.3, deadline=1.0) as (_, api, url):
+        with socket.create_connection(api.address, timeout=5) as silent:
+            silent.sendall(b"POST /api/predict HTTP/1.1\r\n")      # and then nothing
+            started = time.monotonic()
+            assert silent.recv(100) == b""                            # the server hung up
+            assert time.monotonic() - started < 3
+        with socket.create_connection(api.address, timeout=5) as trickle:
+            trickle.sendall(b"POST /api/predict HTTP/1.1\r\nContent-Length: 100000\r\n\r\n")
+            started = time.monotonic()
+            with pytest.raises(OSError):
+                while time.monotonic() - started < 5:               # a byte every 0.1 s: never a timeout
+                    trickle.sendall(b"x")
+                    time.sleep(0.1)
+            assert time.monotonic() - started < 4
+        assert api.counts["timed_out"] >= 1
+        assert predict(url, call_csv(10))[0] == 200
+
+
+def test_too_many_connections_get_a_503(shipped):
+    with serving(shipped, max_connections=2, socket_timeout=5) as (_, api, url):
+        idle = [socket.create_connection(api.address, timeout=5) for _ in range(2)]
+        try:
+            time.sleep(0.2)
+            status, headers, body = request(url, json.dumps({"perf": call_csv()}).encode())
+            assert status == 503 and "too many connections" in json.loads(body)["error"]
+        finally:
+            for s in idle:
+                s.close()
+        deadline = time.monotonic() + 5
+        while predict(url, call_csv(10))[0] != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert api.counts["refused"] >= 1
+
+
+def test_nothing_is_printed_per_request(api, capfd):
+    _, api_, url = api
+    capfd.readouterr()
+    predict(url, call_csv())
+    request(url, b"junk")
+    request(url, method="GET")
+    with socket.create_connection(api_.address, timeout=5) as raw:
+        raw.sendall(b"BAD\r\n\r\n")
+        raw.recv(1000)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert api_.counts["responses"] == 1 and api_.counts["bad_request"] >= 2
+
+
+# --- HTTPS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made by the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def test_https_with_a_certificate(shipped, certificate):
+    cert, key = certificate
+    with serving(shipped, tls_cert=cert, tls_key=key) as (_, api, url):
+        assert url.startswith("https://127.0.0.1:")
+        trusting = ssl.create_default_context(cafile=str(cert))   # verifies the certificate and the address
+        status, reply = predict(url, call_csv(sep=", ", trailing=False), context=trusting)
+        assert status == 200
+        check_response(reply["response"])
+        status, headers, _ = request(url, method="OPTIONS", headers={"Origin": "https://a.example"},
+                                     context=trusting)
+        assert status == 204 and headers["Access-Control-Allow-Origin"] == "https://a.example"
+        with pytest.raises(urllib.error.URLError):                # a client that does not trust it
+            request(url, b"{}", context=ssl.create_default_context())
+        with socket.create_connection(api.address, timeout=5) as plain:  # plain HTTP to the HTTPS port
+            plain.sendall(b"POST /api/predict HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+            plain.recv(1000)
+        assert predict(url, call_csv(10), context=trusting)[0] == 200
+        assert api.counts["tls_failed"] >= 2
+
+
+# --- from robojam serve -------------------------------------------------------------------------
+
+
+def settings_with(**values) -> dict:
+    from robojam.cli import SERVE_DEFAULTS
+
+    return dict(SERVE_DEFAULTS, host="127.0.0.1", port=0, no_log=True, **values)
+
+
+def test_serve_starts_and_stops_the_api(shipped):
+    from robojam.live.stage import build_server, describe
+
+    server = build_server(settings_with(api=0))
+    try:
+        lines = describe(server, settings_with(api=0))
+        assert any(line.startswith("HTTP API: POST performances to http://127.0.0.1:") for line in lines)
+        status, _ = predict(server.api.url(), call_csv())
+        assert status == 200
+        address = server.api.address
+    finally:
+        server.close()
+    with pytest.raises(OSError):
+        socket.create_connection(address, timeout=2)
+    assert "1 response(s)" in server.api.summary()
+
+
+def test_api_settings_are_checked(tmp_path, certificate):
+    cert, key = certificate
+    server = type("FakeServer", (), {})()
+    for values, message in [({"tls_cert": str(cert)}, "--api PORT"),
+                            ({"api": 70000}, "api must be a whole number from 0 to 65535"),
+                            ({"api": 0, "tls_cert": str(cert)}, "both --tls-cert and --tls-key"),
+                            ({"api": 0, "tls_cert": str(tmp_path / "no.pem"), "tls_key": str(key)}, "no such file"),
+                            ({"api": 0, "tls_cert": str(key), "tls_key": str(key)}, "PEM certificate"),
+                            ({"api": 0, "api_max_predictions": 0}, "api-max-predictions"),
+                            ({"api": 0, "api_host": 5}, "api-host")]:
+        with pytest.raises(RobojamError, match=message):
+            start_api(server, settings_with(**values))
+    with serving(random_model(units=8)) as (_, api, _):
+        with pytest.raises(RobojamError, match="choose another --api port"):
+            start_api(server, settings_with(api=api.address[1]))
+
+
+def test_api_options_on_the_command_line_and_in_config_files(tmp_path, certificate):
+    from robojam.cli import SERVE_DEFAULTS, _merge_serve_settings
+    from robojam.config import load_config
+
+    cert, key = certificate
+    config = tmp_path / "stage.toml"
+    config.write_text(f'api = 5000\napi-host = "0.0.0.0"\ntls-cert = "{cert}"\ntls-key = "{key}"\n'
+                      "api-max-predictions = 8\n")
+    assert load_config(config, set(SERVE_DEFAULTS))["tls_cert"] == str(cert)
+    merged = _merge_serve_settings(config, None, {"api": 6000})
+    assert (merged["api"], merged["api_host"], merged["api_max_predictions"]) == (6000, "0.0.0.0", 8)
+    result = subprocess.run([sys.executable, "-m", "robojam", "serve", "--port", "0", "--no-log",
+                             "--tls-cert", str(cert)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1 and "--api PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_perf_from_body_reads_both_encodings():
+    csv = call_csv(5)
+    assert perf_from_body(json.dumps({"perf": csv}).encode()) == csv
+    assert perf_from_body(urlencode({"perf": json.dumps(csv)}).encode()) == csv
+    assert perf_from_body(urlencode({"perf": csv}).encode()) == csv   # a form whose perf is the CSV itself

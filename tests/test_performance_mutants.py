@@ -1,0 +1,84 @@
+"""Performances and the CSV format, checked where the mutation run (README, "Development") found them
+unchecked: columns kept apart, stroke boundaries, dynamics, and the file and line an error names."""
+
+import math
+
+import numpy as np
+import pytest
+
+from robojam import RobojamError
+from robojam.core.performance import (STROKE_GAP_S, STROKE_JUMP, Performance, parse_csv, read_csv,
+                                      stroke_continues, touch_dynamics, write_csv)
+
+
+def test_each_column_stays_in_its_place():
+    rows = np.array([[0.1, 0.7, 0.0], [0.2, 0.6, 0.05], [0.3, 0.5, 0.05]])
+    perf = Performance.from_xy_dt(rows, z=0.9)
+    np.testing.assert_allclose(perf.events, [[0.0, 0.1, 0.7, 0.9, 0], [0.05, 0.2, 0.6, 0.9, 0],
+                                             [0.1, 0.3, 0.5, 0.9, 0]])  # jumps of 0.14: new strokes
+    np.testing.assert_allclose(perf.xy_dt(), rows)
+    assert perf.events.dtype == np.float64 and Performance([[1, 2, 3, 4, 0]]).events.dtype == np.float64
+    assert Performance(np.arange(10)).events.shape == (2, 5)
+    assert Performance.from_xy_dt(np.arange(6)).events.shape == (2, 5)
+    assert Performance.from_xy_dt([[1, 1, 1]]).events[0, 0] == 1.0  # integers become seconds, starting at 0
+
+
+def test_an_empty_performance_has_no_rows():
+    empty = Performance(np.zeros((0, 5)))
+    assert empty.xy_dt().shape == (0, 3) and empty.duration == 0.0
+    assert stroke_continues(np.zeros((0, 3))).tolist() == []
+    assert stroke_continues(np.array([[0.5, 0.5, 0.0]])).tolist() == [0]
+    assert stroke_continues(np.array([[0.5, 0.5, 0.0], [0.51, 0.5, 0.01]])).tolist() == [0, 1]
+
+
+def test_a_stroke_breaks_just_past_the_gap_and_the_jump():
+    rows = np.array([[0.1, 0.1, 0.0], [0.1, 0.1, STROKE_GAP_S], [0.1, 0.1, STROKE_GAP_S + 1e-9],
+                     [0.1, 0.1 + STROKE_JUMP, 0.01], [0.1, 0.2 + STROKE_JUMP + 1e-6, 0.01],
+                     [0.1, 0.3, 0.9]])  # dt far above the gap on a still touch: the y jump, not dt, decides
+    assert stroke_continues(rows).tolist() == [0, 1, 0, 1, 0, 0]
+    # the documented boundary itself: at 60 Hz a pause of 0.15 s (nine frames) is a new stroke, 0.1 s is not
+    assert stroke_continues(np.array([[0.2, 0.2, 0.0], [0.2, 0.2, 0.1], [0.2, 0.2, 0.15]])).tolist() == [0, 1, 0]
+    still_long = np.array([[0.2, 0.2, 0.0], [0.2, 0.2, 0.05], [0.2, 0.2, 0.05]])
+    assert stroke_continues(still_long).tolist() == [0, 1, 1]
+
+
+def test_a_moving_touch_is_as_loud_as_its_speed_in_both_directions():
+    assert touch_dynamics(0.0, 0.0, 0.0, 0.1, 0.1, False) == pytest.approx(0.25 + 0.6 * 1 / 2)  # y only
+    assert touch_dynamics(0.0, 0.0, 0.03, 0.04, 0.05, False) == pytest.approx(0.25 + 0.6 * 1 / 2)
+    # a dt under 1/240 s counts as 1/240 s
+    assert touch_dynamics(0.0, 0.0, 0.01, 0.0, 0.0, False) == pytest.approx(0.25 + 0.6 * 2.4 / 3.4)
+    assert touch_dynamics(0.0, 0.0, 0.01, 0.0, 1 / 240, False) == pytest.approx(0.25 + 0.6 * 2.4 / 3.4)
+    assert touch_dynamics(0.0, 0.0, 0.0, 0.0, 0.0, True) == 0.35
+
+
+def test_csv_files_are_written_with_plain_newlines_and_read_with_a_bom(tmp_path):
+    path = tmp_path / "p.csv"
+    write_csv(Performance([[0, 0.5, 0.5, 0.5, 0]]), path)
+    assert path.read_bytes() == b"time,x,y,z,moving\n0.000000,0.500000,0.500000,0.500000,0\n"
+    path.write_bytes("\ufefftime,x,y\r\n0,0.25,0.75\r\n".encode())
+    np.testing.assert_allclose(read_csv(path).events[0, :3], [0, 0.25, 0.75])
+    path.write_bytes(b"time,x,y\r0,0.25,0.75\r0.1,0.26,0.75\r")  # old Mac line ends
+    assert len(read_csv(path)) == 2
+
+
+def test_errors_name_the_file_and_the_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("time,x,y\n0,0.5,0.5\n0.5,0.5,0.5\n0.5,0.6,0.5\n0.2,0.5,0.5\n")
+    with pytest.raises(RobojamError, match=f"^{path}, line 5: time goes backwards$"):
+        read_csv(path)
+    path.write_text("time,x,y\n0,0.5,0.5\n0,0.5,0.5\n")  # equal times are fine
+    assert len(read_csv(path)) == 2
+    path.write_text("t,x\n0,1\n")
+    with pytest.raises(RobojamError, match=f"^{path}, line 1: header 't,x' lacks time, y; "
+                                           r"expected 'time,x,y,z,moving' \(z and moving optional\)$"):
+        read_csv(path)
+    with pytest.raises(RobojamError, match=r"^<csv>: no touch events"):
+        parse_csv("time,x,y\n")
+    path.write_text('time,x,y\n0,0.5,0.5\n1,"' + "9" * 200_000 + '",0.5\n')
+    with pytest.raises(RobojamError, match=f"^{path}, line [0-9]+: not readable as CSV"):
+        read_csv(path)
+
+
+def test_blank_lines_and_rows_of_empty_cells_are_skipped():
+    perf = parse_csv("time,x,y\n0,0.5,0.5\n\n , ,\n0.1,0.5,0.5\n")
+    assert len(perf) == 2
