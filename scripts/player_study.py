@@ -2,11 +2,11 @@
 
 The corpus names no performers, so a player is made: the corpus's
 performances are grouped by style (k-means on their rhythm and stroke
-features, robojam.train.realism.describe, standardised, in 12 clusters), and
-the player is the cluster whose held-out performances the shipped model scores
-worst (of those with at least 8 in the test split): a style of its own. Its performances
-in the corpus's train and val splits are the player's rehearsal; those in
-the test split, which the shipped model never saw, are held out.
+features, robojam.train.realism.describe, standardised, in 6 clusters). The
+player is the style whose test-split performances (which the shipped model
+never saw: a new player, to it) the shipped model scores worst, among styles
+with at least 24 of them. Two in three of those are the player's rehearsal,
+the others are held out.
 
 Then, on the same rehearsal:
   - the shipped default model, untouched (base);
@@ -38,8 +38,8 @@ from robojam.train.realism import FEATURES, describe
 
 STYLE = ("touch_rate", "pause_share", "strokes_per_s", "tap_share", "stroke_length", "step_length", "speed",
          "turning", "straight_share", "spread_x", "spread_y")
-CLUSTERS = 12
-MIN_HELD_OUT = 8
+CLUSTERS = 6
+MIN_PERFORMANCES = 24
 
 
 def player(performances: list[np.ndarray]) -> list[np.ndarray]:
@@ -50,12 +50,10 @@ def player(performances: list[np.ndarray]) -> list[np.ndarray]:
     features = np.array([[describe(p)[FEATURES[i]] for i in columns] for p in clean])
     features = (features - features.mean(0)) / np.maximum(features.std(0), 1e-9)
     labels = KMeans(CLUSTERS, n_init=10, random_state=0).fit_predict(features)
-    clusters = [[p for p, label in zip(clean, labels) if label == k] for k in range(CLUSTERS)]
+    unseen = [select_split([p for p, label in zip(clean, labels) if label == k], "test") for k in range(CLUSTERS)]
     base = load_model()
-    held_out = {k: select_split(c, "test") for k, c in enumerate(clusters)}
-    candidates = [k for k in range(CLUSTERS) if len(held_out[k]) >= MIN_HELD_OUT]
-    chosen = max(candidates, key=lambda k: score_model(base, held_out[k]).nll_per_event)
-    return clusters[chosen]
+    candidates = [c for c in unseen if len(c) >= MIN_PERFORMANCES]
+    return max(candidates, key=lambda c: score_model(base, c).nll_per_event)
 
 
 def write_folder(performances: list[np.ndarray], folder: Path) -> None:
@@ -73,8 +71,8 @@ def train(args: list[str]) -> float:
 def main(corpus: str, out: str) -> None:
     out_dir = Path(out)
     mine = player(load_performances([corpus]))
-    held_out = select_split(mine, "test")
-    rehearsal = [p for p in mine if not any(p is q for q in held_out)]
+    held_out = mine[::3]
+    rehearsal = [p for i, p in enumerate(mine) if i % 3]
     write_folder(rehearsal, out_dir / "rehearsal")
     touches = sum(len(p) for p in rehearsal)
     seconds_tuned = train([str(out_dir / "rehearsal"), "-o", str(out_dir / "tuned"), "--from", "default"])

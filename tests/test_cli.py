@@ -120,7 +120,7 @@ def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
     assert "fine-tuning gained" in result.stdout
     meta = json.loads((tuned / "model.json").read_text())
     assert meta["architecture"]["units"] == 8 and meta["encoding"] == json.loads((model / "model.json").read_text())["encoding"]
-    assert meta["training"]["base"] == str(model) and meta["training"]["learning_rate"] == 3e-4
+    assert meta["training"]["base"] == str(model) and meta["training"]["learning_rate"] == 3e-5
     assert meta["score"]["nll_per_event"] < meta["base_score"]["nll_per_event"]  # it learned the new data
     wild = tmp_path / "wild"  # a learning rate that wrecks the model: the base is kept, unchanged
     result = robojam("train", mine, "-o", wild, "--from", tuned, "--lr", 50, "--epochs", 2, "--seed", 2)

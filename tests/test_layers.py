@@ -21,14 +21,20 @@ MAY_IMPORT = {
 }
 
 
+LAYERS = ("core", "live", "train", "tools")
+
+
 def layer_of(module: str) -> str:
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 and (PACKAGE / parts[1]).is_dir() else "top"
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else "top"
 
 
 def package_modules() -> list[str]:
+    """The package's code: its top modules and its layers (an installed copy also holds data packages:
+    robojam.models, robojam.presets, robojam.webclient)."""
     names = []
-    for path in sorted(PACKAGE.rglob("*.py")):
+    paths = list(PACKAGE.glob("*.py")) + [p for layer in LAYERS for p in (PACKAGE / layer).rglob("*.py")]
+    for path in sorted(paths):
         parts = path.relative_to(PACKAGE).with_suffix("").parts
         if parts[-1] == "__init__":
             parts = parts[:-1]
@@ -54,8 +60,9 @@ def robojam_imports(source: str) -> list[tuple[int, str]]:
 def test_layers_are_folders_with_few_modules_left_at_the_top():
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(top) <= 8, top
-    for layer in ("core", "live", "train", "tools"):
+    for layer in LAYERS:
         assert (PACKAGE / layer / "__init__.py").is_file()
+    assert set(MAY_IMPORT) == set(LAYERS) | {"top"}
 
 
 @pytest.mark.parametrize("module", [m for m in package_modules() if m != "robojam"])

@@ -41,7 +41,7 @@ class TrainOptions:
 
 
 # Fine-tuning on a few minutes of one player's playing: fewer, gentler steps, stopping sooner.
-FINE_TUNING = {"epochs": 30, "learning_rate": 3e-4, "patience": 4}
+FINE_TUNING = {"epochs": 30, "learning_rate": 3e-5, "patience": 4}
 
 
 def train_options(base: str | None = None, **given) -> TrainOptions:
