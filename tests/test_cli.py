@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import click
 import pytest
 
 from robojam.core.performance import read_csv
@@ -30,14 +31,22 @@ def test_console_script_is_installed():
     assert "respond" in subprocess.run([script, "--help"], capture_output=True, text=True).stdout
 
 
+def test_every_option_of_every_command_has_help_text():
+    """Read from the commands themselves (not their --help pages, where a type name looks like help)."""
+    from robojam.cli import main
+
+    commands = main.commands
+    assert {"serve", "play", "protocol", "import", *COMMANDS} <= set(commands)
+    missing = [f"robojam {name} {'/'.join(option.opts)}" for name, command in commands.items()
+               for option in command.params if isinstance(option, click.Option) and not (option.help or "").strip()]
+    assert not missing, f"options without help text: {missing}"
+    assert all((command.help or "").strip() for command in commands.values())
+
+
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_explains_its_options(command):
+def test_every_command_prints_its_help(command):
     out = robojam(command, "--help").stdout
-    options = [line.split()[0].rstrip(",") for line in out.splitlines() if line.strip().startswith("-")]
-    assert options, out
-    for line in out.splitlines():
-        if line.strip().startswith("--") and line.strip() != "-h, --help":
-            assert len(line.split()) > 1, f"undocumented option in {command}: {line}"
+    assert out.startswith("Usage: ") and f"robojam {command} [OPTIONS]" in out and "--help" in out
 
 
 @pytest.fixture(scope="module")

@@ -32,13 +32,25 @@ def test_a_call_gets_a_timed_response():
                               "/robojam/response/up", "/robojam/response/end"}
 
 
-def test_touches_are_sent_at_their_deadlines():
+def test_touches_arrive_at_their_deadlines_never_before():
+    """Lateness measured where it matters, at the receiver: the listener shares the server's clock."""
     with running_server(Settings(threshold=0.2, seconds=2.0)) as (server, sender, listener):
+        deadlines = []
+        send_output = server.outbox.output
+
+        def recording(key, performer, output):
+            if output.kind == "touch":
+                deadlines.append(output.deadline)
+            send_output(key, performer, output)
+
+        server.outbox.output = recording
         sender.call(10)
-        response_of(listener)
-        errors = np.array(server.timing_errors)
-    assert len(errors) > 3
-    assert (errors >= 0).all() and np.median(errors) < 0.005
+        got = response_of(listener)
+    arrivals = np.array([t for t, address, _ in got if address == "/robojam/response/touch"])
+    assert len(arrivals) > 3 and len(arrivals) == len(deadlines)
+    lateness = arrivals - np.array(deadlines)
+    assert (lateness >= 0).all()  # nothing leaves before its time
+    assert np.median(lateness) < 0.01 and np.ptp(np.array(deadlines)) > 0.5  # spread over the response, not bunched
 
 
 def test_respond_now_and_barge_in():
@@ -134,8 +146,15 @@ def test_bad_input_is_dropped_counted_and_harmless():
     assert counts["touches"] == 0
 
 
+def resident_kb() -> int:
+    """This process's resident memory now (the server runs in it, on a thread)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
 def test_flood_keeps_others_served_and_memory_bounded(tmp_path):
-    import resource
     import socket
     import threading
 
@@ -157,19 +176,19 @@ def test_flood_keeps_others_served_and_memory_bounded(tmp_path):
                 time.sleep(0.01)
 
         thread = threading.Thread(target=flood)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = resident_kb()
         thread.start()
         time.sleep(0.5)
         sender.call(10, session="musician")
         got = response_of(listener, 3.0)
         thread.join()
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        after = resident_kb()
         flooder.close()
         time.sleep(0.3)
         counts = dict(server.status())
     assert [a for _, a, _ in got][-1] == "/robojam/response/end"
     assert counts["dropped.rate_limited"] > 0 and counts["dropped.malformed"] > 0
-    assert after - before < 100_000  # kilobytes
+    assert after - before < 50_000  # kilobytes of resident memory now, not the process's lifetime peak
     logged = read_log(log.path, sources=("performer",), gap=1000)
     assert sum(len(p) for p in logged) == counts["touches"]  # every valid touch reached the log
 
