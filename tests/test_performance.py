@@ -60,3 +60,14 @@ def test_xy_dt_and_back():
 def test_stroke_inference_breaks_on_pause_or_jump():
     rows = np.array([[0.1, 0.1, 0], [0.11, 0.1, 0.016], [0.12, 0.1, 0.5], [0.6, 0.1, 0.016]])
     assert stroke_continues(rows).tolist() == [0, 1, 0, 0]
+
+
+def test_a_field_csv_cannot_read_names_its_own_line():
+    import csv
+
+    from robojam import RobojamError
+    from robojam.core.performance import parse_csv
+
+    huge = "x" * (csv.field_size_limit() + 5)
+    with pytest.raises(RobojamError, match=r"^f\.csv, line 3: not readable as CSV"):
+        parse_csv(f"time,x,y\n0,0.1,0.1\n{huge},1,1\n0.2,0.2,0.2\n", "f.csv")

@@ -147,7 +147,7 @@ class CsvRows:
         try:
             return next(self._rows)
         except csv.Error as e:
-            raise RobojamError(f"{self.name}, line {self._rows.line_num + 1}: not readable as CSV ({e})") from None
+            raise RobojamError(f"{self.name}, line {max(self._rows.line_num, 1)}: not readable as CSV ({e})") from None
 
 
 def parse_csv(text: str, name: str = "<csv>") -> Performance:
