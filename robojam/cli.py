@@ -138,8 +138,9 @@ def _train_option(name: str, help_text: str, **kwargs):
 @_train_option("--units", "Units per LSTM layer.", type=click.IntRange(4, 1024))
 @_train_option("--mixtures", "Gaussian components in the MDN head.", type=click.IntRange(1, 64))
 @_train_option("--seq-len", "Events per training window.", type=click.IntRange(2, 4096))
-@_train_option("--encoding", "delta: predict movement and log dt (robojam's default); heading: the movement "
-                             "along and across the one before, and log dt; robojam: raw x, y, dt as in RoboJam.",
+@_train_option("--encoding", "heading: the movement along and across the one before, and log dt, with the "
+                             "room to the screen's edges (the shipped model's); delta: the movement and log dt; "
+                             "robojam: raw x, y, dt as in RoboJam.",
                type=click.Choice(["delta", "heading", "robojam"]))
 @_train_option("--epochs", "Most epochs to train; early stopping usually ends sooner.", type=click.IntRange(1, 10000))
 @_train_option("--batch-size", "Training windows a step.", type=click.IntRange(1, 4096))

@@ -105,7 +105,7 @@ def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
     assert "saved" in result.stdout and "validation score" in result.stdout
     assert "oneDNN" not in result.stderr and "absl" not in result.stderr
     meta = json.loads((model / "model.json").read_text())
-    assert meta["architecture"] == {"layers": 2, "units": 8, "mixtures": 2, "input_dim": 5, "output_dim": 3}
+    assert meta["architecture"] == {"layers": 2, "units": 8, "mixtures": 2, "input_dim": 11, "output_dim": 3}
     assert meta["training"]["train"]["performances"] + meta["training"]["val"]["performances"] <= 60
     assert (model / "checkpoints" / "weights.npz").exists()
 

@@ -29,7 +29,7 @@ class TrainOptions:
     units: int = 64
     mixtures: int = 8
     seq_len: int = 64
-    encoding: str = "delta"
+    encoding: str = "heading"
     epochs: int = 100
     batch_size: int = 64
     learning_rate: float = 1e-3
