@@ -209,7 +209,7 @@ def test_beyond_the_prediction_limit_a_503(shipped):
 def test_the_current_model_answers(api):
     server, api_, url = api
     before = api_._engine()
-    server.model = random_model(units=8)                   # as robojam.live.models does on a change
+    server.models.model = random_model(units=8)            # as robojam.live.models.ModelKeeper does on a change
     after = api_._engine()
     assert before.model is not server.model and after.model is server.model
     assert predict(url, call_csv())[0] == 200

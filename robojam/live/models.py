@@ -77,3 +77,50 @@ class ModelLoader:
         finally:
             self._busy.release()
         self.run_on_server(lambda: done(path, model, error))
+
+
+class ModelKeeper:
+    """The model the server plays, changed live by a performer's request or SIGHUP.
+
+    ``registry`` gets each new model (robojam.live.registry); ``reply(key,
+    address, *args)`` answers the performer who asked; ``drops`` counts
+    refusals as ``bad_model``; ``warnings`` and ``notices`` print at most a
+    line per reason every few seconds.
+    """
+
+    def __init__(self, model: Model, path: Path, models_dir: Path, registry, reply, drops, run_on_server,
+                 warnings, notices):
+        self.model, self.path, self.models_dir = model, path, Path(models_dir)
+        self.registry, self.reply, self.drops = registry, reply, drops
+        self.warnings, self.notices = warnings, notices
+        self.loader = ModelLoader(run_on_server)
+
+    def change(self, key: str, host: str, spec: str) -> None:
+        """Load the model a performer named, then answer every new call with it."""
+        try:
+            path = model_path(spec, self.models_dir, trusted_host(host))
+        except RobojamError as e:
+            self._refuse(key, str(e))
+            return
+        if not self.loader.load(path, lambda p, model, error: self._loaded(key, p, model, error)):
+            self._refuse(key, f"model {spec!r} refused: another model is loading")
+
+    def reload(self) -> None:
+        """Read the model folder in use again (SIGHUP): retrain, then reload without a restart."""
+        if not self.loader.load(self.path, lambda p, model, error: self._loaded(None, p, model, error)):
+            self.warnings.warn("bad_model", "not reloading: another model is loading")
+
+    def _loaded(self, key: str | None, path: Path, model: Model | None, error: str | None) -> None:
+        if model is None:
+            self._refuse(key, error)
+            return
+        self.model, self.path = model, path
+        self.registry.use_model(model)
+        self.notices.warn("model_changed", f"now playing model {path.name}: {model.describe()}")
+        self.reply(key, "/robojam/model/changed", path.name)
+
+    def _refuse(self, key: str | None, why: str) -> None:
+        """The old model stays; the sender hears why, and the console at most every few seconds."""
+        self.drops["bad_model"] += 1
+        self.warnings.warn("bad_model", f"{why}; the model stays {self.path.name}")
+        self.reply(key, "/robojam/model/refused", why)

@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robojam.core.engine import Engine
-from robojam import RobojamError
 from robojam.core.modelfile import Model, default_model_path
 from robojam.core.touchlog import PERFORMER
 from robojam.live.logwriter import LogKeeper, TouchLog
-from robojam.live.models import ModelLoader, model_path, trusted_host
+from robojam.live.models import ModelKeeper
 from robojam.live.inbox import Inbox
 from robojam.live.osc import OscError, parse_datagram
 from robojam.live.outbox import Outbox
@@ -65,7 +64,6 @@ class Server:
 
     def __init__(self, model: Model, settings: Settings, options: ServerOptions,
                  log: TouchLog | None = None, midi=None, adapter=None, clock=time.monotonic):
-        self.model = model
         self.adapter = adapter  # translates another app's OSC (robojam.live.adapters), or None
         self.settings = settings
         self.options = options
@@ -91,10 +89,11 @@ class Server:
                                    options.status_every, clock, adapter)
         self.keyboard = None  # an open MIDI input, closed at shutdown
         self.api = None  # the HTTP API (robojam.live.http_api), stopped at shutdown; None without --api
-        self.model_path = Path(options.model_path) if options.model_path is not None else default_model_path()
-        self.loader = ModelLoader(self.inbox.run_soon)
         self.warnings = RateLimitedWarnings()  # about incoming traffic: one line per reason every few seconds
-        self.notices = RateLimitedWarnings(write=lambda line: print(line, flush=True))  # model changes asked for
+        self.models = ModelKeeper(
+            model, Path(options.model_path) if options.model_path is not None else default_model_path(),
+            options.models_dir, self.registry, self._reply, self.drops, self.inbox.run_soon, self.warnings,
+            RateLimitedWarnings(write=lambda line: print(line, flush=True)))
 
     @property
     def address(self) -> tuple[str, int]:
@@ -144,39 +143,25 @@ class Server:
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, lambda *_: self.inbox.run_soon(self.reload_model))
 
-    # --- the model ------------------------------------------------------------
+    # --- the model (robojam.live.models) ------------------------------------------
+
+    @property
+    def model(self) -> Model:
+        return self.models.model
+
+    @property
+    def model_path(self) -> Path:
+        return self.models.path
 
     def change_model(self, key: str, spec: str) -> None:
-        """Load the model a performer named, then answer every new call with it (see robojam.live.models)."""
-        try:
-            path = model_path(spec, self.options.models_dir, trusted_host(self.performers[key].host))
-        except RobojamError as e:
-            self._refuse_model(key, str(e))
-            return
-        if not self.loader.load(path, lambda p, model, error: self._model_loaded(key, p, model, error)):
-            self._refuse_model(key, f"model {spec!r} refused: another model is loading")
+        self.models.change(key, self.performers[key].host, spec)
 
     def reload_model(self) -> None:
-        """Read the model folder in use again (SIGHUP): retrain, then reload without a restart."""
-        if not self.loader.load(self.model_path, lambda p, model, error: self._model_loaded(None, p, model, error)):
-            self.warnings.warn("bad_model", "not reloading: another model is loading")
+        self.models.reload()
 
-    def _model_loaded(self, key: str | None, path: Path, model: Model | None, error: str | None) -> None:
-        if model is None:
-            self._refuse_model(key, error)
-            return
-        self.model, self.model_path = model, path
-        self.registry.use_model(model)
-        self.notices.warn("model_changed", f"now playing model {path.name}: {model.describe()}")
+    def _reply(self, key: str | None, address: str, *args) -> None:
         if key in self.performers:
-            self.outbox.send(self.performers[key], "/robojam/model/changed", path.name)
-
-    def _refuse_model(self, key: str | None, why: str) -> None:
-        """The old model stays; the sender hears why, and the console at most every few seconds."""
-        self.drops["bad_model"] += 1
-        self.warnings.warn("bad_model", f"{why}; the model stays {self.model_path.name}")
-        if key in self.performers:
-            self.outbox.send(self.performers[key], "/robojam/model/refused", why)
+            self.outbox.send(self.performers[key], address, *args)
 
     def _receive(self) -> None:
         for data, host in self.transport.receive(PACKETS_PER_TURN):
