@@ -169,16 +169,18 @@ def fill(disk) -> Path:
 
 def test_a_full_log_disk_warns_once_plays_on_and_logs_again_when_space_returns(tmp_path, tiny_disk):
     server, port = start_serve(tmp_path, "--log-dir", tiny_disk, "--threshold", "0.3", "--seconds", "2")
-    filler = fill(tiny_disk)  # the log has what is left of its first 4 kB page: about 90 touches
-    for i in range(100):
-        oscsend(port, "/robojam/touch", "fff", 0.2 + 0.006 * i, 0.4, 0.5)
-    time.sleep(2.8)  # the response plays on, unlogged
-    filler.unlink()
-    time.sleep(1.1)  # past the retry interval
-    play_call(port, touches=10)
-    time.sleep(0.5)
-    server.send_signal(signal.SIGINT)
-    out, _ = server.communicate(timeout=10)
+    try:
+        filler = fill(tiny_disk)  # the log has what is left of its first 4 kB page: about 90 touches
+        for i in range(100):
+            oscsend(port, "/robojam/touch", "fff", 0.2 + 0.006 * i, 0.4, 0.5)
+        time.sleep(2.8)  # the response plays on, unlogged
+        filler.unlink()
+        time.sleep(1.1)  # past the retry interval
+        play_call(port, touches=10)
+        time.sleep(0.5)
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, _ = server.communicate(timeout=10)
     assert server.returncode == 0 and "Traceback" not in out
     assert out.count("cannot write the touch log (No space left on device)") == 1
     assert "playing on, touches go unlogged until it can write again" in out

@@ -196,7 +196,8 @@ def status(server, key, values, timetag, now):
     unlogged (touches the touch log could not write, a full disk say; only once there are any),
     then dropped and one dropped.REASON for each reason seen (malformed, unknown_type_tag,
     unknown_address, bad_args, not_finite, out_of_range, bad_value, rate_limited,
-    too_many_sessions, bad_model, socket_overflow, adapter), then, once measured, timing_error_us_p99 (how late response touches
+    too_many_sessions, bad_model, socket_overflow, socket_error, send_failed, internal_error,
+    adapter), then, once measured, timing_error_us_p99 (how late response touches
     left, against their deadlines) and feed_latency_us_p99 (from a touch reaching the machine
     to its being in the model state), over the last 20,000 of each."""
     server.send_status(key, now)
