@@ -1,0 +1,229 @@
+"""Session behaviour pinned down precisely, with a recording fake engine: what is fed, drawn and scheduled."""
+
+import math
+
+import numpy as np
+import pytest
+
+from robojam import RobojamError
+from robojam.live.session import HISTORY_TOUCHES, LOOKAHEAD_S, Session, Settings
+
+
+class State:
+    def __init__(self):
+        self.head = None
+
+
+class FakeEngine:
+    """Feeds are recorded; draws come from a list (x, y, dt), repeating the last one."""
+
+    def __init__(self, draws=((0.4, 0.6, 0.1),)):
+        self.draws = list(draws)
+        self.fed = []
+        self.drawn_with = []
+        self.state = State()
+        self.resets = 0
+        self.conditioned = None
+
+    def feed(self, x, y, dt):
+        self.fed.append((x, y, dt))
+        self.state.head = (x, y, dt)
+
+    def draw(self, rng, temp, sigma_temp):
+        self.drawn_with.append((temp, sigma_temp))
+        return self.draws.pop(0) if len(self.draws) > 1 else self.draws[0]
+
+    def reset(self):
+        self.resets += 1
+        self.fed = []
+        self.state.head = None
+
+    def snapshot(self):
+        return list(self.fed)
+
+    def restore(self, snap):
+        self.fed = list(snap)
+
+    def condition(self, touches):
+        self.conditioned = list(touches)
+        self.fed = list(touches)
+
+
+def make(engine=None, **settings):
+    engine = engine or FakeEngine()
+    return Session(engine, Settings(**settings), np.random.default_rng(0)), engine
+
+
+def test_settings_errors_name_the_setting_and_value():
+    with pytest.raises(RobojamError, match=r"mode must be one of call-and-response, duet, not 'jazz'"):
+        Settings(mode="jazz")
+    with pytest.raises(RobojamError, match=r"^temp must be"):
+        Settings(temp=0.0)
+    with pytest.raises(RobojamError, match=r"unknown setting 'volume'"):
+        Settings().changed("volume", 1)
+
+
+def test_a_new_session_waits_for_a_call():
+    session, _ = make()
+    assert session.next_deadline() is None
+    assert session.due(100.0) == []
+    assert not session.playing and session.last_heard is None
+
+
+def test_touch_dt_comes_from_time_tags_or_arrival_and_is_clipped():
+    session, engine = make(threshold=60.0)
+    session.touch(0.1, 0.2, 0.5, now=10.0)
+    session.touch(0.1, 0.2, 0.5, now=10.3)
+    session.touch(0.1, 0.2, 0.5, now=10.4, at=20.0)  # a time tag: dt on the sender's clock
+    session.touch(0.1, 0.2, 0.5, now=10.5, at=20.25)
+    session.touch(0.1, 0.2, 0.5, now=10.6, at=19.0)  # backwards: 0
+    session.touch(0.1, 0.2, 0.5, now=30.0)  # 10.4 s since at=19.0... but at defaults to now: clipped to 5
+    dts = [dt for _, _, dt in engine.fed]
+    assert dts == pytest.approx([0.0, 0.3, 9.7 if False else 5.0, 0.25, 0.0, 5.0])
+    assert list(session._heard) == engine.fed
+
+
+def test_a_touch_dt_just_under_the_cap_is_kept():
+    session, engine = make(threshold=60.0)
+    session.touch(0.1, 0.2, 0.5, now=10.0)
+    session.touch(0.1, 0.2, 0.5, now=14.5)
+    assert engine.fed[-1][2] == pytest.approx(4.5)
+
+
+def test_a_touch_during_a_duet_does_not_stop_it_and_dt_is_since_the_last_fed():
+    session, engine = make(mode="duet")
+    session.touch(0.3, 0.3, 0.5, now=1.0)
+    assert session.playing
+    session.touch(0.35, 0.3, 0.5, now=1.05)
+    assert session.playing
+    assert engine.fed[-1][2] == pytest.approx(0.05)
+    assert engine.drawn_with and all(d == (1.0, 1.0) for d in engine.drawn_with)
+
+
+def test_respond_draws_with_the_session_temperatures_and_starts_from_the_middle():
+    session, engine = make(temp=0.5, sigma_temp=2.0, seconds=1.0)
+    session.respond(5.0)
+    assert engine.fed[0] == (0.5, 0.5, 0.0)
+    assert engine.drawn_with[0] == (0.5, 2.0)
+    out = session.due(5.0)
+    assert [o.kind for o in out] == ["start", "touch"]
+    assert (out[1].x, out[1].y, out[1].deadline) == (0.4, 0.6, 5.0)
+
+
+def test_a_response_schedules_lookahead_and_ends_exactly_at_its_length():
+    session, engine = make(FakeEngine([(0.4, 0.6, 0.25)]), seconds=1.0)
+    session.respond(0.0)
+    assert session.next_deadline() == pytest.approx(-LOOKAHEAD_S)  # generation ahead comes first
+    session.due(0.0)
+    # the first touch plays at once; next generation is due LOOKAHEAD_S before the last scheduled touch
+    assert session.next_deadline() == pytest.approx(0.0 - LOOKAHEAD_S)
+    session.prepare(0.0)
+    deadlines = [o.deadline for o in session._queue if o.kind == "touch"]
+    assert deadlines == pytest.approx([0.25])  # drawn until one is due at or after now + LOOKAHEAD_S
+    assert session.next_deadline() == pytest.approx(0.25 - LOOKAHEAD_S)
+    outputs = []
+    for now in np.arange(0.0, 1.5, 0.01):
+        outputs += session.due(float(now))
+        session.prepare(float(now))
+    touches = [o for o in outputs if o.kind == "touch"]
+    assert [t.deadline for t in touches] == pytest.approx([0.25, 0.5, 0.75, 1.0])  # 1.0 is within seconds
+    assert outputs[-1].kind == "end" and outputs[-1].deadline == pytest.approx(1.0)
+    # each drawn touch is fed before the next draw, then the state returns to what was heard
+    assert engine.fed == [(0.5, 0.5, 0.0)]
+
+
+def test_the_previous_drawn_touch_is_fed_before_the_next_draw():
+    session, engine = make(FakeEngine([(0.1, 0.1, 0.2), (0.2, 0.2, 0.2), (0.3, 0.3, 0.2)]), seconds=5.0)
+    session.respond(0.0)
+    session.prepare(0.3)
+    assert engine.fed[1:] == [(0.1, 0.1, 0.2), (0.2, 0.2, 0.2), (0.3, 0.3, 0.2)]
+
+
+def test_stop_sends_up_and_end_now_and_keeps_the_start():
+    session, _ = make(seconds=5.0)
+    session.respond(0.0)
+    session.stop(0.5)
+    out = session.due(0.5)
+    assert [o.kind for o in out] == ["start", "end"]  # the touch not yet sent is dropped
+    assert out[-1].deadline == 0.5 and not session.playing
+    assert session.next_deadline() is None
+
+
+def test_touch_up_before_the_end_only_when_a_stroke_is_open():
+    session, _ = make(seconds=5.0)
+    session.respond(0.0)
+    assert [o.kind for o in session.due(0.0)] == ["start", "touch"]
+    session.stop(0.1)
+    assert [o.kind for o in session.due(0.1)] == ["up", "end"]
+    session.respond(0.2)
+    session._queue = [o for o in session._queue if o.kind != "touch"]
+    session.stop(0.2)
+    assert [o.kind for o in session.due(0.2)] == ["start", "end"]
+
+
+def test_reset_forgets_and_waits_for_a_new_call():
+    session, engine = make(threshold=0.5)
+    session.touch(0.2, 0.2, 0.5, now=1.0)
+    session.reset(1.1)
+    assert engine.resets == 1 and len(session._heard) == 0
+    assert session.next_deadline() is None and session.due(5.0) == []
+    session.touch(0.2, 0.2, 0.5, now=7.0)
+    assert engine.fed[-1][2] == 0.0
+    session.respond(7.1)
+    session.reset(7.2)
+    assert [o.kind for o in session.due(7.2)][-1] == "end"
+
+
+def test_changing_mode_stops_and_cancels_a_pending_call_but_other_settings_do_not():
+    session, _ = make(threshold=0.5)
+    session.touch(0.2, 0.2, 0.5, now=1.0)
+    session.apply("temp", 2.0, 1.1)
+    assert session.next_deadline() == pytest.approx(1.5)
+    session.apply("mode", "call-and-response", 1.1)
+    assert session.next_deadline() == pytest.approx(1.5)
+    session.apply("mode", "duet", 1.2)
+    assert session.next_deadline() is None and session._call_pending is False
+
+
+def test_duet_touch_played_is_fed_with_its_dt_and_redrawn():
+    session, engine = make(FakeEngine([(0.5, 0.5, 0.2)]), mode="duet")
+    session.respond(1.0)
+    assert [o.deadline for o in session._queue if o.kind == "touch"] == pytest.approx([1.2])
+    assert session.next_deadline() == 1.0
+    session.due(1.0)
+    assert session.next_deadline() == pytest.approx(1.2)
+    out = session.due(1.2)
+    assert [o.kind for o in out] == ["touch"]
+    assert engine.fed[-1] == pytest.approx((0.5, 0.5, 0.2))
+    assert [o.deadline for o in session._queue] == pytest.approx([1.4])
+    assert session._last_played is out[0]
+
+
+def test_use_engine_during_a_response_waits_for_its_end_and_replays_what_was_heard():
+    session, old = make(seconds=5.0)
+    session.touch(0.2, 0.3, 0.5, now=0.0)
+    session.respond(1.0)
+    new = FakeEngine()
+    session.use_engine(new)
+    assert session.engine is old
+    session.stop(1.5)
+    assert session.engine is new and new.conditioned == [(0.2, 0.3, 0.0)]
+
+
+def test_history_is_kept_to_its_length():
+    session, _ = make(threshold=60.0)
+    for i in range(HISTORY_TOUCHES + 3):
+        session.touch(0.5, 0.5, 0.5, now=i * 0.01)
+    assert len(session._heard) == HISTORY_TOUCHES
+
+
+def test_dynamics_accent_a_first_touch_and_follow_the_last_played():
+    session, _ = make(FakeEngine([(0.5, 0.5, 0.01), (0.5, 0.5, 0.01)]), seconds=5.0)
+    session.respond(0.0)
+    first = [o for o in session._queue if o.kind == "touch"][0]
+    from robojam.core.performance import touch_dynamics
+    assert first.z == pytest.approx(touch_dynamics(0.5, 0.5, 0.5, 0.5, 0.01, new_stroke=True))
+    session.due(0.0)
+    session.prepare(0.0)
+    second = [o for o in session._queue if o.kind == "touch"][0]
+    assert second.z == pytest.approx(touch_dynamics(0.5, 0.5, 0.5, 0.5, 0.01, False))
