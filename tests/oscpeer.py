@@ -105,3 +105,24 @@ def bundle(address: str, args: list, timetag: float) -> bytes:
         message.add_arg(arg)
     builder.add_content(message.build())
     return builder.build().dgram
+
+
+class FakeClock:
+    """A clock the test sets (``clock.now = ...``)."""
+
+    def __init__(self, now: float = 100.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def clocked_server() -> Server:
+    """A server on a fake clock (``server.fake_clock``), never run: tests call handle_message and read
+    its state. Up to 3 performers, who expire after 60 s idle; replies would go to port 9."""
+    clock = FakeClock()
+    server = Server(random_model(units=4), Settings(threshold=0.3, seconds=0.5),
+                    ServerOptions(host="127.0.0.1", port=0, send=[("127.0.0.1", 9)], status_every=0, seed=1,
+                                  max_sessions=3, session_timeout=60.0), clock=clock)
+    server.fake_clock = clock
+    return server

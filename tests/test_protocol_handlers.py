@@ -8,9 +8,7 @@ import pytest
 from robojam.live.limits import LIMITS, MAX_SESSION_ID
 from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
 from robojam.live.protocol import ADDRESSES, OUTGOING, POSITION_SLACK, BadMessage, position, reference
-from robojam.live.server import Server, ServerOptions
-from robojam.live.session import Settings
-from synthetic import random_model
+from oscpeer import clocked_server
 
 HOST = "10.0.0.9"
 
@@ -25,20 +23,9 @@ def reason(path, args):
     return caught.value.reason
 
 
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def server():
-    clock = Clock()
-    srv = Server(random_model(units=4), Settings(threshold=0.3, seconds=0.5),
-                 ServerOptions(host="127.0.0.1", port=0, send=[("127.0.0.1", 9)], status_every=0, seed=1,
-                               max_sessions=3, session_timeout=60.0), clock=clock)
+    srv = clocked_server()
     srv.sent = []
     srv.outbox.send = lambda performer, address, *args: srv.sent.append((performer.host, address, list(args)))
     yield srv

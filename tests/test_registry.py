@@ -4,24 +4,13 @@ import pytest
 
 from robojam.live.server import Server, ServerOptions
 from robojam.live.session import Settings
+from oscpeer import clocked_server
 from synthetic import random_model
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
 def server():
-    clock = Clock()
-    srv = Server(random_model(units=4), Settings(threshold=0.3, seconds=0.5),
-                 ServerOptions(host="127.0.0.1", port=0, send=[("127.0.0.1", 9)], status_every=0, seed=1,
-                               max_sessions=3, session_timeout=60.0), clock=clock)
-    srv.fake_clock = clock
+    srv = clocked_server()
     yield srv
     srv.close()
 
