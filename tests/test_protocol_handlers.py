@@ -2,15 +2,17 @@
 
 import math
 import re
+from pathlib import Path
 
 import pytest
 
 from robojam.live.limits import LIMITS, MAX_SESSION_ID
 from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
-from robojam.live.protocol import ADDRESSES, OUTGOING, POSITION_SLACK, BadMessage, position, reference
+from robojam.live.protocol import ADDRESSES, OUTGOING, POSITION_SLACK, Address, Arg, BadMessage, position, reference
 from oscpeer import clocked_server
 
 HOST = "10.0.0.9"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse(path, args):
@@ -113,7 +115,20 @@ def test_an_integer_too_big_for_a_float_is_out_of_range():
     assert parse("/robojam/temp", [10 ** 300]) == ([1e300], None)
 
 
-def test_signatures():
+def test_a_string_is_an_argument_where_one_is_due_even_after_numbers():
+    named = Address("/test/named", [Arg("level", "f", ""), Arg("name", "s", "")], handler=None)
+    assert named.parse([0.5, "lead"]) == ([0.5, "lead"], None)
+    assert named.parse([0.5, "lead", "alice"]) == ([0.5, "lead"], "alice")
+    with pytest.raises(BadMessage, match="expected /test/named level name, got 1 arguments"):
+        named.parse([0.5])
+
+
+def test_an_argument_error_names_the_address():
+    with pytest.raises(BadMessage, match=r"^/robojam/temp: temp must be a number, got bytes$"):
+        parse("/robojam/temp", [b"hot"])
+    with pytest.raises(BadMessage, match=r"^/robojam/mode: mode must be a string$"):
+        parse("/robojam/mode", [1.0])
+
     assert ADDRESSES["/robojam/touch"].signature() == "/robojam/touch x y [z]"
     assert ADDRESSES["/robojam/up"].signature() == "/robojam/up"
     assert ADDRESSES["/robojam/mode"].signature() == "/robojam/mode mode"
@@ -199,6 +214,29 @@ def test_each_control_sets_its_setting_within_its_limits(server, name):
     assert getattr(server.performers[HOST].session.settings, name) == limit.low  # keeps its old value
 
 
+def test_a_refused_setting_says_why(server):
+    send(server, "/robojam/touch", [0.5, 0.5])
+    with pytest.raises(BadMessage, match=re.escape(LIMITS["temp"].text())) as caught:
+        ADDRESSES["/robojam/temp"].handler(server, HOST, [1e6], None, 100.0)
+    assert caught.value.reason == "bad_value"
+
+
+def test_a_setting_marks_the_performer_active(server):
+    send(server, "/robojam/touch", [0.5, 0.5])
+    send(server, "/robojam/threshold", [2.0], now=130.0)
+    assert server.performers[HOST].last_active == 130.0
+
+
+def test_a_change_of_mode_ends_the_response_at_once(server):
+    send(server, "/robojam/touch", [0.5, 0.5])
+    session = server.performers[HOST].session
+    send(server, "/robojam/respond", [], now=100.1)
+    send(server, "/robojam/mode", ["duet"], now=100.2)
+    assert not session.playing
+    assert "end" not in [output.kind for output in session.due(100.19)]
+    assert [output.kind for output in session.due(100.2)] == ["end"]
+
+
 def test_settings_are_per_session(server):
     send(server, "/robojam/temp", [2.5, "alice"])
     send(server, "/robojam/temp", [0.5])
@@ -248,6 +286,10 @@ def test_bad_arguments_are_counted_by_reason(server):
 
 
 # --- the reference -------------------------------------------------------------------------
+
+
+def test_the_shipped_protocol_reference_is_the_generated_one():
+    assert (ROOT / "server" / "PROTOCOL.md").read_text() == reference()
 
 
 def test_reference_mentions_every_address_argument_and_range():

@@ -54,8 +54,7 @@ def play_call(port, touches=15):
         time.sleep(0.015)
 
 
-def test_protocol_reference_is_the_generated_one():
-    assert (ROOT / "server" / "PROTOCOL.md").read_text() == reference()
+def test_every_address_is_in_the_protocol_reference():
     documented = re.findall(r"^### `(/robojam/[a-z_/]+)", reference(), flags=re.M)
     assert set(ADDRESSES) <= set(documented)
 

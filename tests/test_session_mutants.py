@@ -227,3 +227,57 @@ def test_dynamics_accent_a_first_touch_and_follow_the_last_played():
     session.prepare(0.0)
     second = [o for o in session._queue if o.kind == "touch"][0]
     assert second.z == pytest.approx(touch_dynamics(0.5, 0.5, 0.5, 0.5, 0.01, False))
+
+
+def test_use_engine_between_responses_switches_at_once():
+    session, old = make(seconds=5.0)
+    session.touch(0.2, 0.3, 0.5, now=0.0)
+    new = FakeEngine()
+    session.use_engine(new)
+    assert session.engine is new and new.conditioned == [(0.2, 0.3, 0.0)]
+    assert old.resets == 0 and new.resets == 1
+
+
+def test_respond_while_playing_ends_the_old_response_now_and_starts_again():
+    session, _ = make(seconds=5.0)
+    session.respond(0.0)
+    session.due(0.0)
+    session.respond(0.5)
+    kinds = [(o.kind, o.deadline) for o in session.due(0.5)]
+    assert kinds[:3] == [("up", 0.5), ("end", 0.5), ("start", 0.5)]
+    assert session.playing
+
+
+def test_a_duet_after_a_response_keeps_the_state_it_reached():
+    session, engine = make(FakeEngine([(0.5, 0.5, 0.2)]), seconds=0.3)
+    session.touch(0.2, 0.2, 0.5, now=0.0)
+    session.respond(1.0)
+    for now in (1.0, 1.2, 1.4):
+        session.prepare(now)
+        session.due(now)
+    assert not session.playing and engine.fed == [(0.2, 0.2, 0.0)]  # back to what was heard
+    session.apply("mode", "duet", 2.0)
+    session.respond(2.0)
+    session.due(2.2)
+    session.stop(2.3)
+    assert [o.kind for o in session.due(2.3)][-1] == "end"
+    assert engine.fed[-1] == pytest.approx((0.5, 0.5, 0.2))  # a duet's touches stay heard
+
+
+def test_a_duet_keeps_one_touch_of_its_own_pending():
+    session, _ = make(FakeEngine([(0.5, 0.5, 0.2)]), mode="duet")
+    session.respond(1.0)
+    for now in (1.05, 1.1, 1.15):
+        session.touch(0.3, 0.3, 0.5, now=now)
+    assert [o.deadline for o in session._queue if o.kind == "touch"] == pytest.approx([1.35])
+
+
+def test_a_response_asked_for_in_the_last_moments_of_another_ends_that_one_first():
+    session, _ = make(FakeEngine([(0.5, 0.5, 0.1)]), seconds=0.3)
+    session.respond(0.0)
+    session.prepare(0.0)  # drawn to its end: touches at 0.1 to 0.3, its end at 0.3
+    session.due(0.05)
+    session.respond(0.1)
+    out = [(o.kind, o.deadline) for o in session.due(0.1)]
+    assert out[:3] == [("up", 0.1), ("end", 0.1), ("start", 0.1)]
+    assert [o for o in session._queue if o.kind == "end"] == []  # the old end is not sent twice

@@ -80,9 +80,20 @@ def touch_dynamics(prev_x: float, prev_y: float, x: float, y: float, dt: float, 
     towards 0.85 faster).
     """
     if new_stroke:
-        return 0.35 + 0.5 * min(max(dt, 0.0), 1.0)
+        return stroke_accent(dt)
     speed = math.hypot(x - prev_x, y - prev_y) / max(dt, 1 / 240)
     return 0.25 + 0.6 * speed / (speed + 1.0)
+
+
+def stroke_accent(dt: float) -> float:
+    """The loudness of a stroke's first touch after a rest of ``dt`` seconds (see ``touch_dynamics``)."""
+    return 0.35 + 0.5 * min(max(dt, 0.0), 1.0)
+
+
+def starts_stroke(gap, jump):
+    """Whether a touch ``gap`` seconds after the one before and ``jump`` away from it starts a new
+    stroke (numbers or arrays)."""
+    return (gap > STROKE_GAP_S) | (jump > STROKE_JUMP)
 
 
 def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:
@@ -90,8 +101,7 @@ def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:
     moving = np.zeros(len(xy_dt))
     if len(xy_dt) > 1:
         jump = np.hypot(np.diff(xy_dt[:, 0]), np.diff(xy_dt[:, 1]))
-        gap = xy_dt[1:, 2]
-        moving[1:] = (gap <= STROKE_GAP_S) & (jump <= STROKE_JUMP)
+        moving[1:] = ~starts_stroke(xy_dt[1:, 2], jump)
     return moving
 
 

@@ -27,7 +27,8 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.engine import Engine
-from robojam.core.performance import STROKE_GAP_S, STROKE_JUMP, touch_dynamics
+from robojam.core.corpus import MAX_DT
+from robojam.core.performance import starts_stroke, stroke_accent, touch_dynamics
 from robojam.live.limits import LIMITS, LIVE_SETTINGS, shown
 
 MODES = ("call-and-response", "duet")
@@ -89,16 +90,18 @@ class Session:
         self.last_heard: float | None = None      # server time of the performer's last touch
         self._last_touch_at: float | None = None  # the performer's own clock (time tags) for dt
         self._last_fed: float | None = None       # server time of the last event fed (duet)
-        self._call_pending = False
         self._heard_state = None                  # state to return to after a response
+        self._sent_touch: Output | None = None    # robojam's last touch sent in the open stroke
+        # pragma: no mutate start (_start sets these again before they are read; False, None and [] read alike)
+        self._call_pending = False
         self._queue: list[Output] = []            # scheduled, in deadline order
         self._playing = False
         self._play_clock = 0.0                    # deadline of robojam's last scheduled touch
         self._play_end = math.inf
         self._first_touch = True
         self._unfed: tuple[float, float, float] | None = None  # scheduled, not yet fed to the state
-        self._sent_touch: Output | None = None    # robojam's last touch sent in the open stroke
         self._last_played: Output | None = None   # robojam's last touch played in this response or duet
+        # pragma: no mutate end
         self._heard: deque[tuple[float, float, float]] = deque(maxlen=HISTORY_TOUCHES)  # what was fed
         self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
 
@@ -136,15 +139,15 @@ class Session:
     def touch(self, x: float, y: float, z: float, now: float, at: float | None = None) -> None:
         """The performer touched (x, y); ``at`` is the touch's own time if known (else ``now``)."""
         duet = self.settings.mode == "duet"
-        if self._playing and not duet:
-            self.stop(now)  # barge-in
+        if not duet:
+            self.stop(now)  # barge-in (nothing to stop if robojam is not playing)
         at = now if at is None else at
         if duet and self._last_fed is not None:
             dt = now - self._last_fed
         else:
             dt = 0.0 if self._last_touch_at is None else at - self._last_touch_at
         self._last_touch_at, self._last_fed, self.last_heard = at, now, now
-        self._feed(x, y, min(max(dt, 0.0), 5.0))
+        self._feed(x, y, min(max(dt, 0.0), MAX_DT))
         self._call_pending = not duet
         if duet:
             if not self._playing:
@@ -159,7 +162,7 @@ class Session:
 
     def respond(self, now: float) -> None:
         """Start robojam's part now: a response, or the duet."""
-        self.stop(now)
+        self.stop(now)  # pragma: no mutate (_start sends what stop queued at now whatever its time)
         if self.engine.state.head is None:
             self._feed(0.5, 0.5, 0.0)  # nothing heard yet: start from the middle of the screen
         self._start(now)
@@ -182,14 +185,14 @@ class Session:
         self.engine.reset()
         self._heard.clear()
         self._last_touch_at = self._last_fed = None
-        self._call_pending = False
+        self._call_pending = False  # pragma: no mutate (read only as a truth value: None would do as well)
 
     def apply(self, name: str, value, now: float) -> None:
         """Change one setting; a change of mode stops what is playing."""
         updated = self.settings.changed(name, value)
         if name == "mode" and updated.mode != self.settings.mode:
             self.stop(now)
-            self._call_pending = False
+            self._call_pending = False  # pragma: no mutate (read only as a truth value: None would do as well)
         self.settings = updated
 
     # --- the clock ---------------------------------------------------------
@@ -223,7 +226,7 @@ class Session:
 
     def prepare(self, now: float) -> None:
         """Generate the response LOOKAHEAD_S ahead of playback, off the critical path."""
-        if self._playing and self.settings.mode == "call-and-response":
+        if self.settings.mode == "call-and-response":  # _fill_response draws only while playing
             self._fill_response(until=now + LOOKAHEAD_S)
 
     def _with_stroke_ends(self, output: Output) -> list[Output]:
@@ -233,7 +236,7 @@ class Session:
             self._sent_touch = output
             if previous is not None:
                 jump = math.hypot(output.x - previous.x, output.y - previous.y)
-                if output.deadline - previous.deadline > STROKE_GAP_S or jump > STROKE_JUMP:
+                if starts_stroke(output.deadline - previous.deadline, jump):
                     return [Output(output.deadline, "up"), output]
         elif output.kind == "end":
             self._sent_touch = None
@@ -248,7 +251,7 @@ class Session:
 
     def _start(self, now: float) -> None:
         self._last_played = None
-        self._call_pending = False
+        self._call_pending = False  # pragma: no mutate (read only as a truth value: None would do as well)
         self._playing = True
         self._play_clock = now
         self._first_touch = True
@@ -257,8 +260,10 @@ class Session:
             self._heard_state = self.engine.snapshot()
             self._play_end = now + self.settings.seconds
         else:
-            self._play_end = math.inf
-        self._queue = [Output(now, "start")]
+            self._play_end = math.inf  # pragma: no mutate (read only in call-and-response)
+        # The part before may not have gone out whole: its end (and start) go now, its touches never.
+        earlier = [Output(now, o.kind) for o in self._queue if o.kind != "touch"]
+        self._queue = earlier + [Output(now, "start")]
 
     def _fill_response(self, until: float) -> None:
         """Draw and schedule response touches until one is due at or after ``until``.
@@ -286,28 +291,28 @@ class Session:
         self._schedule_touch(self._last_fed + dt, x, y, dt)
 
     def _duet_touch_played(self, output: Output) -> None:
-        self._feed(output.x, output.y, min(max(output.deadline - self._last_fed, 0.0), 5.0))
+        self._feed(output.x, output.y, min(max(output.deadline - self._last_fed, 0.0), MAX_DT))
         self._last_fed = output.deadline
         self._draw_duet_touch()
 
     def _schedule_touch(self, deadline: float, x: float, y: float, dt: float) -> None:
         self._queue.append(Output(deadline, "touch", x, y, self._dynamics(x, y, dt)))
         self._queue.sort()
-        self._first_touch = False
+        self._first_touch = False  # pragma: no mutate (read only as a truth value: None would do as well)
         self._play_clock = deadline
 
     def _dynamics(self, x: float, y: float, dt: float) -> float:
         """The touch's z by robojam's dynamics rule, after the touch scheduled or played before it."""
         previous = next((o for o in reversed(self._queue) if o.kind == "touch"), self._last_played)
         if previous is None:
-            return touch_dynamics(x, y, x, y, dt, new_stroke=True)
-        new_stroke = dt > STROKE_GAP_S or math.hypot(x - previous.x, y - previous.y) > STROKE_JUMP
+            return stroke_accent(dt)
+        new_stroke = starts_stroke(dt, math.hypot(x - previous.x, y - previous.y))
         return touch_dynamics(previous.x, previous.y, x, y, dt, new_stroke)
 
     def _finish(self, at: float) -> None:
         self._queue.append(Output(at, "end"))
-        self._playing = False
-        self._unfed = None
+        self._playing = False  # pragma: no mutate (read only as a truth value: None would do as well)
+        self._unfed = None  # pragma: no mutate (_start sets it again before it is read)
         if self._heard_state is not None:
             self.engine.restore(self._heard_state)
             self._heard_state = None
