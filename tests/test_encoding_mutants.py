@@ -56,13 +56,15 @@ def test_fitting_standardises_the_log_of_every_gap_after_a_performances_first_to
 
 @pytest.mark.parametrize("encoding", ALL, ids=lambda e: e.name)
 def test_float32_touches_are_encoded_in_float64(encoding):
-    rows = np.array([[0.1, 0.2, 0.0], [0.1234567, 0.2345678, 0.0166667], [0.3, 0.2, 0.3]], np.float32)
+    # the last two steps are ones float32 cannot subtract exactly (0.9 - 0.0123456 needs more bits)
+    rows = np.array([[0.1, 0.2, 0.0], [0.1234567, 0.2345678, 0.0166667], [0.3, 0.2, 0.3],
+                     [0.9, 0.0123457, 0.02], [0.0123456, 0.77, 0.5]], np.float32)
     exact = rows.astype(np.float64)
     for method in (encoding.targets, encoding.inputs, encoding.log_jacobian):
         got = method(rows)
         assert got.dtype == np.float64
         np.testing.assert_array_equal(got, method(exact))
-    assert encoding.log_jacobian(rows).shape == (3,)
+    assert encoding.log_jacobian(rows).shape == (5,)
 
 
 def test_raw_targets_are_x_y_dt_whatever_else_a_row_holds():
@@ -152,3 +154,8 @@ def test_a_movement_no_longer_than_the_minimum_sets_no_direction_in_either_path(
     context = encoding.context(encoding.context(None, *rows[0, :2]), *rows[1, :2])
     assert encoding.step_input(context, *rows[2])[4:6] == pytest.approx([0.0, 1.0], abs=1e-9)
     assert encoding.decode(context, [0.0, 1.0, 0.0])[:2] == pytest.approx((0.0, 0.6))
+
+
+def test_fitting_on_lone_touches_alone_fails_rather_than_standardising_with_nan():
+    with pytest.raises(ValueError):
+        DeltaEncoding.fitted([np.array([[0.5, 0.5, 0.0]]), np.array([[0.2, 0.7, 3.0]])])

@@ -100,7 +100,10 @@ def test_a_draw_is_the_chosen_components_mean_plus_its_scaled_deviation():
 
 def test_default_temperatures_are_one():
     params = params_for([[0.0], [3.0]], [[0.5], [2.0]], [0.3, -0.3])
-    assert sample(params, 1, 2, np.random.default_rng(4)) == sample(params, 1, 2, np.random.default_rng(4), 1.0, 1.0)
+    # one draw a Generator: over 200 of them, a temperature of 2 picks another component at least once
+    by_default = [sample(params, 1, 2, np.random.default_rng(seed)) for seed in range(200)]
+    assert by_default == [sample(params, 1, 2, np.random.default_rng(seed), 1.0, 1.0) for seed in range(200)]
+    assert by_default != [sample(params, 1, 2, np.random.default_rng(seed), 2.0, 1.0) for seed in range(200)]
     noise_a, noise_b = Noise(np.random.default_rng(4), 2, 1), Noise(np.random.default_rng(4), 2, 1)
     sampler = Sampler(params.astype(np.float32), 1, 2)
     assert [sampler.draw(noise_a) for _ in range(20)] == [sampler.draw(noise_b, 1.0, 1.0) for _ in range(20)]

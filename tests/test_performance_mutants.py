@@ -1,12 +1,14 @@
 """Performances and the CSV format, checked where the mutation run (README, "Development") found them
 unchecked: columns kept apart, stroke boundaries, dynamics, and the file and line an error names."""
 
+import io
 import math
 
 import numpy as np
 import pytest
 
 from robojam import RobojamError
+from robojam.core import performance
 from robojam.core.performance import (STROKE_GAP_S, STROKE_JUMP, Performance, parse_csv, read_csv,
                                       stroke_continues, touch_dynamics, write_csv)
 
@@ -82,3 +84,46 @@ def test_errors_name_the_file_and_the_line(tmp_path):
 def test_blank_lines_and_rows_of_empty_cells_are_skipped():
     perf = parse_csv("time,x,y\n0,0.5,0.5\n\n , ,\n0.1,0.5,0.5\n")
     assert len(perf) == 2
+
+
+def test_float32_rows_make_the_same_performance_as_float64_ones():
+    """Times are summed in float64: ten seconds of float32 frames would drift by 20 microseconds."""
+    rows = np.tile(np.array([[0.5, 0.5, 1 / 60]], np.float32), (600, 1))
+    rows[::50, :2] = 0.25  # some jumps, for strokes and dynamics
+    for z in (0.5, None):
+        np.testing.assert_array_equal(Performance.from_xy_dt(rows, z=z).events,
+                                      Performance.from_xy_dt(rows.astype(np.float64), z=z).events)
+
+
+def test_csv_files_get_plain_newlines_even_where_the_platform_writes_crlf(tmp_path, monkeypatch):
+    def windows_open(file, mode="r", *args, newline=None, **kwargs):  # text mode on Windows: "\n" -> "\r\n"
+        return open(file, mode, *args, newline="\r\n" if newline is None else newline, **kwargs)
+
+    monkeypatch.setattr(performance, "open", windows_open, raising=False)
+    path = tmp_path / "p.csv"
+    write_csv(Performance([[0, 0.5, 0.5, 0.5, 0]]), path)
+    assert path.read_bytes() == b"time,x,y,z,moving\n0.000000,0.500000,0.500000,0.500000,0\n"
+
+
+def test_csv_files_are_read_as_utf8_with_a_bom_whatever_the_locale(tmp_path, monkeypatch):
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, stacklevel=2: encoding or "cp1252")  # as on Windows
+    path = tmp_path / "p.csv"
+    path.write_bytes("\ufefftime,x,y\n0,0.25,0.75\n".encode())
+    np.testing.assert_allclose(read_csv(path).events[0, :3], [0, 0.25, 0.75])
+
+
+def test_csv_text_may_end_its_lines_in_a_bare_carriage_return():
+    perf = parse_csv("time,x,y\r0,0.25,0.75\r0.1,0.26,0.75\r")
+    np.testing.assert_allclose(perf.events[:, :3], [[0, 0.25, 0.75], [0.1, 0.26, 0.75]])
+    perf = parse_csv("time,x,y\r\n0,0.25,0.75\r\n0.1,0.26,0.75\r\n")
+    assert len(perf) == 2
+
+
+def test_a_header_in_capitals_is_read():
+    perf = parse_csv("X,Y,Time\n0.25,0.75,0\n")
+    np.testing.assert_allclose(perf.events[0, :3], [0, 0.25, 0.75])
+
+
+def test_a_header_csv_cannot_read_is_named_as_line_1():
+    with pytest.raises(RobojamError, match=r"^<csv>, line 1: not readable as CSV"):
+        parse_csv('"' + "9" * 200_000 + '",x,y\n0,0.5,0.5\n')

@@ -56,7 +56,7 @@ class EngineState:
 
 def elu_plus_one(v: float) -> float:
     """keras-mdn-layer's activation of a standard deviation: ELU(v) + 1 + epsilon."""
-    return (v if v > 0 else math.expm1(v)) + 1.0 + SIGMA_EPSILON
+    return (v if v > 0 else math.expm1(v)) + 1.0 + SIGMA_EPSILON  # pragma: no mutate (v >= 0: at 0 both branches give 0)
 
 
 @dataclass
@@ -85,12 +85,14 @@ def _layer_step(reads: np.ndarray, kernel: np.ndarray, block: np.ndarray, twice_
     step costs.
     """
     pre_activations = np.zeros(kernel.shape[1], np.float32)
-    gates_shaped = pre_activations.reshape(4, -1)
+    gates_shaped = pre_activations.reshape(4, -1)  # pragma: no mutate (numpy reads reshape(4, -2) as reshape(4, -1))
     gates, sigmoids = block[GATE_G:], block[GATE_F:]
     carried, multipliers = block[CELL:GATE_F], block[GATE_F:GATE_O]
     cells, candidates, out_gate = block[CELL], block[GATE_G], block[GATE_O]
+    # pragma: no mutate start (float64 ones and halves give the same float32 results, more slowly: 1 + t and c / 2 round once either way)
     ones = np.ones(sigmoids.shape, np.float32)
     halves = np.full(cells.shape, 0.5, np.float32)
+    # pragma: no mutate end
     dot, tanh, multiply, add = np.dot, np.tanh, np.multiply, np.add
 
     def step() -> None:
@@ -122,7 +124,8 @@ class Engine:
         self.units = model.units
         self.mixtures = model.mixtures
         self.dim = model.output_dim
-        u, n_in, layers = model.units, model.encoding.input_dim, model.layers
+        u, n_in, layers = model.units, model.input_dim, model.layers
+        self._style = [0.0] * (n_in - model.encoding.input_dim)  # the average style until set_style
         self._h_start = [1 + n_in + i * u for i in range(layers)]
         self._signals = np.zeros(1 + n_in + layers * u + 1, np.float32)
         self._signal_items = memoryview(self._signals)  # item writes cost far less than numpy's
@@ -156,10 +159,10 @@ class Engine:
     def _layer_kernel(self, w: dict, i: int) -> np.ndarray:
         """Rows for the signals up to 2 h_i, gate columns g, f, i, o (Keras stores i, f, g, o)."""
         u, h_start = self.units, self._h_start[i]
-        kernel = np.zeros((h_start + u, 4 * u), np.float64)
+        kernel = np.zeros((h_start + u, 4 * u))
         kernel[0] = w[f"lstm{i}_bias"]
         if i == 0:
-            n_in = self.encoding.input_dim
+            n_in = self.model.input_dim
             kernel[1:1 + n_in] = w["lstm0_kernel"]
         else:
             below = self._h_start[i - 1]
@@ -173,7 +176,7 @@ class Engine:
         u, layers = self.units, len(kernels)
         fused = np.zeros((self._signals.size, 4 * u * layers), np.float32)
         for i, kernel in enumerate(kernels):
-            for gate in range(4):
+            for gate in range(4):  # pragma: no mutate (a fifth gate's columns lie past both kernels' ends: empty slices)
                 column = (gate * layers + i) * u
                 fused[:kernel.shape[0], column:column + u] = kernel[:, gate * u:(gate + 1) * u]
         return fused
@@ -193,9 +196,10 @@ class Engine:
         """Forget everything fed so far."""
         self._signals[:] = 0.0
         self._signals[0] = self._signals[-1] = 1.0
+        self._write_input(self._style, at=1 + self.encoding.input_dim)
         self._blocks[:] = 0.0
         self._context: tuple | None = None
-        self._fed = False
+        self._fed = False  # pragma: no mutate (read only as a truth value: None would do as well)
 
     def snapshot(self) -> EngineState:
         return self.state.copy()
@@ -227,9 +231,18 @@ class Engine:
         self._predict()
         self._context = self.encoding.context(prev, x, y)
 
-    def _write_input(self, values) -> None:
+    def set_style(self, values) -> None:
+        """The style input for every touch fed from now, in a model with one: ``model.style.vector(call)``
+        while robojam plays, None (the average style, zeros) while it listens."""
+        values = [0.0] * len(self._style) if values is None else [float(v) for v in values]
+        if len(values) != len(self._style) or not all(map(math.isfinite, values)):
+            raise ValueError(f"a style is {len(self._style)} finite numbers for this model")
+        self._style = values
+        self._write_input(values, at=1 + self.encoding.input_dim)
+
+    def _write_input(self, values, at: int = 1) -> None:
         items = self._signal_items
-        for position, value in enumerate(values, 1):
+        for position, value in enumerate(values, at):
             items[position] = value
 
     def _predict(self) -> None:
@@ -243,14 +256,15 @@ class Engine:
         touch t - 1 (a wavefront), so all layers step in one set of numpy calls
         on a block of their own; cell states move there and back around it.
         """
-        touches = clean(np.asarray(call, dtype=np.float64).reshape(-1, 3))
-        if len(touches) != len(np.asarray(call).reshape(-1, 3)):
+        rows = np.asarray(call).reshape(-1, 3)  # pragma: no mutate (numpy reads reshape(-2, 3) as reshape(-1, 3))
+        touches = clean(rows)
+        if len(touches) != len(rows):
             raise ValueError("call holds NaN or infinite values")
         if not len(touches):
             return
         inputs = self._inputs_after(self._context, touches)
         layers, count = len(self._steps), len(touches)
-        for tick in range(count + layers - 1):
+        for tick in range(count + layers - 1):  # pragma: no mutate (ticks past the last find no layer left to drain)
             if tick < count:
                 self._write_input(inputs[tick])
             if layers - 1 <= tick < count:
@@ -281,9 +295,9 @@ class Engine:
     def mixture_params(self) -> np.ndarray:
         """The mixture parameters for the next touch (keras-mdn-layer layout, float64)."""
         self._require_fed()
-        params = self._head_out.astype(np.float64)
+        params = self._head_out.astype(np.float64)  # pragma: no mutate (astype(None) is float64 too)
         sig = params[self._sigmas]
-        params[self._sigmas] = np.where(sig > 0, sig, np.expm1(np.minimum(sig, 0.0))) + 1.0 + SIGMA_EPSILON
+        params[self._sigmas] = np.where(sig > 0, sig, np.expm1(np.minimum(sig, 0.0))) + 1.0 + SIGMA_EPSILON  # pragma: no mutate (sig >= 0: at 0 both give 0; any cap >= 0 keeps expm1 finite where sig > 0 wins)
         return params
 
     def draw(self, rng: np.random.Generator, temp: float = 1.0, sigma_temp: float = 1.0) -> tuple[float, float, float]:
@@ -329,7 +343,7 @@ class Engine:
             elapsed += dt
             touches.append((x, y, dt))
             self._step(x, y, dt)
-        return np.array(touches, dtype=np.float64).reshape(-1, 3)
+        return np.array(touches).reshape(-1, 3)  # pragma: no mutate (numpy reads reshape(-2, 3) as reshape(-1, 3))
 
     def respond(self, call: np.ndarray, seconds: float = 5.0, rng: np.random.Generator | None = None,
                 temp: float = 1.0, sigma_temp: float = 1.0) -> np.ndarray:
@@ -339,9 +353,12 @@ class Engine:
         """
         check_temperatures(temp, sigma_temp)
         rng = rng if rng is not None else np.random.default_rng()
+        call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (clean and condition take any dtype to float64; numpy reads reshape(-2, 3) as reshape(-1, 3))
+        self.set_style(None)
         self.reset()
-        call = np.asarray(call, dtype=np.float64).reshape(-1, 3)
         self.condition(call if len(call) else np.array([[0.5, 0.5, 0.0]]))
+        if self.model.style is not None:  # the call is heard plainly, the response played in its style
+            self.set_style(self.model.style.vector(clean(call)))
         first = self.draw(rng, temp, sigma_temp)
         self.feed(first[0], first[1], first[2])
         rest = self.generate(seconds, rng, temp, sigma_temp)

@@ -25,6 +25,8 @@ DEFAULT_Z = 0.5
 # inferred from those.
 STROKE_GAP_S = 0.1
 STROKE_JUMP = 0.1
+# Files are UTF-8 whatever the platform; a leading byte-order mark is read as nothing.
+CSV_ENCODING = "utf-8-sig"
 
 
 @dataclass
@@ -34,7 +36,7 @@ class Performance:
     events: np.ndarray
 
     def __post_init__(self):
-        self.events = np.asarray(self.events, dtype=np.float64).reshape(-1, len(COLUMNS))
+        self.events = np.asarray(self.events, dtype=np.float64).reshape(-1, len(COLUMNS))  # pragma: no mutate (numpy reads reshape(-2, n) as reshape(-1, n))
 
     def __len__(self) -> int:
         return len(self.events)
@@ -49,7 +51,7 @@ class Performance:
 
     def xy_dt(self) -> np.ndarray:
         """The (n, 3) array of ``x, y, dt`` the model works on (dt of the first event is 0)."""
-        dt = np.diff(self.time, prepend=self.time[:1]) if len(self) else np.zeros(0)
+        dt = np.diff(self.time, prepend=self.time[:1])
         return np.column_stack([self.events[:, 1], self.events[:, 2], dt])
 
     @classmethod
@@ -58,7 +60,7 @@ class Performance:
 
         ``z`` is every touch's size, or None for robojam's dynamics (``touch_dynamics``).
         """
-        xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)
+        xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (numpy reads reshape(-2, 3) as reshape(-1, 3))
         time = start + np.cumsum(xy_dt[:, 2])
         moving = stroke_continues(xy_dt)
         if z is None:
@@ -99,7 +101,7 @@ def starts_stroke(gap, jump):
 def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:
     """1 where an event continues the previous stroke, 0 where it starts a new one."""
     moving = np.zeros(len(xy_dt))
-    if len(xy_dt) > 1:
+    if len(xy_dt) > 1:  # pragma: no mutate (one row has no gap: the assignment below is empty either way)
         jump = np.hypot(np.diff(xy_dt[:, 0]), np.diff(xy_dt[:, 1]))
         moving[1:] = ~starts_stroke(xy_dt[1:, 2], jump)
     return moving
@@ -130,7 +132,7 @@ def read_csv(path: str | Path) -> Performance:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding=CSV_ENCODING)
     except FileNotFoundError:
         raise RobojamError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:
