@@ -148,6 +148,9 @@ def _train_option(name: str, help_text: str, **kwargs):
                type=click.FloatRange(min=0, min_open=True))
 @_train_option("--patience", "Epochs without validation improvement before stopping.", type=click.IntRange(1, 1000))
 @_train_option("--seed", "Random seed for weights and shuffling.", type=int)
+@click.option("--style", flag_value=True, default=None,
+              help="Give the network a style input: beside every touch it also reads the call's style "
+                   "(touch rate, pauses, strokes, speed, turning, spread), so responses take it up.")
 @click.option("--include-responses", is_flag=True,
               help="From robojam serve's touch logs, also train on robojam's own responses "
                    "(by default only the performers' touches).")

@@ -6,6 +6,7 @@ import numpy as np
 
 from robojam.core.encoding import DeltaEncoding, HeadingEncoding, RawEncoding
 from robojam.core.modelfile import Model
+from robojam.core.style import Style
 
 
 def synthetic_performance(rng: np.random.Generator, strokes: int = 3) -> np.ndarray:
@@ -27,11 +28,12 @@ def synthetic_corpus(count: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def random_model(layers: int = 2, units: int = 16, mixtures: int = 3, encoding: str = "delta",
-                 seed: int = 0) -> Model:
-    """A model with random weights, built without TensorFlow."""
+                 seed: int = 0, style: bool = False) -> Model:
+    """A model with random weights, built without TensorFlow; ``style``: with a style input fitted
+    on a small synthetic corpus."""
     enc = {"delta": DeltaEncoding, "heading": HeadingEncoding}[encoding](10.0, -3.5, 1.2) \
         if encoding != "robojam" else RawEncoding()
-    model = Model(layers, units, mixtures, enc, {})
+    model = Model(layers, units, mixtures, enc, {}, style=Style.fitted(synthetic_corpus(20)) if style else None)
     rng = np.random.default_rng(seed)
     model.weights = {name: rng.normal(0, 0.3, shape).astype(np.float32)
                      for name, shape in model.expected_shapes().items()}

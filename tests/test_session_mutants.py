@@ -14,8 +14,14 @@ class State:
         self.head = None
 
 
+class FakeModel:
+    style = None
+
+
 class FakeEngine:
     """Feeds are recorded; draws come from a list (x, y, dt), repeating the last one."""
+
+    model = FakeModel()
 
     def __init__(self, draws=((0.4, 0.6, 0.1),)):
         self.draws = list(draws)
@@ -33,6 +39,9 @@ class FakeEngine:
         self.drawn_with.append((temp, sigma_temp))
         return self.draws.pop(0) if len(self.draws) > 1 else self.draws[0]
 
+    def set_style(self, values):
+        self.style = values
+
     def reset(self):
         self.resets += 1
         self.fed = []
@@ -45,8 +54,8 @@ class FakeEngine:
         self.fed = list(snap)
 
     def condition(self, touches):
-        self.conditioned = list(touches)
-        self.fed = list(touches)
+        self.conditioned = [tuple(t) for t in np.asarray(touches).tolist()]
+        self.fed = list(self.conditioned)
 
 
 def make(engine=None, **settings):

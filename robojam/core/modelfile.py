@@ -2,7 +2,8 @@
 
 ``model.json`` is the metadata: ``format`` ("robojam-model"), ``format_version``,
 ``architecture`` (``layers``, ``units``, ``mixtures``, ``input_dim``,
-``output_dim``), ``encoding`` (see :mod:`robojam.core.encoding`), ``training`` (data
+``output_dim``), ``encoding`` (see :mod:`robojam.core.encoding`), ``style``
+(only in a model with a style input, see :mod:`robojam.core.style`), ``training`` (data
 summary, options, seed, epochs) and ``score`` (held-out negative
 log-likelihood). ``weights.npz`` holds plain float32 arrays, no pickles:
 ``lstm{i}_kernel`` (in, 4u), ``lstm{i}_recurrent_kernel`` (u, 4u),
@@ -37,6 +38,7 @@ import numpy as np
 
 from robojam import SOURCE_ROOT, RobojamError
 from robojam.core.encoding import Encoding, from_dict as encoding_from_dict
+from robojam.core.style import Style, style_from_dict
 
 FORMAT = "robojam-model"
 FORMAT_VERSION = 1
@@ -65,6 +67,11 @@ class Model:
     encoding: Encoding
     weights: dict[str, np.ndarray]
     metadata: dict = field(default_factory=dict)
+    style: Style | None = None  # a style input read from the call, after the encoding's inputs
+
+    @property
+    def input_dim(self) -> int:
+        return self.encoding.input_dim + (self.style.dim if self.style is not None else 0)
 
     @property
     def output_dim(self) -> int:
@@ -76,7 +83,7 @@ class Model:
 
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes = {}
-        width = self.encoding.input_dim
+        width = self.input_dim
         for i in range(self.layers):
             shapes[f"lstm{i}_kernel"] = (width, 4 * self.units)
             shapes[f"lstm{i}_recurrent_kernel"] = (self.units, 4 * self.units)
@@ -90,8 +97,9 @@ class Model:
         return shapes
 
     def describe(self) -> str:
+        style = ", style input" if self.style is not None else ""
         return (f"{self.layers}x{self.units} LSTM, {self.mixtures} mixtures, "
-                f"{self.encoding.name} encoding, {self.param_count:,} parameters")
+                f"{self.encoding.name} encoding{style}, {self.param_count:,} parameters")
 
 
 def default_model_path() -> Path:
@@ -113,9 +121,12 @@ def save_model(model: Model, folder: str | Path) -> Path:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "architecture": {"layers": model.layers, "units": model.units, "mixtures": model.mixtures,
-                         "input_dim": model.encoding.input_dim, "output_dim": model.output_dim},
+                         "input_dim": model.input_dim, "output_dim": model.output_dim},
         "encoding": model.encoding.to_dict(),
     })
+    metadata.pop("style", None)
+    if model.style is not None:
+        metadata["style"] = model.style.to_dict()
     np.savez(folder / WEIGHTS_FILE, **{k: np.asarray(v, dtype=np.float32) for k, v in model.weights.items()})
     (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
     return folder
@@ -134,10 +145,11 @@ def load_model(path: str | Path | None = None) -> Model:
         sizes = [_architecture_number(arch, name) for name in ARCHITECTURE_LIMITS]
         _check_encoding_numbers(metadata["encoding"])
         encoding = encoding_from_dict(metadata["encoding"])
-        _check_dims(arch, encoding)
+        style = style_from_dict(metadata["style"]) if "style" in metadata else None
+        _check_dims(arch, encoding, style)
     except RobojamError as e:
         raise RobojamError(f"model {folder}: {e}") from None
-    model = Model(*sizes, encoding, {}, metadata)
+    model = Model(*sizes, encoding, {}, metadata, style)
     model.weights = _read_weights(folder, model.expected_shapes())
     return model
 
@@ -172,11 +184,13 @@ def _check_encoding_numbers(spec) -> None:
             raise RobojamError(f"{METADATA_FILE}: encoding.{name} is {_shown(value)}; expected {wanted}")
 
 
-def _check_dims(arch: dict, encoding: Encoding) -> None:
-    for name, wanted in (("input_dim", encoding.input_dim), ("output_dim", encoding.output_dim)):
+def _check_dims(arch: dict, encoding: Encoding, style: Style | None) -> None:
+    inputs = encoding.input_dim + (style.dim if style is not None else 0)
+    for name, wanted in (("input_dim", inputs), ("output_dim", encoding.output_dim)):
         if name in arch and (isinstance(arch[name], bool) or arch[name] != wanted):
+            with_style = " with its style input" if style is not None and name == "input_dim" else ""
             raise RobojamError(f"{METADATA_FILE}: architecture.{name} is {_shown(arch[name])}, but the "
-                               f"{encoding.name} encoding has {wanted}")
+                               f"{encoding.name} encoding{with_style} has {wanted}")
 
 
 def _shown(value) -> str:

@@ -103,6 +103,7 @@ class Session:
         self._last_played: Output | None = None   # robojam's last touch played in this response or duet
         # pragma: no mutate end
         self._heard: deque[tuple[float, float, float]] = deque(maxlen=HISTORY_TOUCHES)  # what was fed
+        self._call_length = 0  # touches heard since robojam last started to play
         self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
 
     def use_engine(self, engine: Engine) -> None:
@@ -120,6 +121,7 @@ class Session:
             self._draw_duet_touch()
 
     def _switch_to(self, engine: Engine) -> None:
+        engine.set_style(None)
         engine.reset()
         if self._heard:
             engine.condition(list(self._heard))
@@ -129,6 +131,16 @@ class Session:
         """Feed a touch that belongs to what the session heard (not a response's own)."""
         self.engine.feed(x, y, dt)
         self._heard.append((x, y, dt))
+        self._call_length += 1
+
+    def _play_in_the_calls_style(self) -> None:
+        """A model with a style input plays with the style of the call: what was heard since robojam
+        last started to play (as trained: the call heard plainly, the continuation with its style)."""
+        style = self.engine.model.style
+        if style is not None:
+            call = list(self._heard)[-self._call_length:] if self._call_length else []
+            self.engine.set_style(style.vector(np.array(call, dtype=np.float64).reshape(-1, 3)))
+        self._call_length = 0
 
     @property
     def playing(self) -> bool:
@@ -184,6 +196,7 @@ class Session:
         self.stop(now)
         self.engine.reset()
         self._heard.clear()
+        self._call_length = 0
         self._last_touch_at = self._last_fed = None
         self._call_pending = False  # pragma: no mutate (read only as a truth value: None would do as well)
 
@@ -261,6 +274,7 @@ class Session:
             self._play_end = now + self.settings.seconds
         else:
             self._play_end = math.inf  # pragma: no mutate (read only in call-and-response)
+        self._play_in_the_calls_style()
         # The part before may not have gone out whole: its end (and start) go now, its touches never.
         earlier = [Output(now, o.kind) for o in self._queue if o.kind != "touch"]
         self._queue = earlier + [Output(now, "start")]
@@ -313,6 +327,7 @@ class Session:
         self._queue.append(Output(at, "end"))
         self._playing = False  # pragma: no mutate (read only as a truth value: None would do as well)
         self._unfed = None  # pragma: no mutate (_start sets it again before it is read)
+        self.engine.set_style(None)
         if self._heard_state is not None:
             self.engine.restore(self._heard_state)
             self._heard_state = None

@@ -36,19 +36,24 @@ def engine_step_times(model: Model, steps: int = 5000, seed: int = 0) -> np.ndar
     return _ms(times)
 
 
+def _demo_style(model: Model) -> list[float]:
+    """What a model with a style input reads beside each touch (the demo call's style); else nothing."""
+    return model.style.vector(demo_call(5.0).xy_dt()) if model.style is not None else []
+
+
 def keras_step_times(model: Model, steps: int = 200) -> np.ndarray:
     """Milliseconds for the same step through Keras: ``model(x)`` with explicit state."""
     from robojam.core.mixture import sample
     from robojam.train.network import keras_step_model
 
     network = keras_step_model(model)
-    encoding, rng = model.encoding, np.random.default_rng(0)
+    encoding, rng, style = model.encoding, np.random.default_rng(0), _demo_style(model)
     states = [np.zeros((1, model.units), np.float32) for _ in range(2 * model.layers)]
     x, y, dt, prev = 0.5, 0.5, 0.0, None
     times = []
     for i in range(steps + 5):
         start = time.perf_counter_ns()
-        signal = np.array(encoding.step_input(prev, x, y, dt), np.float32).reshape(1, 1, -1)
+        signal = np.array(encoding.step_input(prev, x, y, dt) + style, np.float32).reshape(1, 1, -1)
         outputs = network([signal] + states, training=False)
         params, states = np.asarray(outputs[0])[0, 0].astype(np.float64), [np.asarray(s) for s in outputs[1:]]
         prev = encoding.context(prev, x, y)
@@ -68,13 +73,13 @@ def litert_step_times(model: Model, steps: int = 2000) -> np.ndarray:
         import keras_mdn_layer as mdn
 
     step = LiteRTStep(model)
-    encoding = model.encoding
+    encoding, style = model.encoding, _demo_style(model)
     np.random.seed(0)  # keras-mdn-layer samples from numpy's global generator
     x, y, dt, prev = 0.5, 0.5, 0.0, None
     times = []
     for _ in range(steps):
         start = time.perf_counter_ns()
-        params = step.step(encoding.step_input(prev, x, y, dt))
+        params = step.step(encoding.step_input(prev, x, y, dt) + style)
         prev = encoding.context(prev, x, y)
         x, y, dt = encoding.decode(prev, mdn.sample_from_output(params, model.output_dim, model.mixtures))
         times.append(time.perf_counter_ns() - start)

@@ -19,6 +19,7 @@ from robojam.core.corpus import usable
 from robojam.core.engine import Engine
 from robojam.core.mixture import log_prob
 from robojam.core.modelfile import Model
+from robojam.core.style import call_part
 
 
 @dataclass
@@ -32,10 +33,16 @@ class Score:
 
 
 def model_event_log_probs(engine: Engine, clean: np.ndarray) -> np.ndarray:
-    """log p of events 2..n of a cleaned performance given the ones before, raw units."""
+    """log p of events 2..n of a cleaned performance given the ones before, raw units (a model
+    with a style input reads the first half's style from the second half on, as in training)."""
+    style = engine.model.style
+    heard = len(call_part(clean)) if style is not None else len(clean)
+    engine.set_style(None)
     engine.reset()
     params = []
-    for x, y, dt in clean[:-1]:
+    for t, (x, y, dt) in enumerate(clean[:-1]):
+        if t == heard:
+            engine.set_style(style.vector(clean[:heard]))
         engine.feed(float(x), float(y), float(dt))
         params.append(engine.mixture_params())
     encoding = engine.encoding

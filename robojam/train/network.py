@@ -24,10 +24,17 @@ from robojam.core.modelfile import MDN_PARTS, Model  # noqa: E402
 
 
 def build_sequence_network(input_dim: int, n_layers: int, units: int, mixtures: int,
-                           output_dim: int = 3) -> keras.Model:
-    """The training network: (batch, time, input_dim) to mixture parameters at every step."""
-    inputs = keras.Input(shape=(None, input_dim), name="touches")
+                           output_dim: int = 3, style_dim: int = 0, style_noise: float = 0.0) -> keras.Model:
+    """The training network: (batch, time, input_dim + style_dim) to mixture parameters at every step.
+
+    A style input (the last ``style_dim`` columns) gets Gaussian noise of spread ``style_noise``
+    while training; the network has no weights of its own for it.
+    """
+    inputs = keras.Input(shape=(None, input_dim + style_dim), name="touches")
     signal = inputs
+    if style_dim and style_noise > 0:
+        noisy = layers.GaussianNoise(style_noise, name="style_noise")(inputs[..., input_dim:])
+        signal = layers.Concatenate(name="with_style")([inputs[..., :input_dim], noisy])
     for i in range(n_layers):
         signal = layers.LSTM(units, return_sequences=True, name=f"lstm{i}")(signal)
     head = layers.TimeDistributed(mdn.MDN(output_dim, mixtures), name="mdn")(signal)
@@ -103,11 +110,11 @@ def load_into_keras(network: keras.Model, model: Model) -> keras.Model:
 
 
 def keras_sequence_model(model: Model) -> keras.Model:
-    network = build_sequence_network(model.encoding.input_dim, model.layers, model.units, model.mixtures)
+    network = build_sequence_network(model.input_dim, model.layers, model.units, model.mixtures)
     return load_into_keras(network, model)
 
 
 def keras_step_model(model: Model, unroll: bool = False) -> keras.Model:
-    network = build_step_network(model.encoding.input_dim, model.layers, model.units, model.mixtures,
+    network = build_step_network(model.input_dim, model.layers, model.units, model.mixtures,
                                  unroll=unroll)
     return load_into_keras(network, model)

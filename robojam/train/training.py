@@ -19,6 +19,13 @@ from robojam.core.corpus import select_split, summary, usable
 from robojam.core.encoding import DeltaEncoding, Encoding, HeadingEncoding, RawEncoding
 from robojam.train.evaluate import score_model
 from robojam.core.modelfile import Model, save_model
+from robojam.core.style import Style, call_part
+
+
+# Training adds Gaussian noise of this spread to the (standardised) style input, so that a style
+# cannot serve as a performance's name: without it the network learns the training performances
+# by their style and does worse on new ones.
+STYLE_NOISE = 0.7
 
 
 @dataclass
@@ -35,6 +42,8 @@ class TrainOptions:
     learning_rate: float = 1e-3
     patience: int = 8
     seed: int = 0
+    style: bool = False  # a style input: the network also reads the call's style (robojam.core.style)
+    style_noise: float = STYLE_NOISE
     base: str | None = None  # fine-tune this model (its folder) instead of starting from scratch
 
     ARCHITECTURE = ("layers", "units", "mixtures", "encoding")
@@ -48,7 +57,7 @@ def train_options(base: str | None = None, **given) -> TrainOptions:
     """Options for training from scratch, or for fine-tuning ``base``; values given (not None) win.
 
     Fine-tuning keeps the base model's architecture and encoding, so giving
-    those is an error.
+    those is an error (``style`` may add a style input to a base without one).
     """
     given = {name: value for name, value in given.items() if value is not None}
     if base is not None:
@@ -70,17 +79,20 @@ def make_encoding(name: str, train: list[np.ndarray]) -> Encoding:
     raise RobojamError(f"unknown encoding {name!r}; choose robojam, delta or heading")
 
 
-def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: int):
+def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: int, style: Style | None = None):
     """Training windows: inputs (N, L, F) and targets with a weight column (N, L, D + 1).
 
     Window step t reads event t and predicts event t + 1; windows start every
     ``seq_len // 2`` events, always at a performance's start, and padding and
-    unscored targets get weight 0.
+    unscored targets get weight 0. With a ``style``, every event's inputs end
+    with its ``style_columns``.
     """
     stride = max(1, seq_len // 2)
     inputs, targets = [], []
     for clean, mask in usable(performances):
         x, y = encoding.inputs(clean), encoding.targets(clean)
+        if style is not None:
+            x = np.hstack([x, style_columns(clean, style)])
         weights = mask.astype(np.float64)
         for start in range(0, len(clean) - 1, stride):
             stop = min(start + seq_len, len(clean) - 1)
@@ -94,6 +106,15 @@ def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: in
     if not inputs:
         raise RobojamError("no performance with at least two touches to train on")
     return np.array(inputs, dtype=np.float32), np.array(targets, dtype=np.float32)
+
+
+def style_columns(clean: np.ndarray, style: Style) -> np.ndarray:
+    """Each event's style input: none (zeros) through the call (the first half by time), then the
+    call's style, as robojam hears a call and then plays."""
+    heard = len(call_part(clean))
+    columns = np.zeros((len(clean), style.dim))
+    columns[heard:] = style.vector(clean[:heard])
+    return columns
 
 
 def split_for_training(performances: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -115,15 +136,21 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
 
     keras.utils.set_random_seed(options.seed)
     train_set, val_set = split_for_training(performances)
+    if base is not None and options.style and base.style is None:
+        base = with_style_input(base, Style.fitted([c for c, _ in usable(train_set)]))
     if base is not None:
         options = _with_architecture_of(base, options)
     encoding = base.encoding if base is not None else make_encoding(options.encoding, train_set)
-    train_x, train_y = make_windows(train_set, encoding, options.seq_len)
-    val_x, val_y = make_windows(val_set, encoding, options.seq_len)
+    style = base.style if base is not None else (Style.fitted([c for c, _ in usable(train_set)])
+                                                  if options.style else None)
+    train_x, train_y = make_windows(train_set, encoding, options.seq_len, style)
+    val_x, val_y = make_windows(val_set, encoding, options.seq_len, style)
     print(f"training on {len(train_set)} performances ({len(train_x)} windows of {options.seq_len}), "
           f"validating on {len(val_set)}", flush=True)
 
-    network = build_sequence_network(encoding.input_dim, options.layers, options.units, options.mixtures)
+    network = build_sequence_network(encoding.input_dim, options.layers, options.units, options.mixtures,
+                                     style_dim=style.dim if style is not None else 0,
+                                     style_noise=options.style_noise)
     if base is not None:
         load_into_keras(network, base)
     network.compile(optimizer=keras.optimizers.Adam(options.learning_rate, clipnorm=1.0),
@@ -133,7 +160,7 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
         metadata = {"training": {**asdict(options), **extra, "data": list(map(str, sources)),
                                  "train": summary(train_set), "val": summary(val_set)}}
         return Model(options.layers, options.units, options.mixtures, encoding,
-                     weights_from_keras(network, options.layers), metadata)
+                     weights_from_keras(network, options.layers), metadata, style)
 
     checkpoint_dir = Path(out) / "checkpoints"
     started = time.monotonic()
@@ -162,9 +189,17 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
     return model
 
 
+def with_style_input(model: Model, style: Style) -> Model:
+    """The model with a style input added, weighted 0 at first: it plays as before until trained."""
+    weights = dict(model.weights)
+    kernel = weights["lstm0_kernel"]
+    weights["lstm0_kernel"] = np.vstack([kernel, np.zeros((style.dim, kernel.shape[1]), kernel.dtype)])
+    return replace(model, weights=weights, style=style)
+
+
 def _with_architecture_of(base: Model, options: TrainOptions) -> TrainOptions:
     return replace(options, layers=base.layers, units=base.units, mixtures=base.mixtures,
-                   encoding=base.encoding.name)
+                   encoding=base.encoding.name, style=base.style is not None)
 
 
 def checkpoint_best(make_model, folder: Path):
