@@ -151,6 +151,9 @@ def _train_option(name: str, help_text: str, **kwargs):
 @click.option("--style", flag_value=True, default=None,
               help="Give the network a style input: beside every touch it also reads the call's style "
                    "(touch rate, pauses, strokes, speed, turning, spread), so responses take it up.")
+@_train_option("--style-noise", "With --style: spread of the Gaussian noise added to the (standardised) style "
+                               "input while training, so the network cannot learn performances by their style.",
+               type=click.FloatRange(0, 10))
 @click.option("--include-responses", is_flag=True,
               help="From robojam serve's touch logs, also train on robojam's own responses "
                    "(by default only the performers' touches).")

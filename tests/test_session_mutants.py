@@ -224,6 +224,7 @@ def test_history_is_kept_to_its_length():
     for i in range(HISTORY_TOUCHES + 3):
         session.touch(0.5, 0.5, 0.5, now=i * 0.01)
     assert len(session._heard) == HISTORY_TOUCHES
+    assert len(session._call) == HISTORY_TOUCHES  # a call that never ends holds no more
 
 
 def test_dynamics_accent_a_first_touch_and_follow_the_last_played():

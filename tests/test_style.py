@@ -146,7 +146,7 @@ def test_the_engine_agrees_with_keras_on_a_style_model():
 def test_a_session_plays_in_the_style_of_the_call_and_listens_plainly():
     model = random_model(style=True)
     engine = Engine(model)
-    session = Session(engine, Settings(seconds=0.3, threshold=0.2), np.random.default_rng(0))
+    session = Session(engine, Settings(seconds=30.0, threshold=0.2), np.random.default_rng(0))
     before = synthetic_performance(np.random.default_rng(5))
     for i, (x, y, _) in enumerate(before):
         session.touch(x, y, 0.5, now=i / 60)
@@ -158,6 +158,9 @@ def test_a_session_plays_in_the_style_of_the_call_and_listens_plainly():
     fed = np.array(list(session._heard)[-len(call):])
     plain = engine.snapshot()
     session.respond(3.0)
+    assert engine._style == [0.0] * model.style.dim  # the first touch is drawn from the call heard plainly
+    session.due(3.0)
+    session.prepare(3.0)  # robojam's touches after it are heard in the call's style
     assert engine._style == pytest.approx(model.style.vector(fed))
     np.testing.assert_array_equal(session._heard_state.signals, plain.signals)  # the call was heard plainly
     session.stop(3.1)
@@ -238,3 +241,36 @@ def test_a_style_input_added_to_a_model_starts_silent():
     call = synthetic_performance(np.random.default_rng(9))
     np.testing.assert_allclose(_params_after(Engine(styled), call, [3.0] * styled.style.dim),
                                _params_after(Engine(base), call), rtol=1e-5, atol=1e-6)
+
+
+def test_after_a_reset_the_style_is_that_of_what_came_after():
+    model = random_model(style=True)
+    engine = Engine(model)
+    session = Session(engine, Settings(seconds=30.0), np.random.default_rng(0))
+    for i, (x, y, _) in enumerate(synthetic_performance(np.random.default_rng(10))):
+        session.touch(x, y, 0.5, now=i / 60)
+    session.reset(5.0)
+    after = synthetic_performance(np.random.default_rng(11))
+    for i, (x, y, _) in enumerate(after):
+        session.touch(x, y, 0.5, now=6.0 + i / 60)
+    session.respond(8.0)
+    session.prepare(8.0)
+    assert engine._style == pytest.approx(model.style.vector(np.array(session._heard)))
+    assert len(session._heard) == len(after)
+
+
+def test_a_duet_plays_on_in_the_style_it_took_up_and_a_barge_in_forgets_it():
+    model = random_model(style=True)
+    engine = Engine(model)
+    session = Session(engine, Settings(seconds=2.0), np.random.default_rng(0))
+    call = synthetic_performance(np.random.default_rng(12))
+    for i, (x, y, _) in enumerate(call):
+        session.touch(x, y, 0.5, now=i / 60)
+    fed = np.array(session._heard)
+    session.respond(2.0)
+    session.touch(0.5, 0.5, 0.5, now=2.01)  # the performer plays over it before robojam's first touch is fed
+    assert engine._style == [0.0] * model.style.dim and session._style_of is None
+    session.apply("mode", "duet", 3.0)
+    session.respond(3.0)
+    session.touch(0.4, 0.4, 0.5, now=3.05)
+    assert engine._style == pytest.approx(model.style.vector(np.array([(0.5, 0.5, 0.0)])))

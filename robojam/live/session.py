@@ -103,7 +103,8 @@ class Session:
         self._last_played: Output | None = None   # robojam's last touch played in this response or duet
         # pragma: no mutate end
         self._heard: deque[tuple[float, float, float]] = deque(maxlen=HISTORY_TOUCHES)  # what was fed
-        self._call_length = 0  # touches heard since robojam last started to play
+        self._call: deque[tuple[float, float, float]] = deque(maxlen=HISTORY_TOUCHES)  # heard since robojam last played
+        self._style_of: list | None = None  # the call whose style robojam is about to play in
         self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
 
     def use_engine(self, engine: Engine) -> None:
@@ -129,18 +130,22 @@ class Session:
 
     def _feed(self, x: float, y: float, dt: float) -> None:
         """Feed a touch that belongs to what the session heard (not a response's own)."""
+        self._read_style()  # in a duet, the performer plays on in the style robojam took up
         self.engine.feed(x, y, dt)
         self._heard.append((x, y, dt))
-        self._call_length += 1
+        self._call.append((x, y, dt))
 
-    def _play_in_the_calls_style(self) -> None:
-        """A model with a style input plays with the style of the call: what was heard since robojam
-        last started to play (as trained: the call heard plainly, the continuation with its style)."""
-        style = self.engine.model.style
-        if style is not None:
-            call = list(self._heard)[-self._call_length:] if self._call_length else []
-            self.engine.set_style(style.vector(np.array(call, dtype=np.float64).reshape(-1, 3)))
-        self._call_length = 0
+    def _take_the_call(self) -> None:
+        """The call is what was heard since robojam last started to play; a model with a style input
+        plays its part in the call's style (as trained: the call heard plainly, the continuation with
+        its style), read once robojam's first touch is out (``_read_style``)."""
+        self._style_of = list(self._call) if self.engine.model.style is not None else None
+        self._call.clear()
+
+    def _read_style(self) -> None:
+        if self._style_of is not None:
+            self.engine.set_style(self.engine.model.style.vector(np.array(self._style_of)))
+            self._style_of = None
 
     @property
     def playing(self) -> bool:
@@ -196,7 +201,7 @@ class Session:
         self.stop(now)
         self.engine.reset()
         self._heard.clear()
-        self._call_length = 0
+        self._call.clear()
         self._last_touch_at = self._last_fed = None
         self._call_pending = False  # pragma: no mutate (read only as a truth value: None would do as well)
 
@@ -274,7 +279,7 @@ class Session:
             self._play_end = now + self.settings.seconds
         else:
             self._play_end = math.inf  # pragma: no mutate (read only in call-and-response)
-        self._play_in_the_calls_style()
+        self._take_the_call()
         # The part before may not have gone out whole: its end (and start) go now, its touches never.
         earlier = [Output(now, o.kind) for o in self._queue if o.kind != "touch"]
         self._queue = earlier + [Output(now, "start")]
@@ -288,6 +293,7 @@ class Session:
         settings = self.settings
         while self._playing and (self._first_touch or self._play_clock < until):
             if self._unfed is not None:
+                self._read_style()
                 self.engine.feed(*self._unfed)
             x, y, dt = self.engine.draw(self.rng, settings.temp, settings.sigma_temp)
             # The first touch plays as the response starts; the model still hears the dt it drew.
@@ -327,6 +333,7 @@ class Session:
         self._queue.append(Output(at, "end"))
         self._playing = False  # pragma: no mutate (read only as a truth value: None would do as well)
         self._unfed = None  # pragma: no mutate (_start sets it again before it is read)
+        self._style_of = None
         self.engine.set_style(None)
         if self._heard_state is not None:
             self.engine.restore(self._heard_state)
