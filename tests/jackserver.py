@@ -24,6 +24,8 @@ from pathlib import Path
 import mido
 import pytest
 
+from robojam.tools.bench_midi import jack_clients_use
+
 RATE = 48000
 PERIOD = 128  # frames: 2.7 ms
 INSTALL = "run scripts/install-debian-packages --tests (it installs jackd2)"
@@ -94,16 +96,8 @@ class JackServer:
 @contextmanager
 def jack_environment(server: JackServer):
     """This process's JACK clients (mido over python-rtmidi) use ``server`` meanwhile."""
-    saved = {key: os.environ.get(key) for key in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
-    os.environ.update({key: server.env[key] for key in saved})
-    try:
+    with jack_clients_use(server.env):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def stop_process(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10.0) -> None:

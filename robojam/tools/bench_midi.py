@@ -106,20 +106,29 @@ def jack_server() -> Iterator[str]:
     process = subprocess.Popen([jackd, "-n", name, "--no-realtime", "--sync", "-d", "dummy", "-r", str(RATE),
                                 "-p", str(PERIOD)], env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    saved = {key: os.environ.get(key) for key in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
     try:
         wait_for_jack(process, env)
-        os.environ.update({key: env[key] for key in saved})
-        yield f"jackd of its own, dummy driver, {RATE} Hz, {PERIOD} frames a period ({PERIOD / RATE * 1000:.2f} ms)"
+        with jack_clients_use(env):
+            yield f"jackd of its own, dummy driver, {RATE} Hz, {PERIOD} frames a period ({PERIOD / RATE * 1000:.2f} ms)"
+    finally:
+        stop_process(process)
+        for path in Path("/dev/shm").glob(f"jack*_{name}_*"):  # left behind by a jackd that had to be killed
+            path.unlink(missing_ok=True)
+
+
+@contextmanager
+def jack_clients_use(env: dict[str, str]) -> Iterator[None]:
+    """This process's JACK clients (mido over python-rtmidi) use the server named in ``env`` meanwhile."""
+    saved = {key: os.environ.get(key) for key in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
+    os.environ.update({key: env[key] for key in saved})
+    try:
+        yield
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        stop_process(process)
-        for path in Path("/dev/shm").glob(f"jack*_{name}_*"):  # left behind by a jackd that had to be killed
-            path.unlink(missing_ok=True)
 
 
 def jack_environment(name: str) -> dict[str, str]:
