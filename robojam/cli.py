@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from robojam import RobojamError, __version__
+from robojam.core.temperatures import LIMITS as TEMPERATURE_LIMITS
 from robojam.live.limits import LIMITS
 
 MODEL_HELP = "Model folder (holding model.json and weights.npz); default: the shipped model."
@@ -37,6 +38,28 @@ def _require(module: str, extra: str, what: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise RobojamError(f'{what} needs {module}, which the light install leaves out: '
                            f'pip install "robojam[{extra}]"')
+
+
+def _temperature_options(command):
+    """--shape-temp and --rhythm-temp: override the model's own temperatures (robojam.core.temperatures)."""
+    for part, what in (("rhythm", "timing"), ("shape", "movement")):
+        command = click.option(f"--{part}-temp", f"{part}_temp", type=click.FloatRange(*TEMPERATURE_LIMITS),
+                               help=f"Scales the variance of the {what} on top of --sigma-temp; "
+                                    "default: the model's own (see robojam temperatures).")(command)
+    return command
+
+
+def _load_model_with(model_path, shape_temp, rhythm_temp):
+    """The model, with --shape-temp/--rhythm-temp in place of its own temperatures where given."""
+    from dataclasses import replace
+
+    from robojam.core.modelfile import load_model
+
+    model = load_model(model_path)
+    given = {part: value for part, value in (("shape", shape_temp), ("rhythm", rhythm_temp)) if value is not None}
+    if given:
+        model.temperatures = replace(model.temperatures, **given)
+    return model
 
 
 def _verbose(wanted: bool) -> None:
@@ -76,22 +99,23 @@ def main():
               help="Mixture-weight temperature: lower picks the likeliest gesture more often.")
 @click.option("--sigma-temp", type=_limited("sigma_temp"), default=1.0,
               show_default=True, help="Scales each mixture component's variance: lower is tighter, smoother.")
+@_temperature_options
 @click.option("--seed", type=int, default=None, help="Random seed: the same seed gives the same response.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also draw the call and the response side by side to this PNG.")
 @click.option("--midi", "midi_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the response as a standard MIDI file (pentatonic over 3 octaves from C3, "
                    "y on CC 74), ready for any synth.")
-def respond(call, output, model_path, seconds, temp, sigma_temp, seed, plot_path, midi_path):
+def respond(call, output, model_path, seconds, temp, sigma_temp, shape_temp, rhythm_temp, seed, plot_path,
+            midi_path):
     """Answer the performance in CALL (a RoboJam CSV) with a sampled response."""
     import numpy as np
 
     from robojam.core.engine import Engine
-    from robojam.core.modelfile import load_model
     from robojam.core.performance import Performance, read_csv, write_csv
 
     performance = read_csv(call)
-    engine = Engine(load_model(model_path))
+    engine = Engine(_load_model_with(model_path, shape_temp, rhythm_temp))
     response = engine.respond(performance.xy_dt(), seconds, np.random.default_rng(seed), temp, sigma_temp)
     result = Performance.from_xy_dt(response, z=None)  # robojam's dynamics
     _write(lambda: write_csv(result, output), output)
@@ -212,11 +236,13 @@ def train(data, output, base_path, include_responses, **given):
               help="With --realism: mixture-weight temperature of the responses.")
 @click.option("--sigma-temp", type=_limited("sigma_temp"), default=1.0,
               show_default=True, help="With --realism: variance scale of the responses.")
+@_temperature_options
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --realism: also draw each feature's distribution (human against robojam) and a few "
                    "calls with both continuations to this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the score (or the realism report) as JSON.")
-def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp, plot_path, as_json):
+def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp, shape_temp, rhythm_temp,
+             plot_path, as_json):
     """Score a model on DATA: mean negative log-likelihood per touch, in nats (lower is better).
 
     With --realism, report how human-like its responses are instead: the
@@ -233,7 +259,8 @@ def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp
     performances = load_performances(list(data))
     scored = select_split(performances, split)
     if realism:
-        _realism(scored, model_path, split, seed, temp, sigma_temp, plot_path, as_json)
+        model = _load_model_with(model_path, shape_temp, rhythm_temp)
+        _realism(scored, model, split, seed, temp, sigma_temp, plot_path, as_json)
         return
     if yardstick:
         result, name = _yardstick_score(performances, scored), "yardstick"
@@ -249,14 +276,13 @@ def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp
                    f"in {result.performances} performances ({split})")
 
 
-def _realism(performances, model_path, split, seed, temp, sigma_temp, plot_path, as_json):
-    from robojam.core.modelfile import load_model
+def _realism(performances, model, split, seed, temp, sigma_temp, plot_path, as_json):
     from robojam.train.realism import format_report, realism_study
 
     if plot_path:
         from robojam.tools.realism_plot import check_plot_path
         check_plot_path(plot_path)
-    study = realism_study(load_model(model_path), performances, seed=seed, temp=temp, sigma_temp=sigma_temp)
+    study = realism_study(model, performances, seed=seed, temp=temp, sigma_temp=sigma_temp)
     study.report["settings"]["split"] = split
     click.echo(json.dumps(study.report, indent=2) if as_json else format_report(study.report))
     if plot_path:
@@ -533,6 +559,32 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
         from robojam.tools.plot import plot_performances
         plot_performances([("call", performance), ("response", result.response)], plot_path)
         click.echo(f"{plot_path}: call and response drawn")
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.option("--shape", type=click.FloatRange(*TEMPERATURE_LIMITS),
+              help="Set the shape temperature: scales the variance of the movement (below 1: smoother strokes).")
+@click.option("--rhythm", type=click.FloatRange(*TEMPERATURE_LIMITS),
+              help="Set the rhythm temperature: scales the variance of the timing.")
+def temperatures(model_path, shape, rhythm):
+    """Show or set MODEL's own sampling temperatures for shape and rhythm.
+
+    A model plays at its own temperatures (1 and 1 unless set), times the
+    player's --sigma-temp. Choose them with robojam eval DATA --realism
+    --split val --shape-temp S --rhythm-temp R, then set them here; only
+    model.json changes.
+    """
+    from dataclasses import replace
+
+    from robojam.core.modelfile import load_model, write_temperatures
+
+    model = load_model(model_path)
+    given = {part: value for part, value in (("shape", shape), ("rhythm", rhythm)) if value is not None}
+    if given:
+        write_temperatures(model_path, replace(model.temperatures, **given))
+        model = load_model(model_path)
+    click.echo(f"{model_path}: {model.temperatures.describe()}")
 
 
 @main.command()

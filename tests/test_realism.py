@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from robojam import RobojamError
 from robojam.cli import main
+from robojam.core.modelfile import load_model
 from robojam.train.realism import (FEATURES, MIN_PAIRS, STYLE_FEATURES, classifier_auc, describe,
                                    feature_matrix, following, following_report, make_pairs, realism_report,
                                    realism_study)
@@ -202,7 +203,9 @@ def test_eval_realism_json_has_every_key(corpus_npz):
     assert {"mean", "human_mean", "per_feature"} <= set(report["following"])
     assert set(report["following"]["per_feature"]) == set(STYLE_FEATURES)
     assert set(report["edge_share"]) == {"robojam", "human", "ratio"}
-    assert report["settings"] == {"temp": 0.9, "sigma_temp": 1.0, "seed": 2, "split": "all"}
+    own = load_model().temperatures  # the shipped model's
+    assert report["settings"] == {"temp": 0.9, "sigma_temp": 1.0, "shape_temp": own.shape,
+                                  "rhythm_temp": own.rhythm, "seed": 2, "split": "all"}
     plain = json.loads(run(corpus_npz, "--json").output)
     assert report["nll_per_event"] == pytest.approx(plain["nll_per_event"], abs=1e-4)
 

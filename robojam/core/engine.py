@@ -144,7 +144,8 @@ class Engine:
         self._head_out = np.zeros(self._kernels.head.shape[1], np.float32)
         kd = self.mixtures * self.dim
         self._sigmas = slice(kd, 2 * kd)
-        self._sampler = Sampler(self._head_out, self.dim, self.mixtures, elu_plus_one)
+        self._sampler = Sampler(self._head_out, self.dim, self.mixtures, elu_plus_one,
+                                model.temperatures.spreads(self.dim))
         self._noise: Noise | None = None
         self.reset()
 

@@ -3,7 +3,9 @@
 ``model.json`` is the metadata: ``format`` ("robojam-model"), ``format_version``,
 ``architecture`` (``layers``, ``units``, ``mixtures``, ``input_dim``,
 ``output_dim``), ``encoding`` (see :mod:`robojam.core.encoding`), ``style``
-(only in a model with a style input, see :mod:`robojam.core.style`), ``training`` (data
+(only in a model with a style input, see :mod:`robojam.core.style`),
+``temperatures`` (its own sampling temperatures for shape and rhythm, see
+:mod:`robojam.core.temperatures`; 1 and 1 when absent), ``training`` (data
 summary, options, seed, epochs) and ``score`` (held-out negative
 log-likelihood). ``weights.npz`` holds plain float32 arrays, no pickles:
 ``lstm{i}_kernel`` (in, 4u), ``lstm{i}_recurrent_kernel`` (u, 4u),
@@ -39,6 +41,7 @@ import numpy as np
 from robojam import SOURCE_ROOT, RobojamError
 from robojam.core.encoding import Encoding, from_dict as encoding_from_dict
 from robojam.core.style import Style, style_from_dict
+from robojam.core.temperatures import Temperatures, temperatures_from_dict
 
 FORMAT = "robojam-model"
 FORMAT_VERSION = 1
@@ -68,6 +71,7 @@ class Model:
     weights: dict[str, np.ndarray]
     metadata: dict = field(default_factory=dict)
     style: Style | None = None  # a style input read from the call, after the encoding's inputs
+    temperatures: Temperatures = Temperatures()
 
     @property
     def input_dim(self) -> int:
@@ -98,8 +102,9 @@ class Model:
 
     def describe(self) -> str:
         style = ", style input" if self.style is not None else ""
+        temperatures = "" if self.temperatures.neutral else f", {self.temperatures.describe()}"
         return (f"{self.layers}x{self.units} LSTM, {self.mixtures} mixtures, "
-                f"{self.encoding.name} encoding{style}, {self.param_count:,} parameters")
+                f"{self.encoding.name} encoding{style}, {self.param_count:,} parameters{temperatures}")
 
 
 def default_model_path() -> Path:
@@ -127,16 +132,37 @@ def save_model(model: Model, folder: str | Path) -> Path:
     metadata.pop("style", None)
     if model.style is not None:
         metadata["style"] = model.style.to_dict()
+    metadata.pop("temperatures", None)
+    if not model.temperatures.neutral:
+        metadata["temperatures"] = model.temperatures.to_dict()
     np.savez(folder / WEIGHTS_FILE, **{k: np.asarray(v, dtype=np.float32) for k, v in model.weights.items()})
     (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
     return folder
 
 
+def write_temperatures(path: str | Path, temperatures: Temperatures) -> Path:
+    """Set a model folder's own sampling temperatures in its ``model.json``; nothing else changes."""
+    folder = _folder(Path(path))
+    metadata = _read_metadata(folder)
+    metadata.pop("temperatures", None)
+    if not temperatures.neutral:
+        metadata["temperatures"] = temperatures.to_dict()
+    written = folder / (METADATA_FILE + ".new")
+    try:
+        written.write_text(json.dumps(metadata, indent=2) + "\n")
+        written.replace(folder / METADATA_FILE)  # whole or not at all, should the write be cut short
+    except OSError as e:
+        raise RobojamError(f"model {folder}: cannot write {METADATA_FILE} ({e.strerror or e})") from None
+    return folder
+
+
+def _folder(path: Path) -> Path:
+    return path.parent if path.name == METADATA_FILE else path
+
+
 def load_model(path: str | Path | None = None) -> Model:
     """Load a model folder (or its ``model.json``); the shipped default when ``path`` is None."""
-    folder = Path(path) if path is not None else default_model_path()
-    if folder.name == METADATA_FILE:
-        folder = folder.parent
+    folder = _folder(Path(path)) if path is not None else default_model_path()
     if not folder.is_dir():
         raise RobojamError(f"model {folder}: no such model folder (expected {METADATA_FILE} and {WEIGHTS_FILE})")
     metadata = _read_metadata(folder)
@@ -146,10 +172,12 @@ def load_model(path: str | Path | None = None) -> Model:
         _check_encoding_numbers(metadata["encoding"])
         encoding = encoding_from_dict(metadata["encoding"])
         style = style_from_dict(metadata["style"]) if "style" in metadata else None
+        temperatures = (temperatures_from_dict(metadata["temperatures"]) if "temperatures" in metadata
+                        else Temperatures())
         _check_dims(arch, encoding, style)
     except RobojamError as e:
         raise RobojamError(f"model {folder}: {e}") from None
-    model = Model(*sizes, encoding, {}, metadata, style)
+    model = Model(*sizes, encoding, {}, metadata, style, temperatures)
     model.weights = _read_weights(folder, model.expected_shapes())
     return model
 

@@ -1,0 +1,188 @@
+"""A model's own temperatures for shape and rhythm: the values, the sampler, the model file, the commands."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from robojam import RobojamError
+from robojam.cli import main
+from robojam.core.engine import Engine
+from robojam.core.mixture import Noise, Sampler
+from robojam.core.modelfile import load_model, save_model, write_temperatures
+from robojam.core.performance import Performance, read_csv, write_csv
+from robojam.core.temperatures import LIMITS, Temperatures, temperatures_from_dict
+from synthetic import random_model, synthetic_corpus
+from test_mixture_mutants import params_for
+
+
+# ---- the values -------------------------------------------------------------------------------
+
+def test_spreads_scale_position_dims_by_the_shape_and_timing_by_the_rhythm():
+    assert Temperatures(0.25, 0.64).spreads(3) == [0.5, 0.5, 0.8]
+    assert Temperatures(0.81, 1.0).spreads(2) == [pytest.approx(0.9), 1.0]
+    assert Temperatures().spreads(3) == [1.0, 1.0, 1.0]
+
+
+def test_temperatures_are_checked():
+    low, high = LIMITS
+    assert Temperatures(low, high) == Temperatures(shape=low, rhythm=high)  # the limits themselves are allowed
+    for bad in (low * 0.99, high * 1.01, 0, -1, math.nan, math.inf, True, "1", None):
+        with pytest.raises(RobojamError, match="shape temperature must be a number from 0.05 to 4"):
+            Temperatures(shape=bad)
+        with pytest.raises(RobojamError, match="rhythm temperature"):
+            Temperatures(rhythm=bad)
+
+
+def test_neutral_describe_and_dict():
+    assert Temperatures().neutral and Temperatures(1, 1).neutral
+    assert not Temperatures(0.8).neutral and not Temperatures(rhythm=1.2).neutral
+    assert Temperatures(0.8, 1.1).describe() == "shape temp 0.8, rhythm temp 1.1"
+    assert temperatures_from_dict(Temperatures(0.8, 1.1).to_dict()) == Temperatures(0.8, 1.1)
+    for bad in ({"shape": 0.8}, {"shape": 0.8, "rhythm": 1, "tempo": 2}, [0.8, 1.0], None):
+        with pytest.raises(RobojamError, match="exactly shape and rhythm"):
+            temperatures_from_dict(bad)
+
+
+# ---- the sampler ------------------------------------------------------------------------------
+
+def test_a_draw_scales_each_dims_deviation_by_its_spread_and_by_sigma_temp():
+    dim, mixtures = 3, 2
+    params = params_for([[0.1, 0.2, 0.3], [5.0, 6.0, 7.0]], [[0.3, 0.4, 0.5], [0.5, 0.7, 0.9]],
+                        [0.0, 0.4]).astype(np.float32)
+    spreads = [0.5, 0.5, 2.0]
+    sampler = Sampler(params, dim, mixtures, spreads=spreads)
+    noise, twin = Noise(np.random.default_rng(2), mixtures, dim), Noise(np.random.default_rng(2), mixtures, dim)
+    for sigma_temp in (1.0, 0.25, 0.25, 4.0, 1.0):  # a change of sigma_temp between draws is taken up
+        for _ in range(10):
+            gumbels, normals = twin.take()
+            k = int(np.argmax(params[2 * mixtures * dim:] + gumbels))
+            mu, sigma = params[k * dim:(k + 1) * dim], params[mixtures * dim + k * dim:mixtures * dim + (k + 1) * dim]
+            expected = [float(mu[d]) + float(sigma[d]) * spreads[d] * math.sqrt(sigma_temp) * normals[d]
+                        for d in range(dim)]
+            assert sampler.draw(noise, 1.0, sigma_temp) == pytest.approx(expected, rel=1e-12)
+
+
+# ---- the engine -------------------------------------------------------------------------------
+
+def with_temperatures(model, temperatures):
+    model.temperatures = temperatures
+    return model
+
+
+def test_an_engine_plays_at_its_models_temperatures():
+    call = synthetic_corpus(1, seed=3)[0]
+    plain = Engine(random_model(encoding="heading", seed=4))
+
+    def respond(engine, sigma_temp=1.0):
+        return engine.respond(call, 3.0, np.random.default_rng(9), 1.0, sigma_temp)
+
+    both = Engine(with_temperatures(random_model(encoding="heading", seed=4), Temperatures(0.25, 0.25)))
+    np.testing.assert_array_equal(respond(both), respond(plain, 0.25))  # both parts: as sigma_temp
+    shape_only = Engine(with_temperatures(random_model(encoding="heading", seed=4), Temperatures(0.25, 1.0)))
+    rhythm_only = Engine(with_temperatures(random_model(encoding="heading", seed=4), Temperatures(1.0, 0.25)))
+    responses = [respond(shape_only), respond(rhythm_only), respond(plain), respond(plain, 0.25)]
+    for i, a in enumerate(responses):
+        for b in responses[i + 1:]:
+            assert a.shape != b.shape or not np.array_equal(a, b)
+    np.testing.assert_array_equal(respond(shape_only.spawn()), respond(shape_only))  # spawned engines too
+
+
+# ---- the model file ---------------------------------------------------------------------------
+
+def test_model_files_keep_their_temperatures(tmp_path):
+    plain = save_model(random_model(), tmp_path / "plain")
+    assert "temperatures" not in json.loads((plain / "model.json").read_text())  # 1 and 1: as trained
+    assert load_model(plain).temperatures == Temperatures()
+    tuned = save_model(with_temperatures(random_model(), Temperatures(0.8, 1.1)), tmp_path / "tuned")
+    assert json.loads((tuned / "model.json").read_text())["temperatures"] == {"shape": 0.8, "rhythm": 1.1}
+    assert load_model(tuned).temperatures == Temperatures(0.8, 1.1)
+    assert "shape temp 0.8, rhythm temp 1.1" in load_model(tuned).describe()
+    assert "temp" not in load_model(plain).describe()
+
+
+def test_write_temperatures_changes_only_them(tmp_path):
+    folder = save_model(random_model(), tmp_path / "m")
+    before = json.loads((folder / "model.json").read_text())
+    weights = (folder / "weights.npz").read_bytes()
+    write_temperatures(folder / "model.json", Temperatures(0.5, 2.0))
+    after = json.loads((folder / "model.json").read_text())
+    assert after.pop("temperatures") == {"shape": 0.5, "rhythm": 2.0} and after == before
+    assert (folder / "weights.npz").read_bytes() == weights
+    write_temperatures(folder, Temperatures())
+    assert json.loads((folder / "model.json").read_text()) == before
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "weights.npz"]
+
+
+def test_a_model_file_with_bad_temperatures_is_refused(tmp_path):
+    folder = save_model(random_model(), tmp_path / "m")
+    metadata = json.loads((folder / "model.json").read_text())
+    for bad, words in (({"shape": 1e9, "rhythm": 1}, "shape temperature must be"), ("hot", "exactly shape")):
+        (folder / "model.json").write_text(json.dumps({**metadata, "temperatures": bad}))
+        with pytest.raises(RobojamError, match=f"model {folder}: .*{words}"):
+            load_model(folder)
+
+
+def test_an_unwritable_model_gives_a_clear_error(tmp_path):
+    folder = save_model(random_model(), tmp_path / "m")
+    (folder / "model.json.new").mkdir()  # where the new model.json would be written
+    with pytest.raises(RobojamError, match="cannot write model.json"):
+        write_temperatures(folder, Temperatures(0.5))
+    assert load_model(folder).temperatures == Temperatures()
+
+
+# ---- the commands -----------------------------------------------------------------------------
+
+def run(*args):
+    return CliRunner().invoke(main, [*map(str, args)])
+
+
+def test_robojam_temperatures_shows_and_sets(tmp_path):
+    folder = save_model(random_model(), tmp_path / "m")
+    assert run("temperatures", folder).output == f"{folder}: shape temp 1, rhythm temp 1\n"
+    assert run("temperatures", folder, "--shape", 0.8).output == f"{folder}: shape temp 0.8, rhythm temp 1\n"
+    assert run("temperatures", folder, "--rhythm", 1.2).output == f"{folder}: shape temp 0.8, rhythm temp 1.2\n"
+    assert load_model(folder).temperatures == Temperatures(0.8, 1.2)
+    refused = run("temperatures", folder, "--shape", 9)
+    assert refused.exit_code == 2 and "0.05<=x<=4.0" in refused.output
+    missing = run("temperatures", tmp_path / "nothing", "--shape", 0.5)
+    assert missing.exit_code == 1 and missing.output.startswith("Error: ") and "no such model folder" in missing.output
+
+
+def test_respond_takes_temperatures_over_the_models(tmp_path):
+    folder = save_model(random_model(encoding="heading"), tmp_path / "m")
+    call = tmp_path / "call.csv"
+    write_csv(Performance.from_xy_dt(synthetic_corpus(1)[0]), call)
+
+    def respond(name, *options):
+        result = run("respond", call, "-o", tmp_path / name, "--model", folder, "--seed", 5, "--seconds", 3,
+                     *options)
+        assert result.exit_code == 0, result.output
+        return (tmp_path / name).read_text()
+
+    plain, tight = respond("plain.csv"), respond("sigma.csv", "--sigma-temp", 0.25)
+    assert respond("parts.csv", "--shape-temp", 0.25, "--rhythm-temp", 0.25) == tight
+    assert respond("shape.csv", "--shape-temp", 0.25) not in (tight, plain)
+    run("temperatures", folder, "--shape", 0.25, "--rhythm", 0.25)
+    assert respond("own.csv") == tight  # the model's own, set with robojam temperatures
+    assert respond("over.csv", "--shape-temp", 1, "--rhythm-temp", 1) == plain
+    assert len(read_csv(tmp_path / "own.csv")) > 0
+
+
+def test_eval_realism_reports_and_takes_temperatures(tmp_path):
+    from test_realism import corpus_file, long_corpus
+
+    data = corpus_file(tmp_path / "corpus.npz", long_corpus(12))
+    folder = save_model(with_temperatures(random_model(encoding="heading"), Temperatures(0.5, 1.5)), tmp_path / "m")
+
+    def settings(*options):
+        result = run("eval", data, "--model", folder, "--realism", "--json", *options)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["settings"]
+
+    assert (settings()["shape_temp"], settings()["rhythm_temp"]) == (0.5, 1.5)
+    overridden = settings("--shape-temp", 0.7)
+    assert (overridden["shape_temp"], overridden["rhythm_temp"]) == (0.7, 1.5)
+    assert "shape temp 0.5, rhythm temp 1.5" in run("eval", data, "--model", folder, "--realism").output
