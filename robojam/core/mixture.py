@@ -78,7 +78,9 @@ class Sampler:
     noise, which picks k with probability softmax(logits / temp)_k and
     cannot go out of range; then only the chosen component's mean and
     standard deviation are read. That is two numpy calls and a few Python
-    numbers a draw: this runs once per generated touch.
+    numbers a draw: this runs once per generated touch. ``spreads`` are
+    per-dimension factors on the standard deviations (a model's own
+    temperatures, :mod:`robojam.core.temperatures`); 1 when not given.
     """
 
     def __init__(self, params: np.ndarray, dim: int, mixtures: int, sigma_of=float, spreads=None):
@@ -87,8 +89,6 @@ class Sampler:
         self._logits = params[2 * mixtures * dim:]
         self._scores = np.zeros(mixtures, np.float32)  # pragma: no mutate (float64 scores pick the same argmax of float32 sums)
         self._spreads = list(spreads) if spreads is not None else [1.0] * dim
-        self._scaled_for = None  # the sigma_temp that _scaled was worked out for
-        self._scaled = self._spreads
 
     def draw(self, noise: Noise, temp: float = 1.0, sigma_temp: float = 1.0) -> list[float]:
         """One draw with RoboJam's two temperatures: ``temp`` divides the weight logits,
@@ -97,24 +97,19 @@ class Sampler:
         gumbels, normals = noise.take(temp)
         np.add(self._logits, gumbels, self._scores)
         k = int(self._scores.argmax())
-        if sigma_temp != self._scaled_for:
-            root = math.sqrt(sigma_temp)
-            self._scaled, self._scaled_for = [spread * root for spread in self._spreads], sigma_temp
-        items, sigma_of, scaled = self._items, self._sigma_of, self._scaled
+        items, sigma_of, spreads, root = self._items, self._sigma_of, self._spreads, math.sqrt(sigma_temp)
         mu, sigma = k * self.dim, self._kd + k * self.dim
-        return [items[mu + d] + sigma_of(items[sigma + d]) * scaled[d] * normals[d] for d in range(self.dim)]
+        return [items[mu + d] + sigma_of(items[sigma + d]) * spreads[d] * root * normals[d] for d in range(self.dim)]
 
 
 def sample(params, dim: int, mixtures: int, rng: "np.random.Generator | Noise", temp: float = 1.0,
-           sigma_temp: float = 1.0, sigma_of=float, spreads=None) -> list[float]:
+           sigma_temp: float = 1.0, sigma_of=float) -> list[float]:
     """One draw from the mixture given its parameters, as ``Sampler.draw``.
 
     ``sigma_of`` maps a stored standard-deviation entry to the value used,
     so a caller can keep a head's raw outputs and activate only the chosen
-    component. ``rng`` is a Generator or, for many draws, a ``Noise`` over one;
-    ``spreads`` are per-dimension factors on the standard deviations (a model's
-    :class:`robojam.core.temperatures.Temperatures`).
+    component. ``rng`` is a Generator or, for many draws, a ``Noise`` over one.
     """
     noise = rng if isinstance(rng, Noise) else Noise(rng, mixtures, dim, block=1)
     params = np.array(params, np.float32)  # pragma: no mutate (float64 parameters draw the same but for float32 rounding)
-    return Sampler(params, dim, mixtures, sigma_of, spreads).draw(noise, temp, sigma_temp)
+    return Sampler(params, dim, mixtures, sigma_of).draw(noise, temp, sigma_temp)
