@@ -56,10 +56,17 @@ def _load_model_with(model_path, shape_temp, rhythm_temp):
     from robojam.core.modelfile import load_model
 
     model = load_model(model_path)
-    given = {part: value for part, value in (("shape", shape_temp), ("rhythm", rhythm_temp)) if value is not None}
-    if given:
-        model.temperatures = replace(model.temperatures, **given)
+    model.temperatures = replace(model.temperatures, **_given_temperatures(shape_temp, rhythm_temp))
     return model
+
+
+def _given_temperatures(shape, rhythm) -> dict:
+    return {part: value for part, value in (("shape", shape), ("rhythm", rhythm)) if value is not None}
+
+
+def _feature_names(value: str | None) -> tuple[str, ...] | None:
+    """--style-features: comma-separated names (checked when the style is fitted)."""
+    return None if value is None else tuple(name.strip() for name in value.split(",") if name.strip())
 
 
 def _verbose(wanted: bool) -> None:
@@ -178,6 +185,10 @@ def _train_option(name: str, help_text: str, **kwargs):
 @_train_option("--style-noise", "With --style: spread of the Gaussian noise added to the (standardised) style "
                                "input while training, so the network cannot learn performances by their style.",
                type=click.FloatRange(0, 10))
+@click.option("--style-features", callback=lambda ctx, param, value: _feature_names(value),
+              help="With --style (implied): the features the style input reads, comma-separated names of the "
+                   "realism report's features [default: its 13 style features]; with --from a model whose "
+                   "style input lacks some, they are added.")
 @click.option("--include-responses", is_flag=True,
               help="From robojam serve's touch logs, also train on robojam's own responses "
                    "(by default only the performers' touches).")
@@ -580,7 +591,7 @@ def temperatures(model_path, shape, rhythm):
     from robojam.core.modelfile import load_model, write_temperatures
 
     model = load_model(model_path)
-    given = {part: value for part, value in (("shape", shape), ("rhythm", rhythm)) if value is not None}
+    given = _given_temperatures(shape, rhythm)
     if given:
         write_temperatures(model_path, replace(model.temperatures, **given))
         model = load_model(model_path)

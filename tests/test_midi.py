@@ -489,17 +489,20 @@ def soundfont() -> str:
 
 
 def assert_synth_plays(midi_path: Path, duration: float) -> None:
-    """Render a MIDI file with fluidsynth: it must not be silent, and sound about as long as ``duration``."""
+    """Render a MIDI file with fluidsynth: it must sound from the start and stop soon after ``duration``."""
     wav = midi_path.with_suffix(".wav")
     subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", "22050", soundfont(), str(midi_path)],
                    check=True, capture_output=True, timeout=60)
     rate, audio = read_wav(wav)
     window = rate // 20
     window_rms = np.sqrt(np.mean(audio[: len(audio) // window * window].reshape(-1, window) ** 2, axis=1))
-    assert window_rms[: int(duration * 20)].mean() > 1e-3, "the synth rendered silence"
+    assert window_rms[: int(duration * 20)].max() > 1e-3, "the synth rendered silence"
     # fluidsynth pads the file with silence: the sound lasts until the last window within 40 dB of the loudest.
-    sounding_s = (np.nonzero(window_rms > window_rms.max() / 100)[0][-1] + 1) / 20
-    assert abs(sounding_s - duration) < 1.5, f"sound lasts {sounding_s} s for a {duration:.2f} s response"
+    # A piano may fade out before a long held note ends (one long stroke), so only an upper bound on when it stops.
+    sounding = np.nonzero(window_rms > window_rms.max() / 100)[0]
+    assert sounding[0] / 20 < 0.5, f"the first sound comes {sounding[0] / 20} s in"
+    sounding_s = (sounding[-1] + 1) / 20
+    assert sounding_s < duration + 1.5, f"sound lasts {sounding_s} s for a {duration:.2f} s response"
 
 
 def test_a_real_synth_plays_the_midi_file(tmp_path):

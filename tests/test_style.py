@@ -51,12 +51,16 @@ def test_a_style_round_trips_and_a_bad_one_is_refused():
     np.testing.assert_array_equal(again.mean, style.mean)
     np.testing.assert_array_equal(again.std, style.std)
     good = style.to_dict()
-    for bad, message in [({**good, "features": ["touch_rate"]}, "style.features"),
+    for bad, message in [({**good, "features": ["touch_rate"]}, "style.mean must be 1 finite numbers"),
+                         ({**good, "features": ["tempo"] + good["features"][1:]}, "unknown style feature 'tempo'"),
+                         ({**good, "features": good["features"][:1] * 13}, "named twice"),
+                         ({**good, "features": "touch_rate"}, "style features must be a list"),
+                         ({**good, "features": []}, "style features must be a list"),
                          ({**good, "mean": good["mean"][:-1]}, "style.mean"),
                          ({**good, "mean": [float("nan")] + good["mean"][1:]}, "style.mean"),
                          ({**good, "std": [True] + good["std"][1:]}, "style.std"),
                          ({**good, "std": [0.0] + good["std"][1:]}, "style.std must be positive"),
-                         ("style", "style.features")]:
+                         ("style", "style must be an object")]:
         with pytest.raises(RobojamError, match=message):
             style_from_dict(bad)
 
@@ -230,6 +234,15 @@ def test_train_with_a_style_input_as_a_command(tmp_path):
     write_csv(Performance.from_xy_dt(synthetic_performance(np.random.default_rng(7))), call)
     robojam("respond", call, "-o", tmp_path / "r.csv", "--model", model, "--seconds", 1, "--seed", 0)
     assert (tmp_path / "r.csv").exists()
+    wider = tmp_path / "wider"
+    robojam("train", corpus, "-o", wider, "--from", model, "--style-features", "touch_rate, edge_share",
+            "--epochs", 1, "--seed", 1)
+    wider_meta = json.loads((wider / "model.json").read_text())
+    assert wider_meta["style"]["features"] == [*STYLE_FEATURES, "edge_share"]
+    assert wider_meta["architecture"]["input_dim"] == 11 + len(STYLE_FEATURES) + 1
+    robojam("respond", call, "-o", tmp_path / "w.csv", "--model", wider, "--seconds", 1, "--seed", 0)
+    unknown = robojam("train", corpus, "-o", tmp_path / "x", "--style-features", "tempo", check=False)
+    assert unknown.returncode == 1 and "unknown style feature 'tempo'" in unknown.stderr
 
 
 def test_a_style_input_added_to_a_model_starts_silent():
@@ -241,6 +254,18 @@ def test_a_style_input_added_to_a_model_starts_silent():
     call = synthetic_performance(np.random.default_rng(9))
     np.testing.assert_allclose(_params_after(Engine(styled), call, [3.0] * styled.style.dim),
                                _params_after(Engine(base), call), rtol=1e-5, atol=1e-6)
+
+
+def test_features_added_to_a_style_input_start_silent():
+    from robojam.train.training import with_style_input
+
+    base = random_model(encoding="heading", style=True)
+    wider = with_style_input(base, base.style.extended(synthetic_corpus(10), ["edge_share", "step_cv"]))
+    assert wider.input_dim == base.input_dim + 2 and wider.style.dim == base.style.dim + 2
+    call = synthetic_performance(np.random.default_rng(9))
+    style = [0.5] * base.style.dim
+    np.testing.assert_allclose(_params_after(Engine(wider), call, style + [3.0, -3.0]),
+                               _params_after(Engine(base), call, style), rtol=1e-5, atol=1e-6)
 
 
 def test_after_a_reset_the_style_is_that_of_what_came_after():
@@ -274,3 +299,21 @@ def test_a_duet_plays_on_in_the_style_it_took_up_and_a_barge_in_forgets_it():
     session.respond(3.0)
     session.touch(0.4, 0.4, 0.5, now=3.05)
     assert engine._style == pytest.approx(model.style.vector(np.array([(0.5, 0.5, 0.0)])))
+
+
+def test_a_style_may_read_other_features_and_be_extended():
+    corpus = synthetic_corpus(10)
+    style = Style.fitted(corpus)
+    assert style.features == STYLE_FEATURES and style.dim == len(STYLE_FEATURES)
+    wider = style.extended(corpus, [*STYLE_FEATURES[:2], "edge_share", "step_cv"])
+    assert wider.features == STYLE_FEATURES + ("edge_share", "step_cv") and wider.dim == len(STYLE_FEATURES) + 2
+    own = Style.fitted(corpus, ("edge_share", "step_cv"))
+    np.testing.assert_array_equal(wider.mean, np.concatenate([style.mean, own.mean]))
+    np.testing.assert_array_equal(wider.std, np.concatenate([style.std, own.std]))
+    call = corpus[3]
+    assert wider.vector(call) == style.vector(call) + own.vector(call)
+    assert style.extended(corpus, ["turning"]) is style  # nothing new to add
+    again = style_from_dict(json.loads(json.dumps(wider.to_dict())))
+    assert again.features == wider.features and again.vector(call) == wider.vector(call)
+    with pytest.raises(RobojamError, match="unknown style feature 'tempo'"):
+        style.extended(corpus, ["tempo"])

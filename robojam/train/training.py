@@ -17,9 +17,10 @@ import numpy as np
 from robojam import RobojamError
 from robojam.core.corpus import select_split, summary, usable
 from robojam.core.encoding import DeltaEncoding, Encoding, HeadingEncoding, RawEncoding
-from robojam.train.evaluate import score_model
+from robojam.core.features import STYLE_FEATURES
 from robojam.core.modelfile import Model, save_model
 from robojam.core.style import Style, call_part
+from robojam.train.evaluate import score_model
 
 
 # Training adds Gaussian noise of this spread to the (standardised) style input, so that a style
@@ -44,6 +45,7 @@ class TrainOptions:
     seed: int = 0
     style: bool = False  # a style input: the network also reads the call's style (robojam.core.style)
     style_noise: float = STYLE_NOISE
+    style_features: tuple[str, ...] | None = None  # what a style input reads; None: STYLE_FEATURES
     base: str | None = None  # fine-tune this model (its folder) instead of starting from scratch
 
     ARCHITECTURE = ("layers", "units", "mixtures", "encoding")
@@ -136,13 +138,13 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
 
     keras.utils.set_random_seed(options.seed)
     train_set, val_set = split_for_training(performances)
-    if base is not None and options.style and base.style is None:
-        base = with_style_input(base, Style.fitted([c for c, _ in usable(train_set)]))
+    calls = [c for c, _ in usable(train_set)]
     if base is not None:
+        base = _with_style_asked_for(base, options, calls)
         options = _with_architecture_of(base, options)
     encoding = base.encoding if base is not None else make_encoding(options.encoding, train_set)
-    style = base.style if base is not None else (Style.fitted([c for c, _ in usable(train_set)])
-                                                  if options.style else None)
+    style = base.style if base is not None else (Style.fitted(calls, _style_features(options))
+                                                  if _wants_style(options) else None)
     train_x, train_y = make_windows(train_set, encoding, options.seq_len, style)
     val_x, val_y = make_windows(val_set, encoding, options.seq_len, style)
     print(f"training on {len(train_set)} performances ({len(train_x)} windows of {options.seq_len}), "
@@ -189,11 +191,30 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
     return model
 
 
+def _wants_style(options: TrainOptions) -> bool:
+    return options.style or options.style_features is not None
+
+
+def _style_features(options: TrainOptions) -> tuple[str, ...]:
+    return options.style_features if options.style_features is not None else STYLE_FEATURES
+
+
+def _with_style_asked_for(base: Model, options: TrainOptions, calls: list[np.ndarray]) -> Model:
+    """The base to fine-tune, with a style input added (--style) or the --style-features its own lacks."""
+    if base.style is None and _wants_style(options):
+        return with_style_input(base, Style.fitted(calls, _style_features(options)))
+    if base.style is not None and options.style_features is not None:
+        return with_style_input(base, base.style.extended(calls, options.style_features))
+    return base
+
+
 def with_style_input(model: Model, style: Style) -> Model:
-    """The model with a style input added, weighted 0 at first: it plays as before until trained."""
+    """The model reading ``style``: a style input added, or the features its own lacks appended
+    (``Style.extended``), each weighted 0 at first: it plays as before until trained."""
     weights = dict(model.weights)
     kernel = weights["lstm0_kernel"]
-    weights["lstm0_kernel"] = np.vstack([kernel, np.zeros((style.dim, kernel.shape[1]), kernel.dtype)])
+    added = style.dim - (model.style.dim if model.style is not None else 0)
+    weights["lstm0_kernel"] = np.vstack([kernel, np.zeros((added, kernel.shape[1]), kernel.dtype)])
     return replace(model, weights=weights, style=style)
 
 
