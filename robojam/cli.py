@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from robojam import RobojamError, __version__
-from robojam.core.temperatures import LIMITS as TEMPERATURE_LIMITS
+from robojam.core.temperatures import LIMITS as TEMPERATURE_LIMITS, TILT_LIMITS
 from robojam.live.limits import LIMITS
 
 MODEL_HELP = "Model folder (holding model.json and weights.npz); default: the shipped model."
@@ -40,28 +40,33 @@ def _require(module: str, extra: str, what: str) -> None:
                            f'pip install "robojam[{extra}]"')
 
 
+GAP_TILT_HELP = "Tilts the choice of gesture towards longer gaps (above 0: more pauses) or shorter ones"
+
+
 def _temperature_options(command):
-    """--shape-temp and --rhythm-temp: override the model's own temperatures (robojam.core.temperatures)."""
+    """--shape-temp, --rhythm-temp and --gap-tilt: in place of the model's own (robojam.core.temperatures)."""
+    own = "; default: the model's own (see robojam temperatures)."
+    command = click.option("--gap-tilt", type=click.FloatRange(*TILT_LIMITS), help=GAP_TILT_HELP + own)(command)
     for part, what in (("rhythm", "timing"), ("shape", "movement")):
         command = click.option(f"--{part}-temp", f"{part}_temp", type=click.FloatRange(*TEMPERATURE_LIMITS),
-                               help=f"Scales the variance of the {what} on top of --sigma-temp; "
-                                    "default: the model's own (see robojam temperatures).")(command)
+                               help=f"Scales the variance of the {what} on top of --sigma-temp" + own)(command)
     return command
 
 
-def _load_model_with(model_path, shape_temp, rhythm_temp):
-    """The model, with --shape-temp/--rhythm-temp in place of its own temperatures where given."""
+def _load_model_with(model_path, shape_temp, rhythm_temp, gap_tilt):
+    """The model, with --shape-temp/--rhythm-temp/--gap-tilt in place of its own where given."""
     from dataclasses import replace
 
     from robojam.core.modelfile import load_model
 
     model = load_model(model_path)
-    model.temperatures = replace(model.temperatures, **_given_temperatures(shape_temp, rhythm_temp))
+    model.temperatures = replace(model.temperatures, **_given_temperatures(shape_temp, rhythm_temp, gap_tilt))
     return model
 
 
-def _given_temperatures(shape, rhythm) -> dict:
-    return {part: value for part, value in (("shape", shape), ("rhythm", rhythm)) if value is not None}
+def _given_temperatures(shape, rhythm, gap_tilt) -> dict:
+    given = {"shape": shape, "rhythm": rhythm, "gap_tilt": gap_tilt}
+    return {part: value for part, value in given.items() if value is not None}
 
 
 def _feature_names(value: str | None) -> tuple[str, ...] | None:
@@ -113,8 +118,8 @@ def main():
 @click.option("--midi", "midi_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the response as a standard MIDI file (pentatonic over 3 octaves from C3, "
                    "y on CC 74), ready for any synth.")
-def respond(call, output, model_path, seconds, temp, sigma_temp, shape_temp, rhythm_temp, seed, plot_path,
-            midi_path):
+def respond(call, output, model_path, seconds, temp, sigma_temp, shape_temp, rhythm_temp, gap_tilt, seed,
+            plot_path, midi_path):
     """Answer the performance in CALL (a RoboJam CSV) with a sampled response."""
     import numpy as np
 
@@ -122,7 +127,7 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, shape_temp, rhy
     from robojam.core.performance import Performance, read_csv, write_csv
 
     performance = read_csv(call)
-    engine = Engine(_load_model_with(model_path, shape_temp, rhythm_temp))
+    engine = Engine(_load_model_with(model_path, shape_temp, rhythm_temp, gap_tilt))
     response = engine.respond(performance.xy_dt(), seconds, np.random.default_rng(seed), temp, sigma_temp)
     result = Performance.from_xy_dt(response, z=None)  # robojam's dynamics
     _write(lambda: write_csv(result, output), output)
@@ -253,7 +258,7 @@ def train(data, output, base_path, include_responses, **given):
                    "calls with both continuations to this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the score (or the realism report) as JSON.")
 def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp, shape_temp, rhythm_temp,
-             plot_path, as_json):
+             gap_tilt, plot_path, as_json):
     """Score a model on DATA: mean negative log-likelihood per touch, in nats (lower is better).
 
     With --realism, report how human-like its responses are instead: the
@@ -270,7 +275,7 @@ def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp
     performances = load_performances(list(data))
     scored = select_split(performances, split)
     if realism:
-        model = _load_model_with(model_path, shape_temp, rhythm_temp)
+        model = _load_model_with(model_path, shape_temp, rhythm_temp, gap_tilt)
         _realism(scored, model, split, seed, temp, sigma_temp, plot_path, as_json)
         return
     if yardstick:
@@ -578,20 +583,21 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
               help="Set the shape temperature: scales the variance of the movement (below 1: smoother strokes).")
 @click.option("--rhythm", type=click.FloatRange(*TEMPERATURE_LIMITS),
               help="Set the rhythm temperature: scales the variance of the timing.")
-def temperatures(model_path, shape, rhythm):
-    """Show or set MODEL's own sampling temperatures for shape and rhythm.
+@click.option("--gap-tilt", type=click.FloatRange(*TILT_LIMITS), help="Set the gap tilt. " + GAP_TILT_HELP + ".")
+def temperatures(model_path, shape, rhythm, gap_tilt):
+    """Show or set MODEL's own sampling temperatures for shape and rhythm, and its gap tilt.
 
     A model plays at its own temperatures (1 and 1 unless set), times the
-    player's --sigma-temp. Choose them with robojam eval DATA --realism
-    --split val --shape-temp S --rhythm-temp R, then set them here; only
-    model.json changes.
+    player's --sigma-temp, and its own gap tilt (0 unless set). Choose them
+    with robojam eval DATA --realism --split val --shape-temp S --rhythm-temp
+    R --gap-tilt G, then set them here; only model.json changes.
     """
     from dataclasses import replace
 
     from robojam.core.modelfile import load_model, write_temperatures
 
     model = load_model(model_path)
-    given = _given_temperatures(shape, rhythm)
+    given = _given_temperatures(shape, rhythm, gap_tilt)
     if given:
         write_temperatures(model_path, replace(model.temperatures, **given))
         model = load_model(model_path)

@@ -75,7 +75,8 @@ def test_mixture_params_activate_exactly_the_deviations():
     assert params.dtype == np.float64
     kd = 2 * 3
     np.testing.assert_array_equal(params[:kd], raw[:kd])
-    np.testing.assert_array_equal(params[2 * kd:], raw[2 * kd:])
+    np.testing.assert_array_equal(params[2 * kd:], raw[2 * kd:2 * kd + 2])
+    assert len(params) == 2 * kd + 2  # the sampler's logits (raw's last 2) are not parameters
     assert params[kd:2 * kd].tolist() == pytest.approx([elu_plus_one(v) for v in raw[kd:2 * kd]], rel=1e-12)
 
 

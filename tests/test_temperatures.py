@@ -41,9 +41,18 @@ def test_neutral_describe_and_dict():
     assert not Temperatures(0.8).neutral and not Temperatures(rhythm=1.2).neutral
     assert Temperatures(0.8, 1.1).describe() == "shape temp 0.8, rhythm temp 1.1"
     assert temperatures_from_dict(Temperatures(0.8, 1.1).to_dict()) == Temperatures(0.8, 1.1)
-    for bad in ({"shape": 0.8}, {"shape": 0.8, "rhythm": 1, "tempo": 2}, [0.8, 1.0], None):
-        with pytest.raises(RobojamError, match="exactly shape and rhythm"):
+    assert Temperatures(gap_tilt=0.1).describe() == "shape temp 1, rhythm temp 1, gap tilt 0.1"
+    assert not Temperatures(gap_tilt=-0.1).neutral
+    assert temperatures_from_dict({"shape": 0.8, "rhythm": 1}) == Temperatures(0.8, 1.0, 0.0)  # older files
+    assert temperatures_from_dict(Temperatures(0.8, 1, 0.2).to_dict()) == Temperatures(0.8, 1, 0.2)
+    for bad in ({"shape": 0.8}, {"shape": 0.8, "rhythm": 1, "tempo": 2}, {"rhythm": 1, "gap_tilt": 0}, [0.8, 1.0],
+                None):
+        with pytest.raises(RobojamError, match="must be an object with shape and rhythm, and gap_tilt or not"):
             temperatures_from_dict(bad)
+    for bad in (-1.01, 1.01, math.nan, "0", True):
+        with pytest.raises(RobojamError, match="gap tilt must be a number from -1 to 1"):
+            Temperatures(gap_tilt=bad)
+    assert Temperatures(gap_tilt=-1).gap_tilt == -1 and Temperatures(gap_tilt=1).gap_tilt == 1
 
 
 # ---- the sampler ------------------------------------------------------------------------------
@@ -90,6 +99,41 @@ def test_an_engine_plays_at_its_models_temperatures():
     np.testing.assert_array_equal(respond(shape_only.spawn()), respond(shape_only))  # spawned engines too
 
 
+def test_the_sampler_chooses_by_logits_tilted_towards_longer_gaps():
+    tilt, mixtures, kd = 0.5, 3, 9
+    engine = Engine(with_temperatures(random_model(encoding="heading", mixtures=mixtures, seed=2),
+                                      Temperatures(gap_tilt=tilt)))
+    engine.condition(synthetic_corpus(1, seed=5)[0])
+    raw, params = engine.state.head, engine.mixture_params()
+    assert len(raw) == 2 * kd + 2 * mixtures and len(params) == 2 * kd + mixtures
+    np.testing.assert_allclose(raw[2 * kd + mixtures:], params[2 * kd:] + tilt * params[2:kd:3], rtol=1e-5, atol=1e-5)
+    noise, twin = Noise(np.random.default_rng(4), mixtures, 3), Noise(np.random.default_rng(4), mixtures, 3)
+    chooser = Sampler(raw, 3, mixtures, logits=raw[2 * kd + mixtures:])
+    plain = Sampler(raw, 3, mixtures)
+    picks = []
+    for _ in range(300):
+        gumbels, normals = twin.take()
+        k = int(np.argmax(raw[2 * kd + mixtures:] + gumbels))
+        picks.append((k, int(np.argmax(raw[2 * kd:2 * kd + mixtures] + gumbels))))
+        expected = [float(raw[3 * k + d]) + float(raw[kd + 3 * k + d]) * normals[d] for d in range(3)]
+        assert chooser.draw(noise) == pytest.approx(expected, rel=1e-9)
+    tilted_mean = np.mean([params[3 * k + 2] for k, _ in picks])
+    plain_mean = np.mean([params[3 * k + 2] for _, k in picks])
+    assert tilted_mean > plain_mean  # the same noise picks components with longer gaps
+    np.testing.assert_array_equal(np.asarray(plain._logits), raw[2 * kd:2 * kd + mixtures])  # not the tilted ones
+
+
+def test_longer_gaps_with_a_gap_tilt_and_none_without():
+    call = synthetic_corpus(1, seed=3)[0]
+
+    def mean_log_gap(tilt):
+        engine = Engine(with_temperatures(random_model(encoding="heading", seed=4), Temperatures(gap_tilt=tilt)))
+        gaps = np.concatenate([engine.respond(call, 3.0, np.random.default_rng(seed))[1:, 2] for seed in range(20)])
+        return float(np.mean(np.log(np.maximum(gaps, 1e-4))))
+
+    assert mean_log_gap(0.6) > mean_log_gap(0.0) > mean_log_gap(-0.6)
+
+
 # ---- the model file ---------------------------------------------------------------------------
 
 def test_model_files_keep_their_temperatures(tmp_path):
@@ -97,7 +141,8 @@ def test_model_files_keep_their_temperatures(tmp_path):
     assert "temperatures" not in json.loads((plain / "model.json").read_text())  # 1 and 1: as trained
     assert load_model(plain).temperatures == Temperatures()
     tuned = save_model(with_temperatures(random_model(), Temperatures(0.8, 1.1)), tmp_path / "tuned")
-    assert json.loads((tuned / "model.json").read_text())["temperatures"] == {"shape": 0.8, "rhythm": 1.1}
+    assert json.loads((tuned / "model.json").read_text())["temperatures"] == {"shape": 0.8, "rhythm": 1.1,
+                                                                            "gap_tilt": 0.0}
     assert load_model(tuned).temperatures == Temperatures(0.8, 1.1)
     assert "shape temp 0.8, rhythm temp 1.1" in load_model(tuned).describe()
     assert "temp" not in load_model(plain).describe()
@@ -109,7 +154,7 @@ def test_write_temperatures_changes_only_them(tmp_path):
     weights = (folder / "weights.npz").read_bytes()
     write_temperatures(folder / "model.json", Temperatures(0.5, 2.0))
     after = json.loads((folder / "model.json").read_text())
-    assert after.pop("temperatures") == {"shape": 0.5, "rhythm": 2.0} and after == before
+    assert after.pop("temperatures") == {"shape": 0.5, "rhythm": 2.0, "gap_tilt": 0.0} and after == before
     assert (folder / "weights.npz").read_bytes() == weights
     write_temperatures(folder, Temperatures())
     assert json.loads((folder / "model.json").read_text()) == before
@@ -119,7 +164,7 @@ def test_write_temperatures_changes_only_them(tmp_path):
 def test_a_model_file_with_bad_temperatures_is_refused(tmp_path):
     folder = save_model(random_model(), tmp_path / "m")
     metadata = json.loads((folder / "model.json").read_text())
-    for bad, words in (({"shape": 1e9, "rhythm": 1}, "shape temperature must be"), ("hot", "exactly shape")):
+    for bad, words in (({"shape": 1e9, "rhythm": 1}, "shape temperature must be"), ("hot", "an object with shape and rhythm")):
         (folder / "model.json").write_text(json.dumps({**metadata, "temperatures": bad}))
         with pytest.raises(RobojamError, match=f"model {folder}: .*{words}"):
             load_model(folder)
@@ -145,6 +190,10 @@ def test_robojam_temperatures_shows_and_sets(tmp_path):
     assert run("temperatures", folder, "--shape", 0.8).output == f"{folder}: shape temp 0.8, rhythm temp 1\n"
     assert run("temperatures", folder, "--rhythm", 1.2).output == f"{folder}: shape temp 0.8, rhythm temp 1.2\n"
     assert load_model(folder).temperatures == Temperatures(0.8, 1.2)
+    assert run("temperatures", folder, "--gap-tilt", 0.1).output == \
+        f"{folder}: shape temp 0.8, rhythm temp 1.2, gap tilt 0.1\n"
+    assert load_model(folder).temperatures == Temperatures(0.8, 1.2, 0.1)
+    assert run("temperatures", folder, "--gap-tilt", 2).exit_code == 2
     refused = run("temperatures", folder, "--shape", 9)
     assert refused.exit_code == 2 and "0.05<=x<=4.0" in refused.output
     missing = run("temperatures", tmp_path / "nothing", "--shape", 0.5)
@@ -168,6 +217,7 @@ def test_respond_takes_temperatures_over_the_models(tmp_path):
     run("temperatures", folder, "--shape", 0.25, "--rhythm", 0.25)
     assert respond("own.csv") == tight  # the model's own, set with robojam temperatures
     assert respond("over.csv", "--shape-temp", 1, "--rhythm-temp", 1) == plain
+    assert respond("tilted.csv", "--shape-temp", 1, "--rhythm-temp", 1, "--gap-tilt", 0.5) != plain
     assert len(read_csv(tmp_path / "own.csv")) > 0
 
 
@@ -182,7 +232,7 @@ def test_eval_realism_reports_and_takes_temperatures(tmp_path):
         assert result.exit_code == 0, result.output
         return json.loads(result.output)["settings"]
 
-    assert (settings()["shape_temp"], settings()["rhythm_temp"]) == (0.5, 1.5)
-    overridden = settings("--shape-temp", 0.7)
-    assert (overridden["shape_temp"], overridden["rhythm_temp"]) == (0.7, 1.5)
+    assert (settings()["shape_temp"], settings()["rhythm_temp"], settings()["gap_tilt"]) == (0.5, 1.5, 0.0)
+    overridden = settings("--shape-temp", 0.7, "--gap-tilt", -0.2)
+    assert (overridden["shape_temp"], overridden["rhythm_temp"], overridden["gap_tilt"]) == (0.7, 1.5, -0.2)
     assert "shape temp 0.5, rhythm temp 1.5" in run("eval", data, "--model", folder, "--realism").output

@@ -144,8 +144,9 @@ class Engine:
         self._head_out = np.zeros(self._kernels.head.shape[1], np.float32)
         kd = self.mixtures * self.dim
         self._sigmas = slice(kd, 2 * kd)
+        self._params = slice(2 * kd + self.mixtures)  # the mixture parameters; then the sampler's tilted logits
         self._sampler = Sampler(self._head_out, self.dim, self.mixtures, elu_plus_one,
-                                model.temperatures.spreads(self.dim))
+                                model.temperatures.spreads(self.dim), self._head_out[self._params.stop:])
         self._noise: Noise | None = None
         self.reset()
 
@@ -183,10 +184,16 @@ class Engine:
         return fused
 
     def _head_kernel(self, w: dict) -> np.ndarray:
-        """Rows for the top layer's 2 h and the trailing 1 (the bias)."""
+        """Rows for the top layer's 2 h and the trailing 1 (the bias). Columns: the mixture parameters,
+        then the weight logits the sampler reads, tilted by the model's ``gap_tilt`` times each
+        component's mean gap (both are linear in the top layer, so the tilt costs no step any time)."""
         kernel = np.hstack([w[f"mdn_{p}_kernel"] for p in MDN_PARTS]) / 2
         bias = np.hstack([w[f"mdn_{p}_bias"] for p in MDN_PARTS])
-        return np.vstack([kernel, bias]).astype(np.float32)
+        head = np.vstack([kernel, bias])
+        kd, dim = self.mixtures * self.dim, self.dim
+        gaps = head[:, dim - 1:kd:dim]  # each component's mean in the last target dimension, the gap
+        tilted = head[:, 2 * kd:] + self.model.temperatures.gap_tilt * gaps  # the weight logits, tilted
+        return np.hstack([head, tilted]).astype(np.float32)
 
     @property
     def state(self) -> EngineState:
@@ -296,7 +303,7 @@ class Engine:
     def mixture_params(self) -> np.ndarray:
         """The mixture parameters for the next touch (keras-mdn-layer layout, float64)."""
         self._require_fed()
-        params = self._head_out.astype(np.float64)  # pragma: no mutate (astype(None) is float64 too)
+        params = self._head_out[self._params].astype(np.float64)  # pragma: no mutate (astype(None) is float64 too)
         sig = params[self._sigmas]
         params[self._sigmas] = np.where(sig > 0, sig, np.expm1(np.minimum(sig, 0.0))) + 1.0 + SIGMA_EPSILON  # pragma: no mutate (sig >= 0: at 0 both give 0; any cap >= 0 keeps expm1 finite where sig > 0 wins)
         return params

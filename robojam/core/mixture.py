@@ -81,12 +81,14 @@ class Sampler:
     numbers a draw: this runs once per generated touch. ``spreads`` are
     per-dimension factors on the standard deviations (a model's own
     temperatures, :mod:`robojam.core.temperatures`); 1 when not given.
+    ``logits`` (a float32 buffer) are the weight logits to choose by, when
+    not those in ``params`` (the engine's, tilted towards longer gaps).
     """
 
-    def __init__(self, params: np.ndarray, dim: int, mixtures: int, sigma_of=float, spreads=None):
+    def __init__(self, params: np.ndarray, dim: int, mixtures: int, sigma_of=float, spreads=None, logits=None):
         self.dim, self._kd, self._sigma_of = dim, mixtures * dim, sigma_of
         self._items = memoryview(params)
-        self._logits = params[2 * mixtures * dim:]
+        self._logits = params[2 * mixtures * dim:2 * mixtures * dim + mixtures] if logits is None else logits
         self._scores = np.zeros(mixtures, np.float32)  # pragma: no mutate (float64 scores pick the same argmax of float32 sums)
         self._spreads = list(spreads) if spreads is not None else [1.0] * dim
 

@@ -4,8 +4,9 @@
 ``architecture`` (``layers``, ``units``, ``mixtures``, ``input_dim``,
 ``output_dim``), ``encoding`` (see :mod:`robojam.core.encoding`), ``style``
 (only in a model with a style input, see :mod:`robojam.core.style`),
-``temperatures`` (its own sampling temperatures for shape and rhythm, see
-:mod:`robojam.core.temperatures`; 1 and 1 when absent), ``training`` (data
+``temperatures`` (its own sampling temperatures for shape and rhythm and its
+gap tilt, see :mod:`robojam.core.temperatures`; 1, 1 and 0 when absent),
+``training`` (data
 summary, options, seed, epochs) and ``score`` (held-out negative
 log-likelihood). ``weights.npz`` holds plain float32 arrays, no pickles:
 ``lstm{i}_kernel`` (in, 4u), ``lstm{i}_recurrent_kernel`` (u, 4u),
