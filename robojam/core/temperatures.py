@@ -1,4 +1,4 @@
-"""A model's own sampling temperatures for the shape and the rhythm of what it plays.
+"""A model's own sampling temperatures for the shape and the rhythm of what it plays, and its gap tilt.
 
 RoboJam samples with two temperatures chosen by whoever plays: ``temp``
 divides the mixture-weight logits and ``sigma_temp`` scales every
