@@ -592,15 +592,11 @@ def temperatures(model_path, shape, rhythm, gap_tilt):
     with robojam eval DATA --realism --split val --shape-temp S --rhythm-temp
     R --gap-tilt G, then set them here; only model.json changes.
     """
-    from dataclasses import replace
+    from robojam.core.modelfile import write_temperatures
 
-    from robojam.core.modelfile import load_model, write_temperatures
-
-    model = load_model(model_path)
-    given = _given_temperatures(shape, rhythm, gap_tilt)
-    if given:
-        write_temperatures(model_path, replace(model.temperatures, **given))
-        model = load_model(model_path)
+    model = _load_model_with(model_path, shape, rhythm, gap_tilt)
+    if _given_temperatures(shape, rhythm, gap_tilt):
+        write_temperatures(model_path, model.temperatures)
     click.echo(f"{model_path}: {model.temperatures.describe()}")
 
 

@@ -133,9 +133,7 @@ def save_model(model: Model, folder: str | Path) -> Path:
     metadata.pop("style", None)
     if model.style is not None:
         metadata["style"] = model.style.to_dict()
-    metadata.pop("temperatures", None)
-    if not model.temperatures.neutral:
-        metadata["temperatures"] = model.temperatures.to_dict()
+    _set_temperatures(metadata, model.temperatures)
     np.savez(folder / WEIGHTS_FILE, **{k: np.asarray(v, dtype=np.float32) for k, v in model.weights.items()})
     (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
     return folder
@@ -145,9 +143,7 @@ def write_temperatures(path: str | Path, temperatures: Temperatures) -> Path:
     """Set a model folder's own sampling temperatures in its ``model.json``; nothing else changes."""
     folder = _folder(Path(path))
     metadata = _read_metadata(folder)
-    metadata.pop("temperatures", None)
-    if not temperatures.neutral:
-        metadata["temperatures"] = temperatures.to_dict()
+    _set_temperatures(metadata, temperatures)
     written = folder / (METADATA_FILE + ".new")
     try:
         written.write_text(json.dumps(metadata, indent=2) + "\n")
@@ -155,6 +151,13 @@ def write_temperatures(path: str | Path, temperatures: Temperatures) -> Path:
     except OSError as e:
         raise RobojamError(f"model {folder}: cannot write {METADATA_FILE} ({e.strerror or e})") from None
     return folder
+
+
+def _set_temperatures(metadata: dict, temperatures: Temperatures) -> None:
+    """A model's own temperatures in its metadata; none written when they are as trained."""
+    metadata.pop("temperatures", None)
+    if not temperatures.neutral:
+        metadata["temperatures"] = temperatures.to_dict()
 
 
 def _folder(path: Path) -> Path:

@@ -45,7 +45,7 @@ class Temperatures:
 
     def __post_init__(self):
         for part in PARTS:
-            check_temperature(part, getattr(self, part))
+            check_number(f"{part} temperature", getattr(self, part), LIMITS)
         check_number("gap tilt", self.gap_tilt, TILT_LIMITS)
 
     def spreads(self, dim: int) -> list[float]:
@@ -62,10 +62,6 @@ class Temperatures:
     def describe(self) -> str:
         tilt = f", gap tilt {self.gap_tilt:g}" if self.gap_tilt else ""
         return f"shape temp {self.shape:g}, rhythm temp {self.rhythm:g}{tilt}"
-
-
-def check_temperature(part: str, value) -> None:
-    check_number(f"{part} temperature", value, LIMITS)
 
 
 def check_number(name: str, value, limits: tuple[float, float]) -> None:
