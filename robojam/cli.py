@@ -6,6 +6,7 @@ never pays for TensorFlow (only ``train`` and ``bench`` import it).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 import click
 
 from robojam import RobojamError, __version__
-from robojam.core.temperatures import LIMITS as TEMPERATURE_LIMITS, TILT_LIMITS
+from robojam.core.temperatures import KEEP_LIMITS, LIMITS as TEMPERATURE_LIMITS, RIM_LIMITS, TILT_LIMITS
 from robojam.live.limits import LIMITS
 
 MODEL_HELP = "Model folder (holding model.json and weights.npz); default: the shipped model."
@@ -43,30 +44,48 @@ def _require(module: str, extra: str, what: str) -> None:
 GAP_TILT_HELP = "Tilts the choice of gesture towards longer gaps (above 0: more pauses) or shorter ones"
 
 
+RIM_HELP = "Keeps touches off the canvas's rim this wide (screen units; 0: no rim)"
+RIM_KEEP_HELP = "The chance that a touch landing on the rim from inside it is kept (1: every one)"
+
+
+# The player's options that stand in for a model's own temperatures, and the part each sets.
+TEMPERATURE_OPTIONS = {"shape_temp": "shape", "rhythm_temp": "rhythm", "gap_tilt": "gap_tilt", "rim": "rim",
+                       "rim_keep": "rim_keep"}
+
+
 def _temperature_options(command):
-    """--shape-temp, --rhythm-temp and --gap-tilt: in place of the model's own (robojam.core.temperatures)."""
+    """--shape-temp, --rhythm-temp, --gap-tilt, --rim and --rim-keep, handed to the command as one
+    ``temperatures`` dict of those given, in place of the model's own (robojam.core.temperatures)."""
+    @functools.wraps(command)
+    def with_temperatures(**kwargs):
+        given = {part: kwargs.pop(option) for option, part in TEMPERATURE_OPTIONS.items()}
+        return command(temperatures=_given(given), **kwargs)
+
     own = "; default: the model's own (see robojam temperatures)."
-    command = click.option("--gap-tilt", type=click.FloatRange(*TILT_LIMITS), help=GAP_TILT_HELP + own)(command)
+    options = [click.option("--rim-keep", type=click.FloatRange(*KEEP_LIMITS), help=RIM_KEEP_HELP + own),
+               click.option("--rim", type=click.FloatRange(*RIM_LIMITS), help=RIM_HELP + own),
+               click.option("--gap-tilt", type=click.FloatRange(*TILT_LIMITS), help=GAP_TILT_HELP + own)]
     for part, what in (("rhythm", "timing"), ("shape", "movement")):
-        command = click.option(f"--{part}-temp", f"{part}_temp", type=click.FloatRange(*TEMPERATURE_LIMITS),
-                               help=f"Scales the variance of the {what} on top of --sigma-temp" + own)(command)
-    return command
+        options.append(click.option(f"--{part}-temp", f"{part}_temp", type=click.FloatRange(*TEMPERATURE_LIMITS),
+                                    help=f"Scales the variance of the {what} on top of --sigma-temp" + own))
+    for option in options:
+        with_temperatures = option(with_temperatures)
+    return with_temperatures
 
 
-def _load_model_with(model_path, shape_temp, rhythm_temp, gap_tilt):
-    """The model, with --shape-temp/--rhythm-temp/--gap-tilt in place of its own where given."""
+def _load_model_with(model_path, temperatures: dict):
+    """The model, with the given parts of its temperatures (robojam.core.temperatures) in place of its own."""
     from dataclasses import replace
 
     from robojam.core.modelfile import load_model
 
     model = load_model(model_path)
-    model.temperatures = replace(model.temperatures, **_given_temperatures(shape_temp, rhythm_temp, gap_tilt))
+    model.temperatures = replace(model.temperatures, **temperatures)
     return model
 
 
-def _given_temperatures(shape, rhythm, gap_tilt) -> dict:
-    given = {"shape": shape, "rhythm": rhythm, "gap_tilt": gap_tilt}
-    return {part: value for part, value in given.items() if value is not None}
+def _given(options: dict) -> dict:
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _feature_names(value: str | None) -> tuple[str, ...] | None:
@@ -118,8 +137,7 @@ def main():
 @click.option("--midi", "midi_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the response as a standard MIDI file (pentatonic over 3 octaves from C3, "
                    "y on CC 74), ready for any synth.")
-def respond(call, output, model_path, seconds, temp, sigma_temp, shape_temp, rhythm_temp, gap_tilt, seed,
-            plot_path, midi_path):
+def respond(call, output, model_path, seconds, temp, sigma_temp, temperatures, seed, plot_path, midi_path):
     """Answer the performance in CALL (a RoboJam CSV) with a sampled response."""
     import numpy as np
 
@@ -127,7 +145,7 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, shape_temp, rhy
     from robojam.core.performance import Performance, read_csv, write_csv
 
     performance = read_csv(call)
-    engine = Engine(_load_model_with(model_path, shape_temp, rhythm_temp, gap_tilt))
+    engine = Engine(_load_model_with(model_path, temperatures))
     response = engine.respond(performance.xy_dt(), seconds, np.random.default_rng(seed), temp, sigma_temp)
     result = Performance.from_xy_dt(response, z=None)  # robojam's dynamics
     _write(lambda: write_csv(result, output), output)
@@ -257,8 +275,8 @@ def train(data, output, base_path, include_responses, **given):
               help="With --realism: also draw each feature's distribution (human against robojam) and a few "
                    "calls with both continuations to this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the score (or the realism report) as JSON.")
-def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp, shape_temp, rhythm_temp,
-             gap_tilt, plot_path, as_json):
+def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp, temperatures, plot_path,
+             as_json):
     """Score a model on DATA: mean negative log-likelihood per touch, in nats (lower is better).
 
     With --realism, report how human-like its responses are instead: the
@@ -275,7 +293,7 @@ def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp
     performances = load_performances(list(data))
     scored = select_split(performances, split)
     if realism:
-        model = _load_model_with(model_path, shape_temp, rhythm_temp, gap_tilt)
+        model = _load_model_with(model_path, temperatures)
         _realism(scored, model, split, seed, temp, sigma_temp, plot_path, as_json)
         return
     if yardstick:
@@ -584,18 +602,22 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
 @click.option("--rhythm", type=click.FloatRange(*TEMPERATURE_LIMITS),
               help="Set the rhythm temperature: scales the variance of the timing.")
 @click.option("--gap-tilt", type=click.FloatRange(*TILT_LIMITS), help="Set the gap tilt. " + GAP_TILT_HELP + ".")
-def temperatures(model_path, shape, rhythm, gap_tilt):
-    """Show or set MODEL's own sampling temperatures for shape and rhythm, and its gap tilt.
+@click.option("--rim", type=click.FloatRange(*RIM_LIMITS), help="Set the rim. " + RIM_HELP + ".")
+@click.option("--rim-keep", type=click.FloatRange(*KEEP_LIMITS), help="Set the rim keep. " + RIM_KEEP_HELP + ".")
+def temperatures(model_path, **parts):
+    """Show or set MODEL's own sampling temperatures for shape and rhythm, its gap tilt and its rim.
 
     A model plays at its own temperatures (1 and 1 unless set), times the
-    player's --sigma-temp, and its own gap tilt (0 unless set). Choose them
-    with robojam eval DATA --realism --split val --shape-temp S --rhythm-temp
-    R --gap-tilt G, then set them here; only model.json changes.
+    player's --sigma-temp, its own gap tilt (0 unless set) and its own rim
+    (none unless set). Choose them with robojam eval DATA --realism --split
+    val and its --shape-temp, --rhythm-temp, --gap-tilt, --rim and
+    --rim-keep, then set them here; only model.json changes.
     """
     from robojam.core.modelfile import write_temperatures
 
-    model = _load_model_with(model_path, shape, rhythm, gap_tilt)
-    if _given_temperatures(shape, rhythm, gap_tilt):
+    given = _given(parts)
+    model = _load_model_with(model_path, given)
+    if given:
         write_temperatures(model_path, model.temperatures)
     click.echo(f"{model_path}: {model.temperatures.describe()}")
 

@@ -1,4 +1,5 @@
-"""A model's own temperatures for shape and rhythm: the values, the sampler, the model file, the commands."""
+"""A model's own temperatures for shape and rhythm, gap tilt and rim: the values, the sampler, the model file,
+the commands."""
 
 import json
 import math
@@ -9,6 +10,7 @@ from click.testing import CliRunner
 
 from robojam import RobojamError
 from robojam.cli import main
+from robojam.core.encoding import within
 from robojam.core.engine import Engine
 from robojam.core.mixture import Noise, Sampler
 from robojam.core.modelfile import load_model, save_model, write_temperatures
@@ -47,12 +49,45 @@ def test_neutral_describe_and_dict():
     assert temperatures_from_dict(Temperatures(0.8, 1, 0.2).to_dict()) == Temperatures(0.8, 1, 0.2)
     for bad in ({"shape": 0.8}, {"shape": 0.8, "rhythm": 1, "tempo": 2}, {"rhythm": 1, "gap_tilt": 0}, [0.8, 1.0],
                 None):
-        with pytest.raises(RobojamError, match="must be an object with shape and rhythm, and gap_tilt or not"):
+        with pytest.raises(RobojamError, match="must be an object with shape and rhythm, and gap_tilt, rim, "
+                                               "rim_keep or not"):
             temperatures_from_dict(bad)
     for bad in (-1.01, 1.01, math.nan, "0", True):
         with pytest.raises(RobojamError, match="gap tilt must be a number from -1 to 1"):
             Temperatures(gap_tilt=bad)
     assert Temperatures(gap_tilt=-1).gap_tilt == -1 and Temperatures(gap_tilt=1).gap_tilt == 1
+
+
+def test_a_rim_is_checked_described_and_avoided_only_when_some_touches_on_it_are_dropped():
+    rim = Temperatures(rim=0.05, rim_keep=0.2)
+    assert rim.avoided_rim == 0.05 and not rim.neutral
+    assert rim.describe() == "shape temp 1, rhythm temp 1, rim 0.05 kept 0.2"
+    assert temperatures_from_dict(rim.to_dict()) == rim
+    assert temperatures_from_dict({"shape": 1, "rhythm": 1, "rim": 0.05}) == Temperatures(rim=0.05)
+    assert Temperatures(rim=0.05).avoided_rim == 0.0  # every touch kept: no rim to avoid
+    assert Temperatures(rim_keep=0.0).avoided_rim == 0.0 and Temperatures(rim=0.25, rim_keep=0).avoided_rim == 0.25
+    assert Temperatures(rim=0.05).describe().endswith("rim 0.05 kept 1")
+    assert Temperatures(rim_keep=0.5).describe().endswith("rim 0 kept 0.5")
+    for bad in (-0.01, 0.26, math.nan, "0.1", True, None):
+        with pytest.raises(RobojamError, match="rim must be a number from 0 to 0.25"):
+            Temperatures(rim=bad)
+    for bad in (-0.01, 1.01, math.inf, False):
+        with pytest.raises(RobojamError, match="rim keep must be a number from 0 to 1"):
+            Temperatures(rim_keep=bad)
+
+
+def test_noise_chances_are_uniform_and_repeatable():
+    noise, twin = Noise(np.random.default_rng(7), 3, 2), Noise(np.random.default_rng(7), 3, 2)
+    chances = []
+    for _ in range(300):
+        chances.append(noise.chance())
+        assert twin.chance() == chances[-1]
+        gumbels, normals = noise.take()
+        twin_gumbels, twin_normals = twin.take()
+        np.testing.assert_array_equal(gumbels, twin_gumbels)
+        assert normals == twin_normals
+    assert 0.0 <= min(chances) and max(chances) < 1.0 and 0.4 < np.mean(chances) < 0.6
+    assert len(set(chances)) == len(chances)
 
 
 # ---- the sampler ------------------------------------------------------------------------------
@@ -134,6 +169,54 @@ def test_longer_gaps_with_a_gap_tilt_and_none_without():
     assert mean_log_gap(0.6) > mean_log_gap(0.0) > mean_log_gap(-0.6)
 
 
+@pytest.mark.parametrize("encoding", ["robojam", "delta", "heading"])
+def test_each_encoding_tells_a_position_within_a_margin_of_the_edges(encoding):
+    model = random_model(encoding=encoding)
+    prev = model.encoding.context(model.encoding.context(None, 0.5, 0.5), 0.5, 0.5)
+    for x, y, within_margin in ((0.5, 0.5, True), (0.07, 0.5, True), (0.03, 0.5, False), (0.5, 0.96, False),
+                                (0.5, 0.94, True), (1.01, 0.5, False)):
+        target = model.encoding.targets(np.array([[0.5, 0.5, 0.0], [x, y, 0.01]]))[1]
+        if encoding == "robojam":
+            target = [x, y, 0.01]
+        assert model.encoding.on_screen(prev, target, 0.05) == within_margin, (x, y)
+        assert model.encoding.on_screen(prev, target) == (x <= 1.0)
+    assert within(0.05, 0.95, 0.05) and not within(0.0499, 0.5, 0.05) and within(0.0, 1.0, 0.0)
+
+
+def rim_entries(temperatures, rim=0.1, seeds=20):
+    """How often responses step from further than ``rim`` from every edge to nearer, and their touches."""
+    engine = Engine(with_temperatures(random_model(encoding="heading", seed=4), temperatures))
+    call, entries, touches = synthetic_corpus(1, seed=3)[0], 0, 0
+    for seed in range(seeds):
+        response = engine.respond(call, 3.0, np.random.default_rng(seed))
+        inside = [within(x, y, rim) for x, y, _ in response]
+        entries += sum(was and not now for was, now in zip(inside, inside[1:]))
+        touches += len(response)
+    return entries, touches
+
+
+def test_an_engine_keeps_off_its_rim_but_for_the_touches_it_keeps():
+    free, _ = rim_entries(Temperatures())
+    assert free > 50  # this model wanders onto the rim often
+    assert rim_entries(Temperatures(rim=0.1, rim_keep=0.0))[0] <= 2  # only where 16 draws in a row miss
+    assert 0.25 * free < rim_entries(Temperatures(rim=0.1, rim_keep=0.5))[0] < 0.75 * free
+    narrow, _ = rim_entries(Temperatures(rim=0.05, rim_keep=0.0))
+    assert narrow > 0.25 * free  # the narrow rim leaves the wider band alone
+
+
+def test_no_rim_or_keeping_every_touch_plays_as_without_one():
+    call = synthetic_corpus(1, seed=3)[0]
+
+    def respond(temperatures):
+        return Engine(with_temperatures(random_model(encoding="heading", seed=4), temperatures)).respond(
+            call, 3.0, np.random.default_rng(9))
+
+    plain = respond(Temperatures())
+    np.testing.assert_array_equal(respond(Temperatures(rim=0.1, rim_keep=1.0)), plain)
+    np.testing.assert_array_equal(respond(Temperatures(rim=0.0, rim_keep=0.0)), plain)
+    assert not np.array_equal(respond(Temperatures(rim=0.25, rim_keep=0.0)), plain)
+
+
 # ---- the model file ---------------------------------------------------------------------------
 
 def test_model_files_keep_their_temperatures(tmp_path):
@@ -141,8 +224,8 @@ def test_model_files_keep_their_temperatures(tmp_path):
     assert "temperatures" not in json.loads((plain / "model.json").read_text())  # 1 and 1: as trained
     assert load_model(plain).temperatures == Temperatures()
     tuned = save_model(with_temperatures(random_model(), Temperatures(0.8, 1.1)), tmp_path / "tuned")
-    assert json.loads((tuned / "model.json").read_text())["temperatures"] == {"shape": 0.8, "rhythm": 1.1,
-                                                                            "gap_tilt": 0.0}
+    assert json.loads((tuned / "model.json").read_text())["temperatures"] == {
+        "shape": 0.8, "rhythm": 1.1, "gap_tilt": 0.0, "rim": 0.0, "rim_keep": 1.0}
     assert load_model(tuned).temperatures == Temperatures(0.8, 1.1)
     assert "shape temp 0.8, rhythm temp 1.1" in load_model(tuned).describe()
     assert "temp" not in load_model(plain).describe()
@@ -154,7 +237,8 @@ def test_write_temperatures_changes_only_them(tmp_path):
     weights = (folder / "weights.npz").read_bytes()
     write_temperatures(folder / "model.json", Temperatures(0.5, 2.0))
     after = json.loads((folder / "model.json").read_text())
-    assert after.pop("temperatures") == {"shape": 0.5, "rhythm": 2.0, "gap_tilt": 0.0} and after == before
+    assert after.pop("temperatures") == {"shape": 0.5, "rhythm": 2.0, "gap_tilt": 0.0, "rim": 0.0,
+                                         "rim_keep": 1.0} and after == before
     assert (folder / "weights.npz").read_bytes() == weights
     write_temperatures(folder, Temperatures())
     assert json.loads((folder / "model.json").read_text()) == before
@@ -193,7 +277,11 @@ def test_robojam_temperatures_shows_and_sets(tmp_path):
     assert run("temperatures", folder, "--gap-tilt", 0.1).output == \
         f"{folder}: shape temp 0.8, rhythm temp 1.2, gap tilt 0.1\n"
     assert load_model(folder).temperatures == Temperatures(0.8, 1.2, 0.1)
+    assert run("temperatures", folder, "--rim", 0.05, "--rim-keep", 0.2).output == \
+        f"{folder}: shape temp 0.8, rhythm temp 1.2, gap tilt 0.1, rim 0.05 kept 0.2\n"
+    assert load_model(folder).temperatures == Temperatures(0.8, 1.2, 0.1, 0.05, 0.2)
     assert run("temperatures", folder, "--gap-tilt", 2).exit_code == 2
+    assert run("temperatures", folder, "--rim", 0.3).exit_code == 2 and run("temperatures", folder, "--rim-keep", 2).exit_code == 2
     refused = run("temperatures", folder, "--shape", 9)
     assert refused.exit_code == 2 and "0.05<=x<=4.0" in refused.output
     missing = run("temperatures", tmp_path / "nothing", "--shape", 0.5)
@@ -219,6 +307,8 @@ def test_respond_takes_temperatures_over_the_models(tmp_path):
     assert respond("over.csv", "--shape-temp", 1, "--rhythm-temp", 1) == plain
     assert respond("tilted.csv", "--shape-temp", 1, "--rhythm-temp", 1, "--gap-tilt", 0.5) != plain
     assert len(read_csv(tmp_path / "own.csv")) > 0
+    assert respond("rim.csv", "--shape-temp", 1, "--rhythm-temp", 1, "--rim", 0.2, "--rim-keep", 0) != plain
+    assert respond("kept.csv", "--shape-temp", 1, "--rhythm-temp", 1, "--rim", 0.2, "--rim-keep", 1) == plain
 
 
 def test_eval_realism_reports_and_takes_temperatures(tmp_path):
@@ -235,4 +325,7 @@ def test_eval_realism_reports_and_takes_temperatures(tmp_path):
     assert (settings()["shape_temp"], settings()["rhythm_temp"], settings()["gap_tilt"]) == (0.5, 1.5, 0.0)
     overridden = settings("--shape-temp", 0.7, "--gap-tilt", -0.2)
     assert (overridden["shape_temp"], overridden["rhythm_temp"], overridden["gap_tilt"]) == (0.7, 1.5, -0.2)
+    assert (settings()["rim"], settings()["rim_keep"]) == (0.0, 1.0)
+    rimmed = settings("--rim", 0.05, "--rim-keep", 0.2)
+    assert (rimmed["rim"], rimmed["rim_keep"], rimmed["shape_temp"]) == (0.05, 0.2, 0.5)
     assert "shape temp 0.5, rhythm temp 1.5" in run("eval", data, "--model", folder, "--realism").output

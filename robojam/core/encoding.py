@@ -72,8 +72,9 @@ class Encoding:
         """A raw ``x, y, dt`` touch from a sampled target, clipped to the valid range."""
         raise NotImplementedError
 
-    def on_screen(self, prev: tuple, target) -> bool:
-        """Whether a sampled target's position lies on the screen, before ``decode`` clips it."""
+    def on_screen(self, prev: tuple, target, margin: float = 0.0) -> bool:
+        """Whether a sampled target's position lies on the screen, ``margin`` or more from its edges,
+        before ``decode`` clips it."""
         raise NotImplementedError
 
     def log_jacobian(self, xy_dt: np.ndarray) -> np.ndarray:
@@ -99,8 +100,8 @@ class RawEncoding(Encoding):
     def decode(self, prev, target):
         return _clip_touch(float(target[0]), float(target[1]), float(target[2]))
 
-    def on_screen(self, prev, target):
-        return 0.0 <= target[0] <= 1.0 and 0.0 <= target[1] <= 1.0
+    def on_screen(self, prev, target, margin=0.0):
+        return within(target[0], target[1], margin)
 
     def log_jacobian(self, xy_dt):
         return np.zeros(len(xy_dt))
@@ -147,9 +148,9 @@ class DeltaEncoding(Encoding):
         dx, dy, log_dt = target
         return _clip_touch(prev[0] + dx / self.delta_scale, prev[1] + dy / self.delta_scale, self._dt(log_dt))
 
-    def on_screen(self, prev, target):
+    def on_screen(self, prev, target, margin=0.0):
         scale = self.delta_scale
-        return 0.0 <= prev[0] + target[0] / scale <= 1.0 and 0.0 <= prev[1] + target[1] / scale <= 1.0
+        return within(prev[0] + target[0] / scale, prev[1] + target[1] / scale, margin)
 
     def log_jacobian(self, xy_dt):
         dt = np.maximum(np.asarray(xy_dt, dtype=np.float64)[:, 2], DT_FLOOR)
@@ -199,9 +200,15 @@ class HeadingEncoding(DeltaEncoding):
         dx, dy = self._move(prev, target)
         return _clip_touch(prev[0] + dx, prev[1] + dy, self._dt(target[2]))
 
-    def on_screen(self, prev, target):
+    def on_screen(self, prev, target, margin=0.0):
         dx, dy = self._move(prev, target)
-        return 0.0 <= prev[0] + dx <= 1.0 and 0.0 <= prev[1] + dy <= 1.0
+        return within(prev[0] + dx, prev[1] + dy, margin)
+
+
+def within(x: float, y: float, margin: float) -> bool:
+    """Whether (x, y) lies on the screen, ``margin`` or more from each of its edges."""
+    far = 1.0 - margin
+    return margin <= x <= far and margin <= y <= far
 
 
 # A movement shorter than this sets no direction: the frame after it is the screen's.

@@ -20,6 +20,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.corpus import MAX_DT, clean
+from robojam.core.encoding import within
 from robojam.core.mixture import Noise, Sampler
 from robojam.core.modelfile import MDN_PARTS, Model
 
@@ -147,6 +148,7 @@ class Engine:
         self._params = slice(2 * kd + self.mixtures)  # the mixture parameters; then the sampler's tilted logits
         self._sampler = Sampler(self._head_out, self.dim, self.mixtures, elu_plus_one,
                                 model.temperatures.spreads(self.dim), self._head_out[self._params.stop:])
+        self._rim, self._rim_keep = model.temperatures.avoided_rim, model.temperatures.rim_keep
         self._noise: Noise | None = None
         self.reset()
 
@@ -322,12 +324,15 @@ class Engine:
         """A draw from the mixture truncated to the screen: off-screen positions are drawn again.
 
         Clipping them instead piles touches up along the screen's edges, where
-        people rarely play. After DRAWS_PER_TOUCH misses the last is clipped.
+        people rarely play. From outside the model's rim, a position on it is
+        kept only by chance (its rim_keep), else drawn again too. After
+        DRAWS_PER_TOUCH misses the last is clipped.
         """
-        draw, on_screen, prev = self._sampler.draw, self.encoding.on_screen, self._context
+        draw, on_screen, prev, keep = self._sampler.draw, self.encoding.on_screen, self._context, self._rim_keep
+        rim = self._rim if self._rim and within(prev[0], prev[1], self._rim) else 0.0
         target = draw(noise, temp, sigma_temp)
         for _ in range(DRAWS_PER_TOUCH - 1):
-            if on_screen(prev, target):
+            if on_screen(prev, target, rim) or rim and on_screen(prev, target) and noise.chance() < keep:
                 break
             target = draw(noise, temp, sigma_temp)
         return target

@@ -55,6 +55,7 @@ class Noise:
     def __init__(self, rng: np.random.Generator, mixtures: int, dim: int, block: int = 128):  # pragma: no mutate (any block size draws alike; 128 is a speed trade-off)
         self.rng, self.mixtures, self.dim, self.block = rng, mixtures, dim, block
         self._next = block
+        self._chances: list[float] = []
 
     def take(self, temp: float = 1.0) -> tuple[np.ndarray, list[float]]:
         """The next draw's Gumbel numbers times ``temp`` (float32) and its normals."""
@@ -69,6 +70,13 @@ class Noise:
             self._scale = temp  # pragma: no mutate (forgetting the scale only rescales again, from the unscaled block)
         self._next += 1
         return self._scaled_rows[self._next - 1], self._normals[self._next - 1]
+
+    def chance(self) -> float:
+        """A uniform number in [0, 1), from a block of its own, fetched only when one is asked
+        for: draws that never ask take the same numbers as without."""
+        if not self._chances:
+            self._chances = self.rng.random(self.block).tolist()
+        return self._chances.pop()
 
 
 class Sampler:

@@ -1,4 +1,4 @@
-"""A model's own sampling temperatures for the shape and the rhythm of what it plays, and its gap tilt.
+"""A model's own sampling temperatures for the shape and the rhythm of what it plays, its gap tilt and its rim.
 
 RoboJam samples with two temperatures chosen by whoever plays: ``temp``
 divides the mixture-weight logits and ``sigma_temp`` scales every
@@ -18,11 +18,20 @@ with ``robojam temperatures``:
     standardised log of dt in the delta and heading encodings). A network
     playing on from its own touches pauses less often than it predicts
     people do, one touch at a time; a small tilt puts the pauses back.
+``rim`` and ``rim_keep``
+    people keep their fingers off the canvas's rim: a touch that starts
+    from further than ``rim`` (screen units) from every edge and would land
+    nearer than that to one is kept with probability ``rim_keep``, else
+    drawn again (as a position off the screen is). A model drifts to the
+    rim far more often than people do when it plays on from its own touches;
+    the rim turns most of those strokes back. No rim (0) or a keep of 1
+    leaves the draws as they are.
 
 Shape and rhythm multiply ``sigma_temp``: at the player's default of 1 a
-model plays at its own temperatures. A model without them plays at 1, 1 and
-no tilt, as trained. ``model.json`` holds them as ``"temperatures":
-{"shape": s, "rhythm": r, "gap_tilt": g}`` (``gap_tilt`` may be left out).
+model plays at its own temperatures. A model without them plays at 1, 1, no
+tilt and no rim, as trained. ``model.json`` holds them as ``"temperatures":
+{"shape": s, "rhythm": r, "gap_tilt": g, "rim": w, "rim_keep": k}`` (all but
+``shape`` and ``rhythm`` may be left out).
 """
 
 from __future__ import annotations
@@ -34,7 +43,10 @@ from robojam import RobojamError
 
 LIMITS = (0.05, 4.0)  # the range of each temperature (inclusive)
 TILT_LIMITS = (-1.0, 1.0)
+RIM_LIMITS = (0.0, 0.25)
+KEEP_LIMITS = (0.0, 1.0)
 PARTS = ("shape", "rhythm")
+OPTIONAL_PARTS = ("gap_tilt", "rim", "rim_keep")
 
 
 @dataclass(frozen=True)
@@ -42,11 +54,20 @@ class Temperatures:
     shape: float = 1.0
     rhythm: float = 1.0
     gap_tilt: float = 0.0
+    rim: float = 0.0
+    rim_keep: float = 1.0
 
     def __post_init__(self):
         for part in PARTS:
             check_number(f"{part} temperature", getattr(self, part), LIMITS)
         check_number("gap tilt", self.gap_tilt, TILT_LIMITS)
+        check_number("rim", self.rim, RIM_LIMITS)
+        check_number("rim keep", self.rim_keep, KEEP_LIMITS)
+
+    @property
+    def avoided_rim(self) -> float:
+        """The width of the rim that draws avoid: 0 where every draw on the screen is kept."""
+        return self.rim if self.rim_keep < 1.0 else 0.0
 
     def spreads(self, dim: int) -> list[float]:
         """Per target dimension, the factor on its standard deviation: position dims first, timing last."""
@@ -54,14 +75,16 @@ class Temperatures:
 
     @property
     def neutral(self) -> bool:
-        return self.shape == 1.0 and self.rhythm == 1.0 and self.gap_tilt == 0.0
+        return self == Temperatures()
 
     def to_dict(self) -> dict:
-        return {"shape": self.shape, "rhythm": self.rhythm, "gap_tilt": self.gap_tilt}
+        return {"shape": self.shape, "rhythm": self.rhythm, "gap_tilt": self.gap_tilt, "rim": self.rim,
+                "rim_keep": self.rim_keep}
 
     def describe(self) -> str:
         tilt = f", gap tilt {self.gap_tilt:g}" if self.gap_tilt else ""
-        return f"shape temp {self.shape:g}, rhythm temp {self.rhythm:g}{tilt}"
+        rim = f", rim {self.rim:g} kept {self.rim_keep:g}" if (self.rim, self.rim_keep) != (0.0, 1.0) else ""
+        return f"shape temp {self.shape:g}, rhythm temp {self.rhythm:g}{tilt}{rim}"
 
 
 def check_number(name: str, value, limits: tuple[float, float]) -> None:
@@ -71,8 +94,9 @@ def check_number(name: str, value, limits: tuple[float, float]) -> None:
 
 
 def temperatures_from_dict(spec) -> Temperatures:
-    """A model file's ``temperatures``: ``shape`` and ``rhythm`` within LIMITS, ``gap_tilt`` (optional)
-    within TILT_LIMITS, nothing else."""
-    if not isinstance(spec, dict) or not set(PARTS) <= set(spec) <= {*PARTS, "gap_tilt"}:
-        raise RobojamError(f"temperatures must be an object with {' and '.join(PARTS)}, and gap_tilt or not")
+    """A model file's ``temperatures``: ``shape`` and ``rhythm`` within LIMITS; ``gap_tilt``, ``rim`` and
+    ``rim_keep`` (each optional) within theirs; nothing else."""
+    if not isinstance(spec, dict) or not set(PARTS) <= set(spec) <= {*PARTS, *OPTIONAL_PARTS}:
+        raise RobojamError(f"temperatures must be an object with {' and '.join(PARTS)}, "
+                           f"and {', '.join(OPTIONAL_PARTS)} or not")
     return Temperatures(**spec)
