@@ -204,6 +204,20 @@ def test_an_engine_keeps_off_its_rim_but_for_the_touches_it_keeps():
     assert narrow > 0.25 * free  # the narrow rim leaves the wider band alone
 
 
+def test_a_touch_already_on_the_rim_plays_on_freely():
+    call = np.array([[0.5, 0.5, 0.0], [0.3, 0.5, 0.02], [0.1, 0.5, 0.02], [0.03, 0.5, 0.02]])  # ends on the rim
+
+    def first_draws(temperatures):
+        engine = Engine(with_temperatures(random_model(encoding="heading", seed=4), temperatures))
+        engine.condition(call)
+        rng = np.random.default_rng(3)
+        return [engine.draw(rng) for _ in range(20)]  # each from the call's last touch
+
+    free = first_draws(Temperatures())
+    assert sum(not within(x, y, 0.1) for x, y, _ in free) > 5  # draws that land on the rim
+    assert first_draws(Temperatures(rim=0.1, rim_keep=0.0)) == free  # kept, and no chances taken
+
+
 def test_no_rim_or_keeping_every_touch_plays_as_without_one():
     call = synthetic_corpus(1, seed=3)[0]
 

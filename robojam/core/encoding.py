@@ -72,7 +72,7 @@ class Encoding:
         """A raw ``x, y, dt`` touch from a sampled target, clipped to the valid range."""
         raise NotImplementedError
 
-    def on_screen(self, prev: tuple, target, margin: float = 0.0) -> bool:
+    def on_screen(self, prev: tuple, target, margin: float = 0.0) -> bool:  # pragma: no mutate (the interface's default; each encoding has its own)
         """Whether a sampled target's position lies on the screen, ``margin`` or more from its edges,
         before ``decode`` clips it."""
         raise NotImplementedError

@@ -55,7 +55,7 @@ class Noise:
     def __init__(self, rng: np.random.Generator, mixtures: int, dim: int, block: int = 128):  # pragma: no mutate (any block size draws alike; 128 is a speed trade-off)
         self.rng, self.mixtures, self.dim, self.block = rng, mixtures, dim, block
         self._next = block
-        self._chances: list[float] = []
+        self._chances: list[float] = []  # pragma: no mutate (None is as empty to chance())
 
     def take(self, temp: float = 1.0) -> tuple[np.ndarray, list[float]]:
         """The next draw's Gumbel numbers times ``temp`` (float32) and its normals."""
