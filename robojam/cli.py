@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from robojam import RobojamError, __version__
-from robojam.core.temperatures import KEEP_LIMITS, LIMITS as TEMPERATURE_LIMITS, RIM_LIMITS, TILT_LIMITS
+from robojam.core.temperatures import ECHO_LIMITS, KEEP_LIMITS, LIMITS as TEMPERATURE_LIMITS, RIM_LIMITS, TILT_LIMITS
 from robojam.live.limits import LIMITS
 
 MODEL_HELP = "Model folder (holding model.json and weights.npz); default: the shipped model."
@@ -46,15 +46,16 @@ GAP_TILT_HELP = "Tilts the choice of gesture towards longer gaps (above 0: more 
 
 RIM_HELP = "Keeps touches off the canvas's rim this wide (screen units; 0: no rim)"
 RIM_KEEP_HELP = "The chance that a touch landing on the rim from inside it is kept (1: every one)"
+ECHO_HELP = "The chance that a new stroke leaps as the call's strokes did (0: as the model draws it)"
 
 
 # The player's options that stand in for a model's own temperatures, and the part each sets.
 TEMPERATURE_OPTIONS = {"shape_temp": "shape", "rhythm_temp": "rhythm", "gap_tilt": "gap_tilt", "rim": "rim",
-                       "rim_keep": "rim_keep"}
+                       "rim_keep": "rim_keep", "echo": "echo"}
 
 
 def _temperature_options(command):
-    """--shape-temp, --rhythm-temp, --gap-tilt, --rim and --rim-keep, handed to the command as one
+    """--shape-temp, --rhythm-temp, --gap-tilt, --rim, --rim-keep and --echo, handed to the command as one
     ``temperatures`` dict of those given, in place of the model's own (robojam.core.temperatures)."""
     @functools.wraps(command)
     def with_temperatures(**kwargs):
@@ -62,7 +63,8 @@ def _temperature_options(command):
         return command(temperatures=_given(given), **kwargs)
 
     own = "; default: the model's own (see robojam temperatures)."
-    options = [click.option("--rim-keep", type=click.FloatRange(*KEEP_LIMITS), help=RIM_KEEP_HELP + own),
+    options = [click.option("--echo", type=click.FloatRange(*ECHO_LIMITS), help=ECHO_HELP + own),
+               click.option("--rim-keep", type=click.FloatRange(*KEEP_LIMITS), help=RIM_KEEP_HELP + own),
                click.option("--rim", type=click.FloatRange(*RIM_LIMITS), help=RIM_HELP + own),
                click.option("--gap-tilt", type=click.FloatRange(*TILT_LIMITS), help=GAP_TILT_HELP + own)]
     for part, what in (("rhythm", "timing"), ("shape", "movement")):
@@ -604,14 +606,16 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
 @click.option("--gap-tilt", type=click.FloatRange(*TILT_LIMITS), help="Set the gap tilt. " + GAP_TILT_HELP + ".")
 @click.option("--rim", type=click.FloatRange(*RIM_LIMITS), help="Set the rim. " + RIM_HELP + ".")
 @click.option("--rim-keep", type=click.FloatRange(*KEEP_LIMITS), help="Set the rim keep. " + RIM_KEEP_HELP + ".")
+@click.option("--echo", type=click.FloatRange(*ECHO_LIMITS), help="Set the echo. " + ECHO_HELP + ".")
 def temperatures(model_path, **parts):
-    """Show or set MODEL's own sampling temperatures for shape and rhythm, its gap tilt and its rim.
+    """Show or set MODEL's own sampling temperatures for shape and rhythm, its gap tilt, rim and echo.
 
     A model plays at its own temperatures (1 and 1 unless set), times the
-    player's --sigma-temp, its own gap tilt (0 unless set) and its own rim
-    (none unless set). Choose them with robojam eval DATA --realism --split
-    val and its --shape-temp, --rhythm-temp, --gap-tilt, --rim and
-    --rim-keep, then set them here; only model.json changes.
+    player's --sigma-temp, its own gap tilt (0 unless set), its own rim
+    (none unless set) and its own echo of the call's leaps (none unless
+    set). Choose them with robojam eval DATA --realism --split val and its
+    --shape-temp, --rhythm-temp, --gap-tilt, --rim, --rim-keep and --echo,
+    then set them here; only model.json changes.
     """
     from robojam.core.modelfile import write_temperatures
 

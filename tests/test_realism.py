@@ -206,7 +206,8 @@ def test_eval_realism_json_has_every_key(corpus_npz):
     own = load_model().temperatures  # the shipped model's
     assert report["settings"] == {"temp": 0.9, "sigma_temp": 1.0, "shape_temp": own.shape,
                                   "rhythm_temp": own.rhythm, "gap_tilt": own.gap_tilt, "rim": own.rim,
-                                  "rim_keep": own.rim_keep, "seed": 2, "split": "all"}
+                                  "rim_keep": own.rim_keep, "echo": own.echo, "seed": 2,
+                                  "split": "all"}
     plain = json.loads(run(corpus_npz, "--json").output)
     assert report["nll_per_event"] == pytest.approx(plain["nll_per_event"], abs=1e-4)
 

@@ -42,6 +42,9 @@ class FakeEngine:
     def set_style(self, values):
         self.style = values
 
+    def hear_call(self, call):
+        self.heard_call = list(call)
+
     def reset(self):
         self.resets += 1
         self.fed = []

@@ -50,7 +50,7 @@ def test_neutral_describe_and_dict():
     for bad in ({"shape": 0.8}, {"shape": 0.8, "rhythm": 1, "tempo": 2}, {"rhythm": 1, "gap_tilt": 0}, [0.8, 1.0],
                 None):
         with pytest.raises(RobojamError, match="must be an object with shape and rhythm, and gap_tilt, rim, "
-                                               "rim_keep or not"):
+                                               "rim_keep, echo or not"):
             temperatures_from_dict(bad)
     for bad in (-1.01, 1.01, math.nan, "0", True):
         with pytest.raises(RobojamError, match="gap tilt must be a number from -1 to 1"):
@@ -239,7 +239,7 @@ def test_model_files_keep_their_temperatures(tmp_path):
     assert load_model(plain).temperatures == Temperatures()
     tuned = save_model(with_temperatures(random_model(), Temperatures(0.8, 1.1)), tmp_path / "tuned")
     assert json.loads((tuned / "model.json").read_text())["temperatures"] == {
-        "shape": 0.8, "rhythm": 1.1, "gap_tilt": 0.0, "rim": 0.0, "rim_keep": 1.0}
+        "shape": 0.8, "rhythm": 1.1, "gap_tilt": 0.0, "rim": 0.0, "rim_keep": 1.0, "echo": 0.0}
     assert load_model(tuned).temperatures == Temperatures(0.8, 1.1)
     assert "shape temp 0.8, rhythm temp 1.1" in load_model(tuned).describe()
     assert "temp" not in load_model(plain).describe()
@@ -252,7 +252,7 @@ def test_write_temperatures_changes_only_them(tmp_path):
     write_temperatures(folder / "model.json", Temperatures(0.5, 2.0))
     after = json.loads((folder / "model.json").read_text())
     assert after.pop("temperatures") == {"shape": 0.5, "rhythm": 2.0, "gap_tilt": 0.0, "rim": 0.0,
-                                         "rim_keep": 1.0} and after == before
+                                         "rim_keep": 1.0, "echo": 0.0} and after == before
     assert (folder / "weights.npz").read_bytes() == weights
     write_temperatures(folder, Temperatures())
     assert json.loads((folder / "model.json").read_text()) == before

@@ -72,6 +72,10 @@ class Encoding:
         """A raw ``x, y, dt`` touch from a sampled target, clipped to the valid range."""
         raise NotImplementedError
 
+    def moved_to(self, prev: tuple, x: float, y: float, target) -> list[float]:
+        """The target that lands at (x, y) from the context ``prev``, with ``target``'s timing."""
+        raise NotImplementedError
+
     def on_screen(self, prev: tuple, target, margin: float = 0.0) -> bool:  # pragma: no mutate (the interface's default; each encoding has its own)
         """Whether a sampled target's position lies on the screen, ``margin`` or more from its edges,
         before ``decode`` clips it."""
@@ -99,6 +103,9 @@ class RawEncoding(Encoding):
 
     def decode(self, prev, target):
         return _clip_touch(float(target[0]), float(target[1]), float(target[2]))
+
+    def moved_to(self, prev, x, y, target):
+        return [x, y, target[2]]
 
     def on_screen(self, prev, target, margin=0.0):
         return within(target[0], target[1], margin)
@@ -147,6 +154,9 @@ class DeltaEncoding(Encoding):
     def decode(self, prev, target):
         dx, dy, log_dt = target
         return _clip_touch(prev[0] + dx / self.delta_scale, prev[1] + dy / self.delta_scale, self._dt(log_dt))
+
+    def moved_to(self, prev, x, y, target):
+        return [(x - prev[0]) * self.delta_scale, (y - prev[1]) * self.delta_scale, target[2]]
 
     def on_screen(self, prev, target, margin=0.0):
         scale = self.delta_scale
@@ -199,6 +209,11 @@ class HeadingEncoding(DeltaEncoding):
     def decode(self, prev, target):
         dx, dy = self._move(prev, target)
         return _clip_touch(prev[0] + dx, prev[1] + dy, self._dt(target[2]))
+
+    def moved_to(self, prev, x, y, target):
+        dx, dy = (x - prev[0]) * self.delta_scale, (y - prev[1]) * self.delta_scale
+        ux, uy = _unit(prev[2], prev[3])
+        return [dx * ux + dy * uy, dy * ux - dx * uy, target[2]]
 
     def on_screen(self, prev, target, margin=0.0):
         dx, dy = self._move(prev, target)

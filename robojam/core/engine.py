@@ -23,6 +23,7 @@ from robojam.core.corpus import MAX_DT, clean
 from robojam.core.encoding import within
 from robojam.core.mixture import Noise, Sampler
 from robojam.core.modelfile import MDN_PARTS, Model
+from robojam.core.performance import STROKE_GAP_S, STROKE_JUMP, starts_stroke, stroke_leaps
 
 # keras.backend.epsilon(), added by keras-mdn-layer to every standard deviation.
 SIGMA_EPSILON = 1e-7
@@ -30,6 +31,10 @@ SIGMA_EPSILON = 1e-7
 MAX_TOUCHES_PER_SECOND = 200
 # Draws for one touch before a position off the screen is clipped onto its edge (see draw).
 DRAWS_PER_TOUCH = 16
+# A new stroke echoes the call's leaps only when the call has this many to pick from (see hear_call).
+MIN_LEAPS = 2
+# At most this many of the call's leaps are kept (its last): a new stroke looks through them all.
+MAX_LEAPS = 64
 # The rows of a layer's working block: its cell state, then its gates.
 CELL, GATE_G, GATE_F, GATE_I, GATE_O = range(5)
 
@@ -149,6 +154,9 @@ class Engine:
         self._sampler = Sampler(self._head_out, self.dim, self.mixtures, elu_plus_one,
                                 model.temperatures.spreads(self.dim), self._head_out[self._params.stop:])
         self._rim, self._rim_keep = model.temperatures.avoided_rim, model.temperatures.rim_keep
+        self._echo = model.temperatures.echo
+        self._leaps: list[list[float]] = []  # the call's leaps to a new stroke (after a pause or not)
+        self._far_leaps: list[list[float]] = []  # those long enough to start a stroke without a pause
         self._noise: Noise | None = None
         self.reset()
 
@@ -250,6 +258,14 @@ class Engine:
         self._style = values
         self._write_input(values, at=1 + self.encoding.input_dim)
 
+    def hear_call(self, call) -> None:
+        """Take the leaps of a call (rows ``x, y, dt``) for new strokes to echo, in a model with an echo
+        (its temperatures); until the next call. Rows that are not finite are left out."""
+        leaps = stroke_leaps(clean(np.asarray(call, dtype=np.float64).reshape(-1, 3)))  # pragma: no mutate (numpy reads reshape(-2, 3) as reshape(-1, 3))
+        leaps = leaps[-MAX_LEAPS:]
+        far = np.hypot(leaps[:, 0], leaps[:, 1]) > STROKE_JUMP
+        self._leaps, self._far_leaps = leaps.tolist(), leaps[far].tolist()
+
     def _write_input(self, values, at: int = 1) -> None:
         items = self._signal_items
         for position, value in enumerate(values, at):
@@ -330,12 +346,33 @@ class Engine:
         """
         draw, on_screen, prev, keep = self._sampler.draw, self.encoding.on_screen, self._context, self._rim_keep
         rim = self._rim if self._rim and within(prev[0], prev[1], self._rim) else 0.0
+        echo = self._echo and len(self._leaps) >= MIN_LEAPS
         target = draw(noise, temp, sigma_temp)
         for _ in range(DRAWS_PER_TOUCH - 1):
+            echoed = self._echoed(target, noise, rim) if echo else None
+            if echoed is not None:
+                return echoed
             if on_screen(prev, target, rim) or rim and on_screen(prev, target) and noise.chance() < keep:  # pragma: no mutate (<= keep: a chance equal to it has probability 0)
                 break
             target = draw(noise, temp, sigma_temp)
         return target
+
+    def _echoed(self, target: list[float], noise: Noise, rim: float) -> list[float] | None:
+        """A draw that starts a new stroke, moved instead by one of the call's leaps (the model's echo),
+        either way round, picked at random among those that land on the screen (off the rim): None when
+        the draw continues a stroke, when the echo's chance says no, or no leap fits."""
+        prev = self._context
+        x, y, dt = self.encoding.decode(prev, target)
+        if not starts_stroke(dt, math.hypot(x - prev[0], y - prev[1])) or noise.chance() >= self._echo:
+            return None
+        leaps = self._leaps if dt > STROKE_GAP_S else self._far_leaps  # without a pause, only a jump starts one
+        px, py = prev[0], prev[1]
+        fits = [(px + dx, py + dy) for leap_x, leap_y in leaps for dx, dy in ((leap_x, leap_y), (-leap_x, -leap_y))
+                if within(px + dx, py + dy, rim)]
+        if len(leaps) < MIN_LEAPS or not fits:
+            return None
+        x, y = fits[int(noise.chance() * len(fits))]
+        return self.encoding.moved_to(prev, x, y, target)
 
     def _noise_from(self, rng: np.random.Generator) -> Noise:
         if self._noise is None or self._noise.rng is not rng:
@@ -369,6 +406,7 @@ class Engine:
         call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (clean and condition take any dtype to float64; numpy reads reshape(-2, 3) as reshape(-1, 3))
         self.set_style(None)
         self.reset()
+        self.hear_call(call)
         self.condition(call if len(call) else np.array([[0.5, 0.5, 0.0]]))
         if self.model.style is not None:  # the call is heard plainly, the response played in its style
             self.set_style(self.model.style.vector(clean(call)))

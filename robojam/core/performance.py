@@ -107,6 +107,13 @@ def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:
     return moving
 
 
+def stroke_leaps(xy_dt: np.ndarray) -> np.ndarray:
+    """The moves (dx, dy) from each stroke's last touch to the next stroke's first, (n, 2)."""
+    xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)
+    starts = stroke_continues(xy_dt)[1:] == 0
+    return np.diff(xy_dt[:, :2], axis=0)[starts]
+
+
 def write_csv(performance: Performance, path: str | Path) -> None:
     """Write a performance as RoboJam CSV (header ``time,x,y,z,moving``)."""
     with open(path, "w", newline="") as f:

@@ -1,4 +1,4 @@
-"""A model's own sampling temperatures for the shape and the rhythm of what it plays, its gap tilt and its rim.
+"""A model's own sampling temperatures for the shape and the rhythm of what it plays, its gap tilt, rim and echo.
 
 RoboJam samples with two temperatures chosen by whoever plays: ``temp``
 divides the mixture-weight logits and ``sigma_temp`` scales every
@@ -26,11 +26,21 @@ with ``robojam temperatures``:
     rim far more often than people do when it plays on from its own touches;
     the rim turns most of those strokes back. No rim (0) or a keep of 1
     leaves the draws as they are.
+``echo``
+    the chance (0 to 1) that a new stroke leaps as the call's did: when a
+    draw would start a new stroke (after a pause, or by jumping), its move
+    is replaced by one of the call's own leaps from a stroke's end to the
+    next stroke's start, either way round, picked at random among those that
+    land on the screen (off the rim) and still start a stroke; the draw's
+    timing stays. A network fitted as a mixture of Gaussians draws leaps of
+    one spread for every player; people leap as they do, some back to the
+    same spot, some across the screen. 0, or a call with fewer
+    than two leaps to pick from, leaves the draws as they are.
 
 Shape and rhythm multiply ``sigma_temp``: at the player's default of 1 a
 model plays at its own temperatures. A model without them plays at 1, 1, no
 tilt and no rim, as trained. ``model.json`` holds them as ``"temperatures":
-{"shape": s, "rhythm": r, "gap_tilt": g, "rim": w, "rim_keep": k}`` (all but
+{"shape": s, "rhythm": r, "gap_tilt": g, "rim": w, "rim_keep": k, "echo": e}`` (all but
 ``shape`` and ``rhythm`` may be left out).
 """
 
@@ -45,8 +55,9 @@ LIMITS = (0.05, 4.0)  # the range of each temperature (inclusive)
 TILT_LIMITS = (-1.0, 1.0)
 RIM_LIMITS = (0.0, 0.25)
 KEEP_LIMITS = (0.0, 1.0)
+ECHO_LIMITS = (0.0, 1.0)
 PARTS = ("shape", "rhythm")
-OPTIONAL_PARTS = ("gap_tilt", "rim", "rim_keep")
+OPTIONAL_PARTS = ("gap_tilt", "rim", "rim_keep", "echo")
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class Temperatures:
     gap_tilt: float = 0.0
     rim: float = 0.0
     rim_keep: float = 1.0
+    echo: float = 0.0
 
     def __post_init__(self):
         for part in PARTS:
@@ -63,6 +75,7 @@ class Temperatures:
         check_number("gap tilt", self.gap_tilt, TILT_LIMITS)
         check_number("rim", self.rim, RIM_LIMITS)
         check_number("rim keep", self.rim_keep, KEEP_LIMITS)
+        check_number("echo", self.echo, ECHO_LIMITS)
 
     @property
     def avoided_rim(self) -> float:
@@ -79,12 +92,13 @@ class Temperatures:
 
     def to_dict(self) -> dict:
         return {"shape": self.shape, "rhythm": self.rhythm, "gap_tilt": self.gap_tilt, "rim": self.rim,
-                "rim_keep": self.rim_keep}
+                "rim_keep": self.rim_keep, "echo": self.echo}
 
     def describe(self) -> str:
         tilt = f", gap tilt {self.gap_tilt:g}" if self.gap_tilt else ""
         rim = f", rim {self.rim:g} kept {self.rim_keep:g}" if (self.rim, self.rim_keep) != (0.0, 1.0) else ""
-        return f"shape temp {self.shape:g}, rhythm temp {self.rhythm:g}{tilt}{rim}"
+        echo = f", echo {self.echo:g}" if self.echo else ""
+        return f"shape temp {self.shape:g}, rhythm temp {self.rhythm:g}{tilt}{rim}{echo}"
 
 
 def check_number(name: str, value, limits: tuple[float, float]) -> None:
@@ -94,8 +108,8 @@ def check_number(name: str, value, limits: tuple[float, float]) -> None:
 
 
 def temperatures_from_dict(spec) -> Temperatures:
-    """A model file's ``temperatures``: ``shape`` and ``rhythm`` within LIMITS; ``gap_tilt``, ``rim`` and
-    ``rim_keep`` (each optional) within theirs; nothing else."""
+    """A model file's ``temperatures``: ``shape`` and ``rhythm`` within LIMITS; ``gap_tilt``, ``rim``,
+    ``rim_keep`` and ``echo`` (each optional) within theirs; nothing else."""
     if not isinstance(spec, dict) or not set(PARTS) <= set(spec) <= {*PARTS, *OPTIONAL_PARTS}:
         raise RobojamError(f"temperatures must be an object with {' and '.join(PARTS)}, "
                            f"and {', '.join(OPTIONAL_PARTS)} or not")

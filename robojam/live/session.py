@@ -105,6 +105,7 @@ class Session:
         self._heard: deque[tuple[float, float, float]] = deque(maxlen=HISTORY_TOUCHES)  # what was fed
         self._call: deque[tuple[float, float, float]] = deque(maxlen=HISTORY_TOUCHES)  # heard since robojam last played
         self._style_of: list | None = None  # the call whose style robojam is about to play in
+        self._answered: list = []  # the call robojam's part answers (its leaps echo there)
         self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
 
     def use_engine(self, engine: Engine) -> None:
@@ -124,6 +125,7 @@ class Session:
     def _switch_to(self, engine: Engine) -> None:
         engine.set_style(None)
         engine.reset()
+        engine.hear_call(self._answered)
         if self._heard:
             engine.condition(list(self._heard))
         self.engine, self._next_engine = engine, None
@@ -138,9 +140,12 @@ class Session:
     def _take_the_call(self) -> None:
         """The call is what was heard since robojam last started to play; a model with a style input
         plays its part in the call's style (as trained: the call heard plainly, the continuation with
-        its style), read once robojam's first touch is out (``_read_style``)."""
-        self._style_of = list(self._call) if self.engine.model.style is not None else None
+        its style), read once robojam's first touch is out (``_read_style``). A model with an echo
+        leaps to new strokes as the call did."""
+        self._answered = list(self._call)
+        self._style_of = self._answered if self.engine.model.style is not None else None
         self._call.clear()
+        self.engine.hear_call(self._answered)
 
     def _read_style(self) -> None:
         if self._style_of is not None:
@@ -202,6 +207,8 @@ class Session:
         self.engine.reset()
         self._heard.clear()
         self._call.clear()
+        self._answered = []
+        self.engine.hear_call(self._answered)
         self._last_touch_at = self._last_fed = None
         self._call_pending = False  # pragma: no mutate (read only as a truth value: None would do as well)
 

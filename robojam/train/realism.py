@@ -238,7 +238,8 @@ def realism_study(model: Model, performances: list[np.ndarray], *, seed: int = 0
         "nll_per_event": round(score.nll_per_event, 4) if math.isfinite(score.nll_per_event) else None,
         "settings": {"temp": temp, "sigma_temp": sigma_temp, "shape_temp": model.temperatures.shape,
                      "rhythm_temp": model.temperatures.rhythm, "gap_tilt": model.temperatures.gap_tilt,
-                     "rim": model.temperatures.rim, "rim_keep": model.temperatures.rim_keep, "seed": seed},
+                     "rim": model.temperatures.rim, "rim_keep": model.temperatures.rim_keep,
+                     "echo": model.temperatures.echo, "seed": seed},
     })
 
 
@@ -258,7 +259,7 @@ def format_report(report: dict, top: int = 8) -> str:
         f"{report['pairs']} pairs ({settings.get('split', 'all')}), temp {settings['temp']:g}, "
         f"sigma-temp {settings['sigma_temp']:g}, shape temp {settings['shape_temp']:g}, "
         f"rhythm temp {settings['rhythm_temp']:g}, gap tilt {settings['gap_tilt']:g}, "
-        f"rim {settings['rim']:g} kept {settings['rim_keep']:g}, seed {settings['seed']}",
+        f"rim {settings['rim']:g} kept {settings['rim_keep']:g}, echo {settings['echo']:g}, seed {settings['seed']}",
         f"  realism AUC   {report['realism_auc']:.3f}   responses told from human continuations "
         f"(0.5: indistinguishable, 1: always)",
         f"  control AUC   {report['control_auc']:.3f}   two random halves of the human continuations",
