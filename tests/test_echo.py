@@ -79,10 +79,21 @@ def test_new_strokes_leap_as_the_call_did():
 
 
 def test_a_leap_is_taken_either_way_round():
-    call = taps([0.2, 0.5, 0.8])  # the call only ever leaps to the right
+    call = np.array([[0.3, 0.35, 0.0], [0.5, 0.5, 0.3], [0.7, 0.65, 0.3]])  # the call only leaps up and right
     leaps = stroke_leaps(echoing().respond(call, 5.0, np.random.default_rng(2)))
     assert (leaps[:, 0] > 0).any() and (leaps[:, 0] < 0).any()
-    assert np.allclose(np.abs(leaps[:, 0]), LEAP) and np.allclose(leaps[:, 1], 0.0)
+    np.testing.assert_allclose(np.abs(leaps), np.tile([0.2, 0.15], (len(leaps), 1)), atol=1e-9)
+    assert np.allclose(leaps[:, 0] / leaps[:, 1], 0.2 / 0.15)  # the whole leap turned round, not one part
+
+
+def test_two_leaps_are_enough_and_only_the_call_s_last_are_kept():
+    two = taps([0.3, 0.6, 0.3])
+    echoed = echoing().respond(two, 5.0, np.random.default_rng(4))
+    assert echoes(echoed, two).all() and len(stroke_leaps(echoed)) > 3
+    engine = echoing()
+    long_call = taps(np.resize([0.2, 0.4, 0.8], 100))
+    engine.hear_call(long_call)
+    np.testing.assert_array_equal(engine._leaps, stroke_leaps(long_call)[-64:])
 
 
 def test_only_a_pause_may_start_a_stroke_where_the_last_ended():

@@ -342,7 +342,9 @@ class Engine:
         Clipping them instead piles touches up along the screen's edges, where
         people rarely play. From outside the model's rim, a position on it is
         kept only by chance (its rim_keep), else drawn again too. After
-        DRAWS_PER_TOUCH misses the last is clipped.
+        DRAWS_PER_TOUCH misses the last is clipped. In a model with an echo,
+        a draw that would start a new stroke may leap as the call did instead
+        (``_echoed``).
         """
         draw, on_screen, prev, keep = self._sampler.draw, self.encoding.on_screen, self._context, self._rim_keep
         rim = self._rim if self._rim and within(prev[0], prev[1], self._rim) else 0.0
