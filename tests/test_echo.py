@@ -12,7 +12,7 @@ from robojam.cli import main
 from robojam.core.encoding import within
 from robojam.core.engine import Engine
 from robojam.core.modelfile import save_model
-from robojam.core.performance import STROKE_GAP_S, Performance, read_csv, stroke_leaps, write_csv
+from robojam.core.performance import STROKE_GAP_S, Performance, read_csv, stroke_continues, stroke_leaps, write_csv
 from robojam.core.temperatures import Temperatures, temperatures_from_dict
 from robojam.live.session import Session, Settings
 from synthetic import random_model, synthetic_corpus
@@ -75,6 +75,7 @@ def test_new_strokes_leap_as_the_call_did():
     echoed = echoing().respond(call, 5.0, np.random.default_rng(1))
     assert len(stroke_leaps(echoed)) > 10
     assert echoes(echoed, call).all()  # each new stroke moves by one of the call's leaps
+    assert stroke_continues(echoed).sum() > 20  # touches that carry a stroke on are drawn as they were
     assert not echoes(echoing(echo=0.0).respond(call, 5.0, np.random.default_rng(1)), call).any()
 
 
@@ -84,6 +85,21 @@ def test_a_leap_is_taken_either_way_round():
     assert (leaps[:, 0] > 0).any() and (leaps[:, 0] < 0).any()
     np.testing.assert_allclose(np.abs(leaps), np.tile([0.2, 0.15], (len(leaps), 1)), atol=1e-9)
     assert np.allclose(leaps[:, 0] / leaps[:, 1], 0.2 / 0.15)  # the whole leap turned round, not one part
+
+
+def test_the_leap_is_picked_at_random_among_those_that_fit():
+    call = taps([0.5, 0.62, 0.5, 0.36, 0.5, 0.7, 0.5])  # leaps of 0.12, 0.14 and 0.2, each both ways
+    leaps = np.concatenate([stroke_leaps(echoing().respond(call, 5.0, np.random.default_rng(seed)))
+                            for seed in range(3)])
+    lengths, counts = np.unique(np.round(np.abs(leaps[:, 0]), 6), return_counts=True)
+    assert lengths.tolist() == [0.12, 0.14, 0.2] and counts.min() > 0.15 * len(leaps)
+    assert 0.3 < np.mean(leaps[:, 0] > 0) < 0.7
+
+
+def test_only_leaps_over_the_jump_may_start_a_stroke_without_a_pause():
+    engine = echoing()
+    engine.hear_call(taps([0.0, 0.1, 0.0, 0.3]))  # leaps of exactly the jump (0.1), then over it
+    assert engine._leaps == [[0.1, 0.0], [-0.1, 0.0], [0.3, 0.0]] and engine._far_leaps == [[0.3, 0.0]]
 
 
 def test_two_leaps_are_enough_and_only_the_call_s_last_are_kept():
@@ -141,6 +157,17 @@ def test_without_an_echo_or_leaps_to_echo_the_draws_are_as_before():
     np.testing.assert_array_equal(echoing(echo=1.0).respond(one_leap, 3.0, np.random.default_rng(9)),
                                   echoing(echo=0.0).respond(one_leap, 3.0, np.random.default_rng(9)))
     assert not np.array_equal(echoing(echo=1.0).respond(call, 3.0, np.random.default_rng(9)), plain)
+
+
+def test_an_engine_that_heard_no_call_draws_as_without_an_echo():
+    call = taps([0.35, 0.65] * 4)
+    draws = []
+    for echo in (1.0, 0.0):
+        engine = echoing(echo)
+        engine.condition(call)  # heard, but not as a call to answer (hear_call)
+        rng = np.random.default_rng(6)
+        draws.append([engine.draw(rng) for _ in range(30)])
+    assert draws[0] == draws[1]
 
 
 def test_a_call_with_bad_rows_still_lends_its_good_leaps():

@@ -156,7 +156,8 @@ class Engine:
         self._rim, self._rim_keep = model.temperatures.avoided_rim, model.temperatures.rim_keep
         self._echo = model.temperatures.echo
         self._leaps: list[list[float]] = []  # the call's leaps to a new stroke (after a pause or not)
-        self._far_leaps: list[list[float]] = []  # those long enough to start a stroke without a pause
+        # Those long enough to start a stroke without a pause.
+        self._far_leaps: list[list[float]] = []  # pragma: no mutate (hear_call sets it before any leap is read)
         self._noise: Noise | None = None
         self.reset()
 
@@ -365,10 +366,10 @@ class Engine:
         the draw continues a stroke, when the echo's chance says no, or no leap fits."""
         prev = self._context
         x, y, dt = self.encoding.decode(prev, target)
-        if not starts_stroke(dt, math.hypot(x - prev[0], y - prev[1])) or noise.chance() >= self._echo:
+        if not starts_stroke(dt, math.hypot(x - prev[0], y - prev[1])) or noise.chance() >= self._echo:  # pragma: no mutate (> echo: a chance equal to it has probability 0)
             return None
-        leaps = self._leaps if dt > STROKE_GAP_S else self._far_leaps  # without a pause, only a jump starts one
-        px, py = prev[0], prev[1]
+        leaps = self._leaps if dt > STROKE_GAP_S else self._far_leaps  # pragma: no mutate (>=: a drawn dt of exactly STROKE_GAP_S has probability 0)
+        px, py = prev[0], prev[1]  # without a pause, only a far leap starts a stroke
         fits = [(px + dx, py + dy) for leap_x, leap_y in leaps for dx, dy in ((leap_x, leap_y), (-leap_x, -leap_y))
                 if within(px + dx, py + dy, rim)]
         if len(leaps) < MIN_LEAPS or not fits:

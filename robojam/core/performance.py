@@ -109,7 +109,7 @@ def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:
 
 def stroke_leaps(xy_dt: np.ndarray) -> np.ndarray:
     """The moves (dx, dy) from each stroke's last touch to the next stroke's first, (n, 2)."""
-    xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)
+    xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (integer rows leap alike; numpy reads reshape(-2, 3) as reshape(-1, 3))
     starts = stroke_continues(xy_dt)[1:] == 0
     return np.diff(xy_dt[:, :2], axis=0)[starts]
 
