@@ -368,11 +368,14 @@ class Engine:
         x, y, dt = self.encoding.decode(prev, target)
         if not starts_stroke(dt, math.hypot(x - prev[0], y - prev[1])) or noise.chance() >= self._echo:  # pragma: no mutate (> echo: a chance equal to it has probability 0)
             return None
+        # Without a pause, only a leap over the jump starts a stroke.
         leaps = self._leaps if dt > STROKE_GAP_S else self._far_leaps  # pragma: no mutate (>=: a drawn dt of exactly STROKE_GAP_S has probability 0)
-        px, py = prev[0], prev[1]  # without a pause, only a far leap starts a stroke
+        if len(leaps) < MIN_LEAPS:
+            return None
+        px, py = prev[0], prev[1]
         fits = [(px + dx, py + dy) for leap_x, leap_y in leaps for dx, dy in ((leap_x, leap_y), (-leap_x, -leap_y))
                 if within(px + dx, py + dy, rim)]
-        if len(leaps) < MIN_LEAPS or not fits:
+        if not fits:
             return None
         x, y = fits[int(noise.chance() * len(fits))]
         return self.encoding.moved_to(prev, x, y, target)
