@@ -259,13 +259,15 @@ def train(data, output, base_path, include_responses, **given):
 @click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
 @click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True,
-              help="Score only this split of DATA (by content hash, as in training).")
+              help="Score only this split of DATA (by content hash, as in training). With --realism, "
+                   "val and test are judged by classifiers that learned from the earlier splits' pairs.")
 @click.option("--yardstick", is_flag=True,
               help="Score the non-neural yardstick instead, fitted on the train split of DATA.")
 @click.option("--realism", is_flag=True,
               help="Report how human-like the model's responses are: each performance's first half is a call, "
-                   "its second half the human continuation; a classifier tries to tell the model's responses "
-                   "from them (needs the eval extra: scikit-learn).")
+                   "its second half the human continuation; two classifiers (on features, and on raw runs of "
+                   "touches) try to tell the model's responses from them (needs the eval extra: "
+                   "scikit-learn). See docs/realism.md.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="With --realism: random seed for the responses, the control's halves and the folds.")
 @click.option("--temp", type=_limited("temp"), default=1.0, show_default=True,
@@ -282,9 +284,10 @@ def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp
     """Score a model on DATA: mean negative log-likelihood per touch, in nats (lower is better).
 
     With --realism, report how human-like its responses are instead: the
-    classifier's cross-validated AUC (0.5: indistinguishable from people), a
-    control, the features that give responses away, how well responses follow
-    their call's style, the edge share and the held-out score.
+    worse AUC of two classifiers (0.5: indistinguishable from people; held
+    out for --split val or test), a control, a sanity check, the features that
+    give responses away, how well responses follow their call's style and
+    shapes, how much they copy, the edge share and the held-out score.
     """
     from robojam.core.corpus import load_performances, select_split
 
@@ -293,11 +296,11 @@ def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp
     if realism and yardstick:
         raise click.UsageError("--realism reports on a model, not the yardstick: choose one")
     performances = load_performances(list(data))
-    scored = select_split(performances, split)
     if realism:
         model = _load_model_with(model_path, temperatures)
-        _realism(scored, model, split, seed, temp, sigma_temp, plot_path, as_json)
+        _realism(performances, model, split, seed, temp, sigma_temp, plot_path, as_json)
         return
+    scored = select_split(performances, split)
     if yardstick:
         result, name = _yardstick_score(performances, scored), "yardstick"
     else:
@@ -318,8 +321,7 @@ def _realism(performances, model, split, seed, temp, sigma_temp, plot_path, as_j
     if plot_path:
         from robojam.tools.realism_plot import check_plot_path
         check_plot_path(plot_path)
-    study = realism_study(model, performances, seed=seed, temp=temp, sigma_temp=sigma_temp)
-    study.report["settings"]["split"] = split
+    study = realism_study(model, performances, split=split, seed=seed, temp=temp, sigma_temp=sigma_temp)
     click.echo(json.dumps(study.report, indent=2) if as_json else format_report(study.report))
     if plot_path:
         from robojam.tools.realism_plot import plot_realism

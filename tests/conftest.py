@@ -16,6 +16,17 @@ def tiny_model() -> Model:
 
 
 @pytest.fixture
+def quick_judges(monkeypatch):
+    """The realism report's judges with fewer trees and smaller leaves, on one thread: tests check what they
+    do on small data, not how finely they are tuned for the corpus."""
+    from threadpoolctl import threadpool_limits
+    from robojam.train import judges
+    monkeypatch.setattr(judges, "CLASSIFIER", {**judges.CLASSIFIER, "max_iter": 40, "min_samples_leaf": 5})
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture
 def corpus() -> list[np.ndarray]:
     return synthetic_corpus(40)
 

@@ -10,11 +10,13 @@ from click.testing import CliRunner
 from robojam import RobojamError
 from robojam.cli import main
 from robojam.core.modelfile import load_model
-from robojam.train.realism import (FEATURES, MIN_PAIRS, STYLE_FEATURES, classifier_auc, describe,
+from robojam.train.judges import FEATURES_TEST, kfold_auc
+from robojam.train.realism import (FEATURES, MIN_PAIRS, SHAPE_FEATURES, STYLE_FEATURES, describe,
                                    feature_matrix, following, following_report, make_pairs, realism_report,
                                    realism_study)
 from synthetic import synthetic_performance
 
+pytestmark = pytest.mark.usefixtures("quick_judges")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HZ = 60
 
@@ -121,21 +123,15 @@ def test_responses_last_as_long_as_the_continuation(tiny_model):
 
 # ---- the tests --------------------------------------------------------------------------------
 
-def test_the_classifier_cannot_tell_one_generator_from_itself():
-    rng = np.random.default_rng(0)
-    same = [classifier_auc(rng.normal(0, 1, (40, len(FEATURES))), rng.normal(0, 1, (40, len(FEATURES))), seed)
+def test_the_features_judge_cannot_tell_one_generator_from_itself():
+    same = [kfold_auc(FEATURES_TEST, long_corpus(40, seed=2 * seed), long_corpus(40, seed=2 * seed + 1), seed)
             for seed in range(3)]
-    assert 0.35 < np.mean(same) < 0.65, same
+    assert 0.3 < np.mean(same) < 0.7, same
 
 
-def test_the_classifier_tells_clearly_different_samples_apart():
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(0, 1, (40, len(FEATURES))), rng.normal(0, 1, (40, len(FEATURES)))
-    b[:, 5] += 4.0
-    assert classifier_auc(a, b) > 0.95
-    drags = feature_matrix(long_corpus(20))
-    tapping = feature_matrix([taps(int(n)) for n in np.random.default_rng(2).integers(10, 40, 20)])
-    assert classifier_auc(drags, tapping) > 0.95
+def test_the_features_judge_tells_drags_from_taps():
+    tapping = [taps(int(n)) for n in np.random.default_rng(2).integers(10, 40, 20)]
+    assert kfold_auc(FEATURES_TEST, long_corpus(20), tapping) > 0.95
 
 
 def test_following_is_high_when_responses_copy_the_call():
@@ -155,6 +151,17 @@ def test_following_skips_a_constant_feature_and_says_so():
     assert set(report["skipped"]["robojam"]) == set(report["skipped"]["human"]) | {"mean_x"}
     assert report["per_feature"]["mean_x"] == {"robojam": None, "human": 1.0}
     assert report["mean"] == pytest.approx(1.0)
+
+
+def test_shape_following_averages_the_shape_and_space_features_alone():
+    calls = feature_matrix(long_corpus(30, seed=3))
+    answers = calls.copy()
+    shapes = [FEATURES.index(name) for name in SHAPE_FEATURES]
+    answers[:, shapes] = -answers[:, shapes]  # shapes answered the other way round, the rest copied
+    report = following_report(calls, calls, answers)
+    assert report["shape_mean"] == pytest.approx(-1.0) and report["human_shape_mean"] == pytest.approx(1.0)
+    assert report["skipped"]["robojam"] == ["tap_share"]  # made-up drags never tap
+    assert report["mean"] == pytest.approx((12 - 2 * (len(SHAPE_FEATURES) - 1)) / 12, abs=1e-4)
 
 
 def test_the_report_is_reproducible_and_seeded(tiny_model):
@@ -194,7 +201,12 @@ def test_eval_realism_json_has_every_key(corpus_npz):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert {"pairs", "realism_auc", "control_auc", "giveaways", "ks", "following", "edge_share",
-            "nll_per_event", "settings"} <= set(report)
+            "nll_per_event", "settings", "tests", "control", "sanity", "grid", "judge", "copies"} <= set(report)
+    assert set(report["tests"]) == {"features", "featureless"}
+    assert report["realism_auc"] == max(test["kfold"] for test in report["tests"].values())
+    assert report["judge"] == {"learned_from": [], "pairs": 0}
+    assert {"shape_mean", "human_shape_mean"} <= set(report["following"])
+    assert set(report["copies"]["call"]) == {"robojam", "human"} and "corpus" not in report["copies"]
     assert report["pairs"] == 14
     assert sorted(name for name, _ in report["giveaways"]) == sorted(FEATURES)
     importances = [importance for _, importance in report["giveaways"]]
@@ -216,7 +228,8 @@ def test_eval_realism_report_and_plot(corpus_npz, tmp_path):
     picture = tmp_path / "realism.png"
     result = run(corpus_npz, "--realism", "--plot", picture)
     assert result.exit_code == 0, result.output
-    for words in ("realism AUC", "control AUC", "following", "edge share", "nats/event", "importance"):
+    for words in ("realism AUC", "featureless", "control AUC", "sanity AUC", "following", "shape", "copied runs",
+                  "grid", "judge", "edge share", "nats/event", "importance"):
         assert words in result.output
     assert picture.read_bytes()[:8] == PNG_MAGIC
 

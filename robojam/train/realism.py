@@ -1,6 +1,6 @@
 """How human-like a model's responses are: ``robojam eval DATA --realism``.
 
-The method, in four parts.
+The method; ``docs/realism.md`` says why each part is there.
 
 **Pairs.** Every performance with at least ``MIN_TOUCHES`` touches lasting at
 least ``MIN_SECONDS`` is cut in half *by time*: the first half is the
@@ -10,27 +10,37 @@ starts when it starts, as a response does). The model answers the call with a
 long as the continuation. Halves of fewer than 2 touches, or a continuation
 lasting no time, make no pair. A seeded numpy Generator makes it reproducible.
 
-**Realism.** A classifier two-sample test. Each performance becomes
-``FEATURES``: summaries that do not depend on its length (rates, shares,
-quantiles, means). A gradient-boosted classifier learns to tell responses from
-human continuations; its cross-validated AUC (stratified 5-fold, shuffled,
-seeded, classes weighted equally) is 0.5 when they cannot be told apart and 1
-when they always can. The classifier fitted on all pairs ranks the features
-that give responses away; the two-sample KS distance per feature says how far
-apart each distribution is. The control splits the human continuations into
-two random halves and runs the same test: it should give about 0.5, and
-shows how far from 0.5 chance alone goes with this many pairs.
+**One grid.** Calls, continuations and responses are all snapped to one
+touchscreen point grid (:mod:`robojam.train.grid`) before any test.
+
+**Realism.** Two classifier two-sample tests (:mod:`robojam.train.judges`):
+the *features* test reads each performance's ``FEATURES``, the *featureless*
+test reads runs of raw consecutive touches. For ``--split test`` the judges
+learn from the pairs of the train and val splits and are scored on the test
+pairs (for ``--split val``, they learn from the train split's): a **held-out
+judge**. Each is also scored by k-fold over the evaluated pairs alone. The
+report's **realism AUC is the worse (higher) of the two tests**, held out
+where there is a held-out judge. The control splits the human continuations
+into two random halves and runs both tests' k-fold on them: about 0.5. The
+**sanity row** runs the same tests on a sampler known to be wrong (each human
+continuation with its steps in random order): a report that does not score it
+at least ``SANITY_TARGET`` is too weak to trust. A gradient-boosted classifier
+fitted on all the features ranks those that give responses away; the
+two-sample KS distance says how far apart each feature's distributions lie.
 
 **Following.** Whether a response takes up its call's style: for each of the
 ``STYLE_FEATURES``, the Spearman correlation across pairs between the call's
-value and the response's, averaged over the features; beside it the same for
-the call and its human continuation (how much people follow themselves). A
-feature constant in either sample has no correlation and is skipped (and
-named).
+value and the response's, averaged over the features, and over the
+``SHAPE_FEATURES`` (shape and space) alone; beside each, the same for the call
+and its human continuation (how much people follow themselves). A feature
+constant in either sample has no correlation and is skipped (and named).
+
+**Copies** (:mod:`robojam.train.copies`): the share of the responses' runs
+that repeat a run of their call's steps, and of the training split's.
 
 **The rest.** The edge share (touches within ``EDGE`` of the screen's edge)
 of responses and of human continuations, and the held-out NLL
-(:func:`robojam.train.evaluate.score_model`) on the same performances.
+(:func:`robojam.train.evaluate.score_model`) on the evaluated performances.
 
 The features, and how each is measured, are in :mod:`robojam.core.features`.
 
@@ -46,22 +56,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from robojam import RobojamError
-from robojam.core.corpus import usable
+from robojam.core.corpus import select_split, split_of, usable
 from robojam.core.engine import Engine
 from robojam.core.features import (EDGE, FEATURES, STYLE_FEATURES, constant,  # noqa: F401 (the report's names)
                                    describe, feature_matrix, near_edge)
 from robojam.core.modelfile import Model
+from robojam.train import copies, grid
 from robojam.train.evaluate import score_model
+from robojam.train.judges import JUDGES, SKLEARN_MISSING, held_out_auc, kfold_auc
 
 MIN_TOUCHES = 40
 MIN_SECONDS = 2.0
 MIN_PAIRS = 10  # 5-fold cross-validation of the control needs 5 of each half
-FOLDS = 5
-N_ESTIMATORS = 100
+N_ESTIMATORS = 100  # the classifier that ranks the giveaways
 MAX_DEPTH = 3
-CONTROL_STREAM = 1  # the control's halves come from their own random stream, apart from the responses'
-
-SKLEARN_MISSING = 'robojam eval --realism needs scikit-learn: pip install "robojam[eval]"'
+# Random streams of their own, apart from the evaluated responses': the control's halves, the
+# judge's responses, the sanity sampler's shuffles.
+CONTROL_STREAM, JUDGE_STREAM, SANITY_STREAM = 1, 2, 3
+# Which splits' pairs a held-out judge learns from, for the split evaluated.
+JUDGE_SPLITS = {"test": ("train", "val"), "val": ("train",)}
+SHAPE_FEATURES = ("turning", "straight_share", "spread_x", "spread_y", "tap_share")
+SANITY_TARGET = 0.95
+SANITY_SAMPLER = "people's own steps in random order"
 
 
 # ---- pairs ------------------------------------------------------------------------------------
@@ -110,54 +126,55 @@ def respond_to_pairs(model: Model, pairs: list[Pair], rng: np.random.Generator,
 # ---- the statistics ---------------------------------------------------------------------------
 
 def require_sklearn():
-    """scikit-learn's and scipy's parts the test needs, or RobojamError naming the extra."""
+    """scikit-learn's and scipy's parts the report needs, or RobojamError naming the extra."""
     try:
         from scipy.stats import ks_2samp, spearmanr
         from sklearn.ensemble import GradientBoostingClassifier
-        from sklearn.metrics import roc_auc_score
-        from sklearn.model_selection import StratifiedKFold
         from sklearn.utils.class_weight import compute_sample_weight
     except ImportError:
         raise RobojamError(SKLEARN_MISSING) from None
     return {"ks_2samp": ks_2samp, "spearmanr": spearmanr, "classifier": GradientBoostingClassifier,
-            "roc_auc_score": roc_auc_score, "folds": StratifiedKFold, "weights": compute_sample_weight}
-
-
-def _samples(first: np.ndarray, second: np.ndarray):
-    """Stacked features, labels (0 first, 1 second) and weights that count each class equally."""
-    features = np.vstack([first, second])
-    labels = np.concatenate([np.zeros(len(first)), np.ones(len(second))])
-    return features, labels, require_sklearn()["weights"]("balanced", labels)
-
-
-def _classifier(seed: int):
-    return require_sklearn()["classifier"](n_estimators=N_ESTIMATORS, max_depth=MAX_DEPTH, random_state=seed)
-
-
-def classifier_auc(first: np.ndarray, second: np.ndarray, seed: int = 0) -> float:
-    """Cross-validated AUC of a classifier telling ``second``'s rows from ``first``'s (0.5: it cannot)."""
-    sk = require_sklearn()
-    features, labels, weights = _samples(first, second)
-    predicted = np.zeros(len(labels))
-    for train, test in sk["folds"](FOLDS, shuffle=True, random_state=seed).split(features, labels):
-        fitted = _classifier(seed).fit(features[train], labels[train], sample_weight=weights[train])
-        predicted[test] = fitted.predict_proba(features[test])[:, 1]
-    return float(sk["roc_auc_score"](labels, predicted))
+            "weights": compute_sample_weight}
 
 
 def giveaways(first: np.ndarray, second: np.ndarray, seed: int = 0) -> list[tuple[str, float]]:
-    """(feature, importance) of the classifier fitted on all rows, most telling first."""
-    features, labels, weights = _samples(first, second)
-    fitted = _classifier(seed).fit(features, labels, sample_weight=weights)
+    """(feature, importance) of a classifier fitted on all rows, most telling first."""
+    sk = require_sklearn()
+    features = np.vstack([first, second])
+    labels = np.concatenate([np.zeros(len(first)), np.ones(len(second))])
+    fitted = sk["classifier"](n_estimators=N_ESTIMATORS, max_depth=MAX_DEPTH, random_state=seed).fit(
+        features, labels, sample_weight=sk["weights"]("balanced", labels))
     ranked = sorted(zip(FEATURES, fitted.feature_importances_), key=lambda item: -item[1])
     return [(name, round(float(importance), 4)) for name, importance in ranked]
 
 
-def control_auc(humans: np.ndarray, rng: np.random.Generator, seed: int = 0) -> float:
-    """The same test on two random halves of the human continuations: about 0.5 by design."""
+def judged(humans: list, responses: list, learn: tuple[list, list] | None, seed: int = 0) -> dict:
+    """Both tests' AUCs (k-fold over the pairs, and held out when ``learn`` gives the judge's pairs)
+    and ``worse``: the higher of the two tests' figures of record."""
+    tests = {}
+    for judge in JUDGES:
+        tests[judge.name] = {"kfold": round(kfold_auc(judge, humans, responses, seed), 4)}
+        if learn is not None:
+            tests[judge.name]["held_out"] = round(held_out_auc(judge, learn, (humans, responses), seed), 4)
+    record = "held_out" if learn is not None else "kfold"
+    return {"worse": max(test[record] for test in tests.values()), **tests}
+
+
+def control(humans: list, rng: np.random.Generator, seed: int = 0) -> dict:
+    """Both tests' k-fold on two random halves of the human continuations: about 0.5 by design."""
     order = rng.permutation(len(humans))
     half = len(humans) // 2
-    return classifier_auc(humans[order[:half]], humans[order[half:]], seed)
+    first, second = ([humans[i] for i in part] for part in (order[:half], order[half:2 * half]))
+    return judged(first, second, None, seed)
+
+
+def shuffled_steps(touches: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The sanity sampler: the same first touch, then the performance's own steps (dx, dy, dt) in a
+    random order, positions kept on the screen."""
+    steps = np.diff(touches[:, :2], axis=0)[rng.permutation(len(touches) - 1)]
+    gaps = touches[1:, 2][rng.permutation(len(touches) - 1)]
+    xy = np.clip(touches[0, :2] + np.vstack([np.zeros((1, 2)), np.cumsum(steps, axis=0)]), 0.0, 1.0)
+    return np.column_stack([xy, np.r_[touches[0, 2], gaps]])
 
 
 def ks_distances(humans: np.ndarray, responses: np.ndarray) -> dict[str, float]:
@@ -177,14 +194,15 @@ def following(calls: np.ndarray, answers: np.ndarray) -> dict[str, float | None]
     return result
 
 
-def _average(correlations: dict[str, float | None]) -> float | None:
-    values = [v for v in correlations.values() if v is not None]
+def _average(correlations: dict[str, float | None], names=STYLE_FEATURES) -> float | None:
+    values = [correlations[name] for name in names if correlations[name] is not None]
     return round(float(np.mean(values)), 4) if values else None
 
 
 def following_report(calls: np.ndarray, humans: np.ndarray, responses: np.ndarray) -> dict:
     robojam, human = following(calls, responses), following(calls, humans)
     return {"mean": _average(robojam), "human_mean": _average(human),
+            "shape_mean": _average(robojam, SHAPE_FEATURES), "human_shape_mean": _average(human, SHAPE_FEATURES),
             "per_feature": {name: {"robojam": robojam[name], "human": human[name]} for name in STYLE_FEATURES},
             "skipped": {"robojam": [n for n, v in robojam.items() if v is None],
                         "human": [n for n, v in human.items() if v is None]}}
@@ -211,60 +229,111 @@ class Study:
     report: dict
 
 
-def realism_study(model: Model, performances: list[np.ndarray], *, seed: int = 0, temp: float = 1.0,
-                  sigma_temp: float = 1.0) -> Study:
-    """Make the pairs, answer the calls and run every test; see the module's docstring."""
+def realism_study(model: Model, performances: list[np.ndarray], *, split: str = "all", seed: int = 0,
+                  temp: float = 1.0, sigma_temp: float = 1.0) -> Study:
+    """Make the pairs of ``split`` (and the held-out judge's), answer the calls and run every test;
+    see the module's docstring."""
     require_sklearn()
-    pairs = make_pairs(performances)
+    evaluated = select_split(performances, split)
+    pairs = make_pairs(evaluated)
     if len(pairs) < MIN_PAIRS:
         raise RobojamError(f"the realism report needs at least {MIN_PAIRS} performances of {MIN_TOUCHES}+ "
-                           f"touches lasting {MIN_SECONDS:g}+ s; found {len(pairs)} among {len(performances)}")
+                           f"touches lasting {MIN_SECONDS:g}+ s; found {len(pairs)} among {len(evaluated)}")
+    learn_splits = JUDGE_SPLITS.get(split, ())
+    judge_pairs = make_pairs([p for p in performances if split_of(p) in learn_splits])
+    if len(judge_pairs) < MIN_PAIRS:
+        judge_pairs, learn_splits = [], ()
     respond_to_pairs(model, pairs, np.random.default_rng(seed), temp, sigma_temp)
+    respond_to_pairs(model, judge_pairs, np.random.default_rng([seed, JUDGE_STREAM]), temp, sigma_temp)
+    points = grid.chosen_points([p.human for p in pairs])
+    for pair in pairs + judge_pairs:
+        pair.call, pair.human, pair.robojam = (grid.snap(part, points) for part in (pair.call, pair.human,
+                                                                                    pair.robojam))
     calls, humans, responses = (feature_matrix([getattr(p, part) for p in pairs])
                                 for part in ("call", "human", "robojam"))
-    score = score_model(model, performances)
+    score = score_model(model, evaluated)
     return Study(pairs, calls, humans, responses, {
         "model": model.describe(),
         "pairs": len(pairs),
-        "realism_auc": round(classifier_auc(humans, responses, seed), 4),
-        "control_auc": round(control_auc(humans, np.random.default_rng([seed, CONTROL_STREAM]), seed), 4),
+        "judge": {"learned_from": list(learn_splits), "pairs": len(judge_pairs)},
+        "grid": {"points": points, "time_step_s": grid.TIME_STEP},
+        **_realism(pairs, judge_pairs, seed),
         "giveaways": [list(item) for item in giveaways(humans, responses, seed)],
         "ks": ks_distances(humans, responses),
         "medians": {name: {"human": round(float(np.median(humans[:, j])), 4),
                            "robojam": round(float(np.median(responses[:, j])), 4)}
                     for j, name in enumerate(FEATURES)},
         "following": following_report(calls, humans, responses),
+        "copies": _copies(pairs, performances, split, points),
         "edge_share": edge_share(pairs),
         "nll_per_event": round(score.nll_per_event, 4) if math.isfinite(score.nll_per_event) else None,
         "settings": {"temp": temp, "sigma_temp": sigma_temp, "shape_temp": model.temperatures.shape,
                      "rhythm_temp": model.temperatures.rhythm, "gap_tilt": model.temperatures.gap_tilt,
                      "rim": model.temperatures.rim, "rim_keep": model.temperatures.rim_keep,
-                     "echo": model.temperatures.echo, "seed": seed},
+                     "echo": model.temperatures.echo, "seed": seed, "split": split},
     })
 
 
-def realism_report(model: Model, performances: list[np.ndarray], *, seed: int = 0, temp: float = 1.0,
-                   sigma_temp: float = 1.0) -> dict:
+def _realism(pairs: list[Pair], judge_pairs: list[Pair], seed: int) -> dict:
+    """Both tests on the responses, the control, and the sanity row."""
+    humans, responses = [p.human for p in pairs], [p.robojam for p in pairs]
+    learn = ([p.human for p in judge_pairs], [p.robojam for p in judge_pairs]) if judge_pairs else None
+    tests = judged(humans, responses, learn, seed)
+    controls = control(humans, np.random.default_rng([seed, CONTROL_STREAM]), seed)
+    shuffle = np.random.default_rng([seed, SANITY_STREAM])
+    wrong = [shuffled_steps(h, shuffle) for h in humans]
+    wrong_learn = (learn[0], [shuffled_steps(h, shuffle) for h in learn[0]]) if learn else None
+    sanity = judged(humans, wrong, wrong_learn, seed)
+    return {"realism_auc": tests.pop("worse"), "tests": tests,
+            "control_auc": controls.pop("worse"), "control": controls,
+            "sanity": {"sampler": SANITY_SAMPLER, "auc": sanity["worse"], "target": SANITY_TARGET,
+                       "caught": sanity.pop("worse") >= SANITY_TARGET, "tests": sanity}}
+
+
+def _copies(pairs: list[Pair], performances: list[np.ndarray], split: str, points: int) -> dict:
+    """Shares of moving runs repeated from the call, and from the training split (when it was not evaluated)."""
+    humans, responses = [p.human for p in pairs], [p.robojam for p in pairs]
+    calls = [copies.step_runs(p.call, points) for p in pairs]
+    result = {"run_touches": copies.RUN,
+              "call": {"robojam": copies.copied_share(responses, calls, points),
+                       "human": copies.copied_share(humans, calls, points)}}
+    if split in JUDGE_SPLITS:
+        corpus = copies.corpus_runs([grid.snap(clean, points) for clean, _ in
+                                     usable(select_split(performances, "train"))], points)
+        result["corpus"] = {"robojam": copies.copied_share(responses, [corpus] * len(pairs), points),
+                            "human": copies.copied_share(humans, [corpus] * len(pairs), points)}
+    return result
+
+
+def realism_report(model: Model, performances: list[np.ndarray], *, split: str = "all", seed: int = 0,
+                   temp: float = 1.0, sigma_temp: float = 1.0) -> dict:
     """The realism report as a JSON-able dict (keys as in ``robojam eval --realism --json``)."""
-    return realism_study(model, performances, seed=seed, temp=temp, sigma_temp=sigma_temp).report
+    return realism_study(model, performances, split=split, seed=seed, temp=temp, sigma_temp=sigma_temp).report
 
 
 def format_report(report: dict, top: int = 8) -> str:
     """The report as a few aligned lines and a table of features, most telling first."""
-    following_ = report["following"]
-    edge = report["edge_share"]
-    settings = report["settings"]
+    following_, edge, settings = report["following"], report["edge_share"], report["settings"]
     lines = [
         f"{report['model']}",
-        f"{report['pairs']} pairs ({settings.get('split', 'all')}), temp {settings['temp']:g}, "
+        f"{report['pairs']} pairs ({settings['split']}), temp {settings['temp']:g}, "
         f"sigma-temp {settings['sigma_temp']:g}, shape temp {settings['shape_temp']:g}, "
         f"rhythm temp {settings['rhythm_temp']:g}, gap tilt {settings['gap_tilt']:g}, "
         f"rim {settings['rim']:g} kept {settings['rim_keep']:g}, echo {settings['echo']:g}, seed {settings['seed']}",
-        f"  realism AUC   {report['realism_auc']:.3f}   responses told from human continuations "
-        f"(0.5: indistinguishable, 1: always)",
-        f"  control AUC   {report['control_auc']:.3f}   two random halves of the human continuations",
+        f"  grid          1/{report['grid']['points']} of the screen, times to 1 us (both sides)",
+        f"  judge         {_judge(report['judge'])}",
+        f"  realism AUC   {report['realism_auc']:.3f}   the worse of the two tests "
+        f"(0.5: responses indistinguishable from people, 1: always told apart)",
+        *(f"    {name:<12}{_tests(report['tests'][name])}" for name in ("features", "featureless")),
+        f"  control AUC   {report['control_auc']:.3f}   two random halves of the human continuations (k-fold)",
+        f"  sanity AUC    {report['sanity']['auc']:.3f}   {report['sanity']['sampler']}: "
+        f"{'caught' if report['sanity']['caught'] else 'NOT caught: the report is too weak to trust'} "
+        f"(needs {report['sanity']['target']:g})",
         f"  following     {_show(following_['mean'])}   human {_show(following_['human_mean'])}   "
         f"mean Spearman, call to answer, over {len(STYLE_FEATURES)} style features",
+        f"    shape       {_show(following_['shape_mean'])}   human {_show(following_['human_shape_mean'])}   "
+        f"over {', '.join(SHAPE_FEATURES)}",
+        f"  copied runs   {_copies_line(report['copies'])}",
         f"  edge share    {edge['robojam']:.3f}   human {edge['human']:.3f}   ratio {_show(edge['ratio'], '.2f')}",
         f"  held-out NLL  {_show(report['nll_per_event'], '.4f')} nats/event",
     ]
@@ -276,8 +345,27 @@ def format_report(report: dict, top: int = 8) -> str:
         medians = report["medians"][name]
         lines.append(f"  {name:<16}{importance:>11.3f}{report['ks'][name]:>7.2f}"
                      f"{medians['human']:>10.3g}{medians['robojam']:>10.3g}")
-    lines.append("  (importance in the classifier, KS distance, medians)")
+    lines.append("  (importance in a classifier on all the features, KS distance, medians)")
     return "\n".join(lines)
+
+
+def _judge(judge: dict) -> str:
+    if not judge["learned_from"]:
+        return "k-fold over these pairs alone (held out only for --split val or test)"
+    return f"held out: learned from {judge['pairs']} pairs of {' and '.join(judge['learned_from'])}"
+
+
+def _tests(test: dict) -> str:
+    held_out = f"held out {test['held_out']:.3f}   " if "held_out" in test else ""
+    return f"{held_out}k-fold {test['kfold']:.3f}"
+
+
+def _copies_line(shares: dict) -> str:
+    line = f"{_show(shares['call']['robojam'])} of the call's   human {_show(shares['call']['human'])}"
+    if "corpus" in shares:
+        line += (f";   {_show(shares['corpus']['robojam'])} of the training split's   "
+                 f"human {_show(shares['corpus']['human'])}")
+    return line + f"   ({shares['run_touches']}-touch runs)"
 
 
 def _show(value, spec: str = ".3f") -> str:
