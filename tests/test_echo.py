@@ -99,7 +99,7 @@ def test_the_leap_is_picked_at_random_among_those_that_fit():
 def test_only_leaps_over_the_jump_may_start_a_stroke_without_a_pause():
     engine = echoing()
     engine.hear_call(taps([0.0, 0.1, 0.0, 0.3]))  # leaps of exactly the jump (0.1), then over it
-    assert engine._leaps == [[0.1, 0.0], [-0.1, 0.0], [0.3, 0.0]] and engine._far_leaps == [[0.3, 0.0]]
+    assert engine.policy._leaps == [[0.1, 0.0], [-0.1, 0.0], [0.3, 0.0]] and engine.policy._far_leaps == [[0.3, 0.0]]
 
 
 def test_two_leaps_are_enough_and_only_the_call_s_last_are_kept():
@@ -109,7 +109,7 @@ def test_two_leaps_are_enough_and_only_the_call_s_last_are_kept():
     engine = echoing()
     long_call = taps(np.resize([0.2, 0.4, 0.8], 100))
     engine.hear_call(long_call)
-    np.testing.assert_array_equal(engine._leaps, stroke_leaps(long_call)[-64:])
+    np.testing.assert_array_equal(engine.policy._leaps, stroke_leaps(long_call)[-64:])
 
 
 def test_only_a_pause_may_start_a_stroke_where_the_last_ended():
@@ -175,7 +175,7 @@ def test_a_call_with_bad_rows_still_lends_its_good_leaps():
     call[2, 0] = np.nan
     engine = echoing()
     engine.hear_call(call)
-    assert sorted(map(tuple, np.round(engine._leaps, 6))) == sorted(map(tuple, np.round(stroke_leaps(
+    assert sorted(map(tuple, np.round(engine.policy._leaps, 6))) == sorted(map(tuple, np.round(stroke_leaps(
         call[np.isfinite(call).all(axis=1)]), 6)))
 
 
@@ -206,7 +206,7 @@ def test_a_live_response_echoes_the_call_it_answers():
     paused = echoes(response, second)
     assert paused.any() and not echoes(response, first).all()
     session.reset(20.0)
-    assert session.engine._leaps == []
+    assert session.engine.policy._leaps == []
 
 
 # ---- the commands -----------------------------------------------------------------------------

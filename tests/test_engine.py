@@ -162,7 +162,7 @@ def _edge_share_of_draws(engine: Engine, draws: int = 400) -> float:
 def test_draws_off_the_screen_are_drawn_again_not_piled_on_the_edge(monkeypatch):
     engine = Engine(random_model(units=8, seed=4))
     assert _edge_share_of_draws(engine) < 0.02
-    monkeypatch.setattr("robojam.core.engine.DRAWS_PER_TOUCH", 1)  # clipping alone, as before
+    monkeypatch.setattr("robojam.core.policy.DRAWS_PER_TOUCH", 1)  # clipping alone, as before
     assert _edge_share_of_draws(engine) > 0.2
 
 

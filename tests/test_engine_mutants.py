@@ -148,13 +148,13 @@ def test_sixteen_draws_before_clipping(monkeypatch):
     engine = Engine(model)
     engine.feed(0.5, 0.5, 0.0)
     calls = []
-    original = engine._sampler.draw
+    original = engine.policy.sampler.draw
 
     def counting(*args):
         calls.append(1)
         return [5.0, 5.0, 0.1]  # always off the screen
 
-    monkeypatch.setattr(engine._sampler, "draw", counting)
+    monkeypatch.setattr(engine.policy.sampler, "draw", counting)
     assert engine.draw(np.random.default_rng(0))[:2] == (1.0, 1.0)
     assert len(calls) == 16
     del original
@@ -241,7 +241,7 @@ def scripted_engine(monkeypatch, *targets):
     engine = Engine(random_model(units=4, mixtures=2, encoding="robojam", seed=4))
     engine.feed(0.5, 0.5, 0.0)
     sampler = ScriptedSampler(*targets)
-    monkeypatch.setattr(engine._sampler, "draw", sampler.draw)
+    monkeypatch.setattr(engine.policy.sampler, "draw", sampler.draw)
     return engine, sampler
 
 

@@ -325,6 +325,7 @@ def test_respond_takes_temperatures_over_the_models(tmp_path):
     assert respond("kept.csv", "--shape-temp", 1, "--rhythm-temp", 1, "--rim", 0.2, "--rim-keep", 1) == plain
 
 
+@pytest.mark.usefixtures("quick_judges")
 def test_eval_realism_reports_and_takes_temperatures(tmp_path):
     from test_realism import corpus_file, long_corpus
 

@@ -68,6 +68,16 @@ class Encoding:
         """The input vector of one event given the context before it (the engine's fast path)."""
         raise NotImplementedError
 
+    def inputs_after(self, context: tuple | None, touches: np.ndarray) -> list[list[float]]:
+        """The input vectors of ``touches`` (rows ``x, y, dt``) fed after ``context`` (None: from the start)."""
+        if context is None:
+            return self.inputs(touches).tolist()
+        inputs = []
+        for x, y, dt in touches.tolist():
+            inputs.append(self.step_input(context, x, y, dt))
+            context = self.context(context, x, y)
+        return inputs
+
     def decode(self, prev: tuple, target) -> tuple[float, float, float]:
         """A raw ``x, y, dt`` touch from a sampled target, clipped to the valid range."""
         raise NotImplementedError

@@ -13,6 +13,13 @@ import math
 import numpy as np
 
 LOG_2PI = math.log(2 * math.pi)
+# keras.backend.epsilon(), added by keras-mdn-layer to every standard deviation.
+SIGMA_EPSILON = 1e-7
+
+
+def elu_plus_one(v: float) -> float:
+    """keras-mdn-layer's activation of a standard deviation: ELU(v) + 1 + epsilon."""
+    return (v if v > 0 else math.expm1(v)) + 1.0 + SIGMA_EPSILON  # pragma: no mutate (v >= 0: at 0 both branches give 0)
 
 
 def split(params: np.ndarray, dim: int, mixtures: int):

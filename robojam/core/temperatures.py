@@ -107,6 +107,13 @@ def check_number(name: str, value, limits: tuple[float, float]) -> None:
         raise RobojamError(f"the {name} must be a number from {low:g} to {high:g}, not {value!r}")
 
 
+def check_temperatures(temp: float, sigma_temp: float) -> None:
+    """RoboJam's two temperatures of a draw (mixture weights, variance): each a positive number."""
+    for name, value in (("temp", temp), ("sigma_temp", sigma_temp)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise RobojamError(f"{name} must be a positive number, not {value!r}")
+
+
 def temperatures_from_dict(spec) -> Temperatures:
     """A model file's ``temperatures``: ``shape`` and ``rhythm`` within LIMITS; ``gap_tilt``, ``rim``,
     ``rim_keep`` and ``echo`` (each optional) within theirs; nothing else."""

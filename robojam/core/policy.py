@@ -1,0 +1,91 @@
+"""How the engine chooses a touch from the network's mixture: the screen, the rim, the echo.
+
+The engine (:mod:`robojam.core.engine`) steps the network and holds its
+state; a ``TouchPolicy`` beside it turns the head's output into the next
+touch's target. It draws from the mixture (:class:`robojam.core.mixture.Sampler`,
+at the model's own temperatures), keeps draws on the screen and, in a model
+with a rim, off its rim, and in a model with an echo lets a new stroke leap
+as the call's did.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from robojam.core.corpus import clean
+from robojam.core.encoding import Encoding, within
+from robojam.core.mixture import Noise, Sampler
+from robojam.core.performance import STROKE_GAP_S, STROKE_JUMP, starts_stroke, stroke_leaps
+from robojam.core.temperatures import Temperatures
+
+# Draws for one touch before a position off the screen is clipped onto its edge (see target).
+DRAWS_PER_TOUCH = 16
+# A new stroke echoes the call's leaps only when the call has this many to pick from (see hear_call).
+MIN_LEAPS = 2
+# At most this many of the call's leaps are kept (its last): a new stroke looks through them all.
+MAX_LEAPS = 64
+
+
+class TouchPolicy:
+    """Chooses each touch's target (in the encoding's units) from a sampler over the head's output."""
+
+    def __init__(self, sampler: Sampler, encoding: Encoding, temperatures: Temperatures):
+        self.sampler, self.encoding = sampler, encoding
+        self._on_screen = encoding.on_screen
+        self._rim, self._rim_keep = temperatures.avoided_rim, temperatures.rim_keep
+        self._echo = temperatures.echo
+        self._leaps: list[list[float]] = []  # the call's leaps to a new stroke (after a pause or not)
+        # Those long enough to start a stroke without a pause.
+        self._far_leaps: list[list[float]] = []  # pragma: no mutate (hear_call sets it before any leap is read)
+
+    def hear_call(self, call) -> None:
+        """Take the leaps of a call (rows ``x, y, dt``) for new strokes to echo, in a model with an echo
+        (its temperatures); until the next call. Rows that are not finite are left out."""
+        leaps = stroke_leaps(clean(np.asarray(call, dtype=np.float64).reshape(-1, 3)))  # pragma: no mutate (numpy reads reshape(-2, 3) as reshape(-1, 3))
+        leaps = leaps[-MAX_LEAPS:]
+        far = np.hypot(leaps[:, 0], leaps[:, 1]) > STROKE_JUMP
+        self._leaps, self._far_leaps = leaps.tolist(), leaps[far].tolist()
+
+    def target(self, noise: Noise, prev: tuple, temp: float, sigma_temp: float) -> list[float]:
+        """A draw from the mixture truncated to the screen: off-screen positions are drawn again.
+
+        Clipping them instead piles touches up along the screen's edges, where
+        people rarely play. From outside the model's rim, a position on it is
+        kept only by chance (its rim_keep), else drawn again too. After
+        DRAWS_PER_TOUCH misses the last is clipped. In a model with an echo,
+        a draw that would start a new stroke may leap as the call did instead
+        (``_echoed``). ``prev`` is the encoding's context of the touches so far.
+        """
+        draw, on_screen, keep = self.sampler.draw, self._on_screen, self._rim_keep
+        rim = self._rim if self._rim and within(prev[0], prev[1], self._rim) else 0.0
+        echo = self._echo and len(self._leaps) >= MIN_LEAPS
+        target = draw(noise, temp, sigma_temp)
+        for _ in range(DRAWS_PER_TOUCH - 1):
+            echoed = self._echoed(target, noise, prev, rim) if echo else None
+            if echoed is not None:
+                return echoed
+            if on_screen(prev, target, rim) or rim and on_screen(prev, target) and noise.chance() < keep:  # pragma: no mutate (<= keep: a chance equal to it has probability 0)
+                break
+            target = draw(noise, temp, sigma_temp)
+        return target
+
+    def _echoed(self, target: list[float], noise: Noise, prev: tuple, rim: float) -> list[float] | None:
+        """A draw that starts a new stroke, moved instead by one of the call's leaps (the model's echo),
+        either way round, picked at random among those that land on the screen (off the rim): None when
+        the draw continues a stroke, when the echo's chance says no, or no leap fits."""
+        x, y, dt = self.encoding.decode(prev, target)
+        if not starts_stroke(dt, math.hypot(x - prev[0], y - prev[1])) or noise.chance() >= self._echo:  # pragma: no mutate (> echo: a chance equal to it has probability 0)
+            return None
+        # Without a pause, only a leap over the jump starts a stroke.
+        leaps = self._leaps if dt > STROKE_GAP_S else self._far_leaps  # pragma: no mutate (>=: a drawn dt of exactly STROKE_GAP_S has probability 0)
+        if len(leaps) < MIN_LEAPS:
+            return None
+        px, py = prev[0], prev[1]
+        fits = [(px + dx, py + dy) for leap_x, leap_y in leaps for dx, dy in ((leap_x, leap_y), (-leap_x, -leap_y))
+                if within(px + dx, py + dy, rim)]
+        if not fits:
+            return None
+        x, y = fits[int(noise.chance() * len(fits))]
+        return self.encoding.moved_to(prev, x, y, target)
