@@ -1,4 +1,4 @@
-"""The browser instrument: the page and WebSocket bridge (robojam.live.web), and the page in a real browser.
+"""The browser instrument: the page and WebSocket (robojam.live.webapp), and the page in a real browser.
 
 The browser test drives Debian's chromium through Playwright's Python
 package (never a downloaded browser): it plays a stroke on the page and
@@ -25,7 +25,7 @@ from robojam import RobojamError
 from robojam.core.touchlog import read_log
 from robojam.live.limits import LIMITS
 from robojam.live.logwriter import TouchLog
-from robojam.live.web import OUTBOX_SIZE, WebBridge, _Client, parse_message, start_web, web_client_folder
+from robojam.live.webapp import OUTBOX_SIZE, Site, WebApp, _Client, parse_message, web_client_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -38,15 +38,17 @@ def web(tmp_path):
     """A server in a thread with its web bridge on an ephemeral loopback port; yields (server, bridge, log)."""
     log = TouchLog(tmp_path / "logs")
     with running_server(log=log) as (server, _, _):
-        bridge = start_web(server, "127.0.0.1", 0)
+        bridge = WebApp(server, [Site("127.0.0.1", 0)])
+        bridge.start()
+        server.web = bridge
         yield server, bridge, log
     bridge._thread.join(5)
     assert not bridge._thread.is_alive(), "the web bridge did not stop with the server"
 
 
-def get(bridge: WebBridge, path: str) -> tuple[int, dict, bytes]:
+def get(bridge: WebApp, path: str) -> tuple[int, dict, bytes]:
     """A plain HTTP GET, the path sent exactly as given (urllib would not normalise it either)."""
-    connection = http.client.HTTPConnection(*bridge.address, timeout=5)
+    connection = http.client.HTTPConnection(*bridge.addresses[0], timeout=5)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
@@ -56,9 +58,9 @@ def get(bridge: WebBridge, path: str) -> tuple[int, dict, bytes]:
 
 
 @contextmanager
-def socket_to(bridge: WebBridge):
+def socket_to(bridge: WebApp):
     """A WebSocket to the bridge, past the settings message it sends first."""
-    with connect(f"ws://127.0.0.1:{bridge.address[1]}/ws", open_timeout=5) as ws:
+    with connect(f"ws://127.0.0.1:{bridge.addresses[0][1]}/ws", open_timeout=5) as ws:
         hello = json.loads(ws.recv(timeout=5))
         assert hello["address"] == "/robojam/web/settings"
         yield ws
@@ -116,8 +118,8 @@ def test_refuses_everything_else(web, path):
 
 def test_a_taken_port_is_a_clear_error(web):
     server, bridge, _ = web
-    with pytest.raises(RobojamError, match=f"{bridge.address[1]}.*--web"):
-        WebBridge(server, "127.0.0.1", bridge.address[1]).start()
+    with pytest.raises(RobojamError, match=f"{bridge.addresses[0][1]}.*--web"):
+        WebApp(server, [Site("127.0.0.1", bridge.addresses[0][1])]).start()
 
 
 # --- the WebSocket --------------------------------------------------------------
@@ -141,7 +143,7 @@ def test_a_call_over_the_socket_gets_a_response(web):
 
 def test_other_sites_pages_may_not_connect(web):
     _, bridge, _ = web
-    port = bridge.address[1]
+    port = bridge.addresses[0][1]
     with connect(f"ws://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}", open_timeout=5) as ws:
         assert json.loads(ws.recv(timeout=5))["address"] == "/robojam/web/settings"
     with pytest.raises(InvalidStatus, match="403"):
@@ -150,7 +152,7 @@ def test_other_sites_pages_may_not_connect(web):
 
 def test_the_page_starts_from_the_servers_settings(web):
     _, bridge, _ = web
-    with connect(f"ws://127.0.0.1:{bridge.address[1]}/ws", open_timeout=5) as ws:
+    with connect(f"ws://127.0.0.1:{bridge.addresses[0][1]}/ws", open_timeout=5) as ws:
         hello = json.loads(ws.recv(timeout=5))
     settings = dict(zip(hello["args"][::2], hello["args"][1::2]))
     limits = settings.pop("limits")
@@ -201,7 +203,7 @@ def test_closing_the_page_stops_its_response(web):
 
 
 def test_sending_never_fails():
-    bridge = WebBridge(server=None, host="127.0.0.1", port=0)
+    bridge = WebApp(server=None, sites=[])
     bridge.send("1", "/robojam/response/start", [])   # not started
     bridge._clients["1"] = _Client(websocket=None, conn_id="1")
     for i in range(OUTBOX_SIZE + 10):
@@ -223,7 +225,7 @@ def test_sends_to_closed_connections_and_after_stop_are_dropped(web):
     assert not bridge._thread.is_alive()
 
 
-@pytest.mark.parametrize("frame", [b"x", "nope", "{}", '{"address": "/robojam/up", "args": {}}'])
+@pytest.mark.parametrize("frame", [b"x", "nope", "{}", '{"address": "/robojam/up", "args": {}}', "[" * 2000])
 def test_parse_message_rejects(frame):
     assert parse_message(frame) is None
 
@@ -235,7 +237,7 @@ def test_parse_message_accepts():
 
 def test_the_page_url_names_a_reachable_host(web):
     _, bridge, _ = web
-    assert bridge.url() == f"http://127.0.0.1:{bridge.address[1]}/"
+    assert bridge.url() == f"http://127.0.0.1:{bridge.addresses[0][1]}/"
 
 
 # --- in a real browser ------------------------------------------------------------
@@ -291,7 +293,7 @@ def play_two_fingers(page) -> None:
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
-def drop_connections(bridge: WebBridge) -> None:
+def drop_connections(bridge: WebApp) -> None:
     """Close every browser connection from the bridge's side, as a network drop would."""
     for client in list(bridge._clients.values()):
         asyncio.run_coroutine_threadsafe(client.websocket.close(), bridge._loop).result(5)

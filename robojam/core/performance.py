@@ -169,7 +169,9 @@ class CsvRows:
             raise RobojamError(f"{self.name}, line {max(self._rows.line_num, 1)}: not readable as CSV ({e})") from None
 
 
-def parse_csv(text: str, name: str = "<csv>") -> Performance:
+def parse_csv(text: str, name: str = "<csv>", ordered: bool = True) -> Performance:
+    """A RoboJam CSV performance from text; ``ordered=False`` lets time run backwards (as MicroJam
+    clients may send it: :func:`unfold_rows` and the HTTP API clamp such gaps to 0)."""
     rows = CsvRows(text.lstrip("\ufeff"), name)
     header = next(rows, None)
     if header is None:
@@ -184,18 +186,61 @@ def parse_csv(text: str, name: str = "<csv>") -> Performance:
     if not events:
         raise RobojamError(f"{name}: no touch events after the header")
     performance = Performance(np.array(events))
-    _check_time_order(performance, name, lines)
+    if ordered:
+        _check_time_order(performance, name, lines)
     _fill_unknown_strokes(performance)
     return performance
+
+
+def unfold_rows(text: str, name: str = "<csv>") -> str:
+    """MicroJam's CSV, whose rows may follow the header on one line (joined by ``", "``), as one row a line.
+
+    A line's fields must be whole rows of the header's width, or one short row that still holds
+    every named column up to ``y``; else RobojamError.
+    """
+    lines = [line for line in text.lstrip("\ufeff").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = _fields(lines[0])
+    width = next((i for i, field in enumerate(first) if _is_number(field)), len(first))
+    needed = max((i for i, n in enumerate(first[:width]) if n.strip().lower() in ("time", "x", "y")), default=0)
+    rows = [first[:width]]
+    for number, fields in enumerate([first[width:]] + [_fields(line) for line in lines[1:]], 1):
+        if width and len(fields) % width == 0:
+            rows += [fields[i:i + width] for i in range(0, len(fields), width)]
+        elif needed < len(fields) < width:
+            rows.append(fields)
+        else:
+            raise RobojamError(f"{name}, line {number}: {len(fields)} fields, not rows of {width}")
+    return "\n".join(",".join(row) for row in rows) + "\n"
+
+
+def _fields(line: str) -> list[str]:
+    fields = [f.strip() for f in line.split(",")]
+    while fields and not fields[-1]:
+        fields.pop()  # a trailing "," or ", "
+    return fields
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _header_columns(header: list[str], name: str) -> dict[str, int]:
     names = [h.strip().lower() for h in header]
     missing = [c for c in ("time", "x", "y") if c not in names]
-    if missing:
+    twice = [c for c in COLUMNS if names.count(c) > 1]
+    if missing or twice:
+        shown = ",".join(header)
+        shown = repr(shown if len(shown) <= 60 else shown[:60] + "...")
         raise RobojamError(
-            f"{name}, line 1: header {','.join(header)!r} lacks {', '.join(missing)}; "
-            "expected 'time,x,y,z,moving' (z and moving optional)"
+            f"{name}, line 1: header {shown} " + (f"lacks {', '.join(missing)}" if missing else
+                                                   f"names {', '.join(twice)} twice")
+            + "; expected 'time,x,y,z,moving' (z and moving optional)"
         )
     return {c: names.index(c) for c in COLUMNS if c in names}
 

@@ -62,6 +62,8 @@ LIMITS: dict[str, Limit] = {
     "port": Limit(0, 65535, integer=True),
     "reply_port": Limit(1, 65535, integer=True),
     "web": Limit(0, 65535, integer=True),
+    "api": Limit(0, 65535, integer=True),
+    "api_max_predictions": Limit(1, 64, integer=True),
     "max_sessions": Limit(1, 1024, integer=True),
     "session_timeout": Limit(1, 86400),
     "status_every": Limit(0, 3600),

@@ -88,7 +88,6 @@ class Server:
                                    {"timing_error_us_p99": self.timing_errors, "feed_latency_us_p99": self.feed_latency},
                                    options.status_every, clock, adapter)
         self.keyboard = None  # an open MIDI input, closed at shutdown
-        self.api = None  # the HTTP API (robojam.live.http_api), stopped at shutdown; None without --api
         self.warnings = RateLimitedWarnings()  # about incoming traffic: one line per reason every few seconds
         self.models = ModelKeeper(
             model, Path(options.model_path) if options.model_path is not None else default_model_path(),
@@ -101,7 +100,7 @@ class Server:
 
     @property
     def web(self):
-        """The browser bridge (robojam.live.web), stopped at shutdown; None without --web."""
+        """The browser bridge (robojam.live.webapp), stopped at shutdown; None without --web."""
         return self.outbox.web
 
     @web.setter
@@ -296,8 +295,6 @@ class Server:
             self.keyboard.close()
         if self.web is not None:
             self.web.stop()
-        if self.api is not None:
-            self.api.stop()
         self.logbook.close()
         self.transport.close()
         self.inbox.close()

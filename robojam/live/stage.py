@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -143,17 +144,59 @@ def build_server(settings: dict) -> Server:
             server.keyboard = listen_to_keyboard(str(settings["midi_in"]) if settings["midi_in"] else None,
                                                  midi_mapping(settings), server.post,
                                                  virtual=midi_virtual(settings), api=midi_api(settings))
-        if settings["web"] is not None:
-            from robojam.live.web import start_web
-            start_web(server, str(settings["web_host"] or settings["host"]), _number(settings, "web", int))
-        if any(settings.get(name) is not None for name in ("api", "tls_cert", "tls_key")):
-            from robojam.live.http_api import start_api
-            start_api(server, settings)
+        sites = web_sites(settings)
+        if sites:
+            from robojam.live.webapp import WebApp
+            app = WebApp(server, sites, max_predictions=_number(settings, "api_max_predictions", int))
+            app.start()
+            server.web = app
     except RobojamError:
         server.close()
         close_midi(server)
         raise
     return server
+
+
+def web_sites(settings: dict) -> list:
+    """Where the web app listens: the page's port (--web) and the API's (--api), one site if they are one."""
+    from robojam.live.webapp import Site
+
+    if settings["api"] is None and (settings["tls_cert"] is not None or settings["tls_key"] is not None):
+        raise RobojamError("--tls-cert and --tls-key are for the HTTP API: give it a port with --api PORT")
+    sites = []
+    if settings["web"] is not None:
+        sites.append(Site(_host(settings, "web_host"), _number(settings, "web", int)))
+    if settings["api"] is not None:
+        api = Site(_host(settings, "api_host"), _number(settings, "api", int), page=False,
+                   tls=tls_context(_path(settings, "tls_cert"), _path(settings, "tls_key")))
+        same = sites and (sites[0].host, sites[0].port) == (api.host, api.port) and api.port != 0
+        sites = [Site(api.host, api.port, tls=api.tls)] if same else sites + [api]
+    return sites
+
+
+def _host(settings: dict, name: str) -> str:
+    host = settings[name] or settings["host"]
+    if not isinstance(host, str):
+        raise RobojamError(f"{name.replace('_', '-')} must be an address, not {shown(host)}")
+    return host
+
+
+def tls_context(cert: Path | None, key: Path | None):
+    """HTTPS's context from a PEM certificate and key, or None without either."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise RobojamError("HTTPS needs both --tls-cert and --tls-key")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(str(cert.expanduser()), str(key.expanduser()))
+    except FileNotFoundError as e:
+        raise RobojamError(f"{e.filename or cert}: no such file (--tls-cert, --tls-key)") from None
+    except (OSError, ssl.SSLError) as e:
+        raise RobojamError(f"cannot use {cert} and {key} for HTTPS ({getattr(e, 'reason', None) or e}); "
+                           "they must be a PEM certificate and its private key") from None
+    return context
 
 
 def describe(server: Server, settings: dict) -> list[str]:
@@ -167,10 +210,11 @@ def describe(server: Server, settings: dict) -> list[str]:
         lines.append("sending responses to " + ", ".join(f"{h}:{p}" for h, p in options.send))
     else:
         lines.append(f"sending responses to each performer's host on port {options.reply_port}")
-    if server.web is not None:
+    if settings["web"] is not None:
         lines.append(f"web page: {server.web.url()}  (open it on a phone or laptop on the same network)")
-    if server.api is not None:
-        lines.append(f"HTTP API: POST performances to {server.api.url()}  (RoboJam's API, as MicroJam calls it)")
+    if settings["api"] is not None:
+        lines.append(f"HTTP API: POST performances to {server.web.url(page=False)}  "
+                     "(RoboJam's API, as MicroJam calls it)")
     if settings["midi_out"]:
         lines.append(f"MIDI out: {settings['midi_out']}")
     if settings["midi_in"]:
@@ -212,5 +256,5 @@ def start_server(settings: dict, echo=print) -> None:
     finally:
         close_midi(server)
         echo("stopped: " + server.status_line())
-        if server.api is not None:
-            echo(server.api.summary())
+        if settings["api"] is not None:
+            echo(server.web.summary())
