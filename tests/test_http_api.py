@@ -48,8 +48,7 @@ def serving(model=None, settings: Settings | None = None, tls=None, **api_option
     """A running robojam server with its HTTP API on 127.0.0.1, an ephemeral port; yields (server, api, url)."""
     with running_server(settings=settings or Settings(), model=model) as (server, _, _):
         api = WebApp(server, [Site("127.0.0.1", 0, page=False, tls=tls)], **api_options)
-        api.start()
-        server.web = api
+        server.open(api)
         thread = api._thread
         yield server, api, api.url(page=False)
     thread.join(5)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from robojam import RobojamError
-from robojam import midi
+from robojam.live import midi
 from robojam.live.midi import MidiMapping, MidiTouchReader, MidiVoice, find_port, write_midi_file
 from robojam.core.performance import Performance, read_csv
 

@@ -39,8 +39,7 @@ def web(tmp_path):
     log = TouchLog(tmp_path / "logs")
     with running_server(log=log) as (server, _, _):
         bridge = WebApp(server, [Site("127.0.0.1", 0)])
-        bridge.start()
-        server.web = bridge
+        server.open(bridge)
         yield server, bridge, log
     bridge._thread.join(5)
     assert not bridge._thread.is_alive(), "the web bridge did not stop with the server"

@@ -87,7 +87,9 @@ class Server:
         self.report = StatusReport(self.counts, self.drops, lambda: len(self.performers),
                                    {"timing_error_us_p99": self.timing_errors, "feed_latency_us_p99": self.feed_latency},
                                    options.status_every, clock, adapter)
-        self.keyboard = None  # an open MIDI input, closed at shutdown
+        self.bridges: list = []  # robojam.live.bridge.Bridge: opened with open(), stopped by close()
+        if midi is not None:
+            self.bridges.append(midi)  # opened already; its stop sends notes off and closes its ports
         self.warnings = RateLimitedWarnings()  # about incoming traffic: one line per reason every few seconds
         self.models = ModelKeeper(
             model, Path(options.model_path) if options.model_path is not None else default_model_path(),
@@ -98,14 +100,16 @@ class Server:
     def address(self) -> tuple[str, int]:
         return self.transport.address
 
+    def open(self, bridge) -> None:
+        """Start a bridge (robojam.live.bridge) and route its performers' replies to it; close() stops it."""
+        bridge.start()
+        self.bridges.append(bridge)
+        self.outbox.bridges[bridge.scheme] = bridge
+
     @property
     def web(self):
-        """The browser bridge (robojam.live.webapp), stopped at shutdown; None without --web."""
-        return self.outbox.web
-
-    @web.setter
-    def web(self, bridge) -> None:
-        self.outbox.web = bridge
+        """The web app (robojam.live.webapp), None without --web or --api."""
+        return self.outbox.bridges.get("web")
 
     @property
     def performers(self) -> dict[str, Performer]:
@@ -251,8 +255,8 @@ class Server:
     def post(self, path: str, args: list, host: str = "midi") -> None:
         """Queue a message from another thread (it is handled on the server's thread).
 
-        ``host`` names the performer: "midi" for a MIDI keyboard, "web:ID" for
-        a browser connection (whose replies go back over its connection).
+        ``host`` names the performer as ``SCHEME:PEER`` (robojam.live.bridge): "midi" for a MIDI
+        keyboard, "web:ID" for a browser connection; replies go back through that scheme's bridge.
         """
         self.inbox.post(path, args, host)
 
@@ -288,13 +292,10 @@ class Server:
         self.close()
 
     def close(self) -> None:
-        """Notes off, inputs, web page, logs and sockets closed (also for a server never run)."""
-        if self.midi is not None:
-            self.midi.all_notes_off()
-        if self.keyboard is not None:
-            self.keyboard.close()
-        if self.web is not None:
-            self.web.stop()
+        """Bridges stopped, last opened first (MIDI's notes off last), logs and sockets closed (also for a
+        server never run)."""
+        while self.bridges:
+            self.bridges.pop().stop()
         self.logbook.close()
         self.transport.close()
         self.inbox.close()

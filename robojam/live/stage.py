@@ -103,12 +103,6 @@ def midi_api(settings: dict) -> str | None:
     return value
 
 
-def close_midi(server: Server) -> None:
-    """Close the MIDI output ports, once the server has sent its notes off (on JACK this lets them out)."""
-    if server.midi is not None and hasattr(server.midi, "close"):
-        server.midi.close()
-
-
 def midi_mapping(settings: dict):
     from robojam.live.midi import MidiMapping
 
@@ -141,18 +135,15 @@ def build_server(settings: dict) -> Server:
     try:
         if settings["midi_in"] or midi_virtual(settings):
             from robojam.live.midiparts import listen_to_keyboard
-            server.keyboard = listen_to_keyboard(str(settings["midi_in"]) if settings["midi_in"] else None,
-                                                 midi_mapping(settings), server.post,
-                                                 virtual=midi_virtual(settings), api=midi_api(settings))
+            server.open(listen_to_keyboard(str(settings["midi_in"]) if settings["midi_in"] else None,
+                                           midi_mapping(settings), server.post,
+                                           virtual=midi_virtual(settings), api=midi_api(settings)))
         sites = web_sites(settings)
         if sites:
             from robojam.live.webapp import WebApp
-            app = WebApp(server, sites, max_predictions=_number(settings, "api_max_predictions", int))
-            app.start()
-            server.web = app
+            server.open(WebApp(server, sites, max_predictions=_number(settings, "api_max_predictions", int)))
     except RobojamError:
         server.close()
-        close_midi(server)
         raise
     return server
 
@@ -254,7 +245,6 @@ def start_server(settings: dict, echo=print) -> None:
     try:
         server.serve_forever()
     finally:
-        close_midi(server)
         echo("stopped: " + server.status_line())
         if settings["api"] is not None:
             echo(server.web.summary())
