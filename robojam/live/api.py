@@ -1,18 +1,11 @@
-"""RoboJam's HTTP API, ``POST /api/predict``: what a request carries, what a response holds, and the
-predictions themselves (the aiohttp routes are in :mod:`robojam.live.webapp`).
+"""RoboJam's HTTP API, ``POST /api/predict``: the request's and response's formats, and the predictions
+(:mod:`robojam.live.webapp` serves it). MicroJam and RoboJam's scripts work with it unchanged.
 
-Request: the JSON body ``{"perf": "<CSV>"}``, whatever the Content-Type, or a form field ``perf``
-holding a JSON-encoded string. The CSV's header is ``time,x,y,z,moving``; rows are separated by
-newlines, ``", "`` or ``","``; ``time`` is seconds from the first touch. Only time, x and y are read:
-x and y are clamped to [0, 1] and the time between touches to [0, 5] s, as in training.
-
-Response: ``{"response": "<CSV>"}``, header ``time,x,y,z,moving``, ``\\n`` line ends, five numbers a
-row: ``z`` in points as MicroJam measures a touch's radius (robojam's dynamics scaled so that a touch
-moving a screen's width a second is RoboJam's 38.0), ``moving`` 0 on the first row and after every
-gap over 0.1 s (or a jump). About 5 s long, at most :data:`MAX_ROWS` rows.
-
-Each request gets an engine of its own from the server's current model, so requests share no state;
-with ``--seed`` a response depends only on the seed and the call.
+A request is JSON ``{"perf": "<CSV>"}`` whatever its Content-Type, or a form field ``perf`` holding a
+JSON string; the CSV (``time,x,y,z,moving``, rows after newlines, ``", "`` or ``","``) is cleaned as in
+training. The answer is ``{"response": "<CSV>"}``: about 5 s, at most :data:`MAX_ROWS` rows of five
+numbers, z in MicroJam's points. Each request plays a fresh engine of the current model; with
+``--seed`` the answer depends only on the seed and the call.
 """
 
 from __future__ import annotations

@@ -25,6 +25,18 @@ def parse_destination(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def lan_address() -> str:
+    """This machine's address on its local network, best guess; 127.0.0.1 when there is none."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 1))  # UDP connect sends nothing: it only picks a route
+        return probe.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
+    finally:
+        probe.close()
+
+
 class UdpTransport:
     """A bound, non-blocking UDP socket; socket troubles go to ``drops`` by reason."""
 

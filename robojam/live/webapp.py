@@ -1,18 +1,11 @@
 """robojam on the web: one aiohttp application on its own asyncio thread, beside the server's loop.
 
-It serves the browser touch instrument (``clients/web``) and its WebSocket at ``/ws``, which carries
-the OSC protocol's messages as JSON text frames (``{"address": "/robojam/touch", "args": [x, y, z]}``)
-both ways; RoboJam's HTTP API, ``POST /api/predict`` (:mod:`robojam.live.api`); and ``GET /status``,
-the server's figures as JSON. ``--web PORT`` serves all of them on one port; ``--api PORT`` serves the
-API and the status alone (over HTTPS with ``--tls-cert`` and ``--tls-key``), on a second port if both
-are given. Each WebSocket is one performer, host ``web:ID``; the server's thread hands it messages
-with :meth:`WebApp.send`, which never blocks.
-
-What aiohttp guards: a request line or header that is not HTTP (a 400), a client silent or trickling
-its headers (closed after :data:`IDLE_S`), a refused body's drain before close (its lingering), a body
-over :data:`MAX_BODY` (``client_max_size``), frames over :data:`MAX_FRAME` (closed, 1009). What the
-middlewares add: open CORS on the API, at most :data:`MAX_REQUESTS` API requests at once and
-:data:`PER_CLIENT` from any one address (a 503), each finished within :data:`DEADLINE_S` (a 408).
+It serves the browser touch instrument (``clients/web``) and its WebSocket at ``/ws`` (the OSC
+protocol's messages as JSON text frames, both ways; each connection is one performer, host ``web:ID``),
+RoboJam's HTTP API ``POST /api/predict`` (:mod:`robojam.live.api`) and ``GET /status`` (the server's
+figures as JSON). A :class:`Site` without the page serves the API and status alone (``--api``).
+aiohttp guards the HTTP itself (malformed requests, silent clients, body sizes, frame sizes); the
+middlewares add open CORS, a cap on API requests at once and from any one address, and a deadline.
 Nothing is printed per request: the counts are in :attr:`WebApp.counts` and the final line.
 """
 
@@ -23,7 +16,6 @@ import concurrent.futures
 import itertools
 import json
 import logging
-import socket
 import ssl
 import threading
 from collections import Counter, deque
@@ -38,6 +30,7 @@ from robojam import SOURCE_ROOT, RobojamError
 from robojam.live.api import BadRequest, Predictor
 from robojam.live.limits import LIMITS, LIVE_SETTINGS
 from robojam.live.models import model_names
+from robojam.live.transport import lan_address
 
 SOCKET_PATH, API_PATH, STATUS_PATH = "/ws", "/api/predict", "/status"
 SETTINGS_ADDRESS = "/robojam/web/settings"  # web only: the server's settings, sent on connect
@@ -53,8 +46,7 @@ IDLE_S = 10.0             # a connection silent (or still sending its headers) t
 DEADLINE_S = 30.0         # an API request's whole life, however slowly its client trickles
 LINGER_S = 1.0            # a refused body is read this long so that its client sees the answer
 CORS_MAX_AGE = "600"
-CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                 ".css": "text/css; charset=utf-8"}
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # Why API requests went unanswered, as counted.
 UNANSWERED = ("bad_request", "too_large", "busy", "refused", "timed_out", "errors")
 
@@ -103,12 +95,11 @@ class WebApp:
         self._runner: web.AppRunner | None = None
         self._lock = threading.Lock()
 
-    # --- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         """Listen on every site; returns once listening. RobojamError if a port cannot be had."""
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="robojam-web", daemon=True)
+        self._thread = threading.Thread(target=_run, args=(self._loop,), name="robojam-web", daemon=True)
         self._thread.start()
         try:
             asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(timeout=10)
@@ -178,7 +169,6 @@ class WebApp:
         others = ", ".join(f"{k.replace('_', ' ')} {self.counts[k]}" for k in UNANSWERED if self.counts[k])
         return f"HTTP API: {self.counts['responses']} response(s)" + (f"; not answered: {others}" if others else "")
 
-    # --- the WebSocket ----------------------------------------------------------------------
 
     def send(self, peer: str, address: str, args: list) -> None:
         """Queue a message for one connection; from any thread, never blocks, dropped if it is gone."""
@@ -250,7 +240,6 @@ class WebApp:
             pairs += [f.name, getattr(settings, f.name)]
         return pairs
 
-    # --- the page and the status ------------------------------------------------------------
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         file = self._client_file(request.match_info["name"]) if self._site(request).page else None
@@ -284,7 +273,6 @@ class WebApp:
         port = request.transport.get_extra_info("sockname")[1] if request.transport else None
         return next((s for s, (_, p) in zip(self.sites, self.addresses) if p == port), self.sites[0])
 
-    # --- the HTTP API -----------------------------------------------------------------------
 
     async def _api(self, request: web.Request) -> web.Response:
         if request.method == "OPTIONS":
@@ -322,7 +310,6 @@ class WebApp:
             headers["Access-Control-Allow-Private-Network"] = "true"
         return web.Response(status=204, headers=headers)
 
-    # --- the middlewares --------------------------------------------------------------------
 
     @web.middleware
     async def _errors(self, request: web.Request, handler) -> web.StreamResponse:
@@ -381,6 +368,17 @@ class WebApp:
                 return await handler(request)
         except TimeoutError:
             raise BadRequest(f"the request took over {self.deadline:g} s", 408) from None
+
+
+def _run(loop: asyncio.AbstractEventLoop) -> None:
+    """The app's thread: its loop until stopped, then what is left of its tasks cancelled, and closed."""
+    asyncio.set_event_loop(loop)
+    loop.run_forever()
+    leftovers = asyncio.all_tasks(loop)
+    for task in leftovers:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+    loop.close()
 
 
 class _Counting(logging.Handler):
@@ -442,15 +440,3 @@ def web_client_folder() -> Path:
     if installed is not None and (installed / "index.html").is_file():
         return installed
     return SOURCE_ROOT / "clients" / "web"
-
-
-def lan_address() -> str:
-    """This machine's address on its local network, best guess; 127.0.0.1 when there is none."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.connect(("10.255.255.255", 1))  # UDP connect sends nothing: it only picks a route
-        return probe.getsockname()[0]
-    except OSError:
-        return "127.0.0.1"
-    finally:
-        probe.close()
