@@ -75,7 +75,8 @@ def test_imports_run_one_way(module):
 
 
 def test_the_import_check_sees_lazy_and_package_imports():
-    source = "import numpy\ndef f():\n    from robojam.live.server import Server\nfrom robojam import RobojamError, live\n"
+    source = ("import numpy\ndef f():\n    from robojam.live.server import Server\n"
+              "from robojam import RobojamError, live\n")
     assert robojam_imports(source) == [(3, "robojam.live.server"), (4, "robojam.live")]
     assert "live" not in MAY_IMPORT[layer_of("robojam.core.anything")]
 

@@ -224,7 +224,8 @@ def test_no_ports_at_all_is_said(monkeypatch):
     monkeypatch.setattr(mido, "get_input_names", lambda: [])
     monkeypatch.setattr(midi.os.path, "exists", lambda path: path != midi.ALSA_SEQUENCER)
     monkeypatch.setattr(midi.sys, "platform", "linux")
-    with pytest.raises(RobojamError, match="no MIDI input ports at all, so none matches 'keys'.*/dev/snd/seq is missing"):
+    missing = "no MIDI input ports at all, so none matches 'keys'.*/dev/snd/seq is missing"
+    with pytest.raises(RobojamError, match=missing):
         midi.open_input("keys", callback=print)
 
 

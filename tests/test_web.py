@@ -287,7 +287,8 @@ def play_two_fingers(page) -> None:
     cdp = page.context.new_cdp_session(page)
     for step in range(6):
         fingers = [{"x": 80 + 20 * step, "y": 300, "id": 1}, {"x": 250, "y": 500 + 20 * step, "id": 2}]
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart" if step == 0 else "touchMove", "touchPoints": fingers})
+        kind = "touchStart" if step == 0 else "touchMove"
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": fingers})
         page.wait_for_timeout(20)
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
@@ -336,7 +337,8 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             drop_connections(bridge)
             page.wait_for_function("document.body.dataset.connection === 'disconnected'", timeout=5000)
             page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=5000)
-            wait_for(lambda: "web:2" in server.performers and server.performers["web:2"].session.settings.seconds == 2.5,
+            wait_for(lambda: "web:2" in server.performers
+                     and server.performers["web:2"].session.settings.seconds == 2.5,
                      what="the page to reconnect and re-apply its controls")
 
             play_two_fingers(page)

@@ -36,7 +36,7 @@ class Performance:
     events: np.ndarray
 
     def __post_init__(self):
-        self.events = np.asarray(self.events, dtype=np.float64).reshape(-1, len(COLUMNS))  # pragma: no mutate (numpy reads reshape(-2, n) as reshape(-1, n))
+        self.events = np.asarray(self.events, np.float64).reshape(-1, len(COLUMNS))  # pragma: no mutate (reshape-neg)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -55,12 +55,12 @@ class Performance:
         return np.column_stack([self.events[:, 1], self.events[:, 2], dt])
 
     @classmethod
-    def from_xy_dt(cls, xy_dt: np.ndarray, z: float | None = DEFAULT_Z, start: float = 0.0) -> "Performance":
+    def from_xy_dt(cls, xy_dt: np.ndarray, z: float | None = DEFAULT_Z, start: float = 0.0) -> Performance:
         """Build a performance from ``x, y, dt`` rows, inferring strokes from pauses and jumps.
 
         ``z`` is every touch's size, or None for robojam's dynamics (``touch_dynamics``).
         """
-        xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (numpy reads reshape(-2, 3) as reshape(-1, 3))
+        xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (reshape-neg)
         time = start + np.cumsum(xy_dt[:, 2])
         moving = stroke_continues(xy_dt)
         if z is None:
@@ -101,7 +101,7 @@ def starts_stroke(gap, jump):
 def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:
     """1 where an event continues the previous stroke, 0 where it starts a new one."""
     moving = np.zeros(len(xy_dt))
-    if len(xy_dt) > 1:  # pragma: no mutate (one row has no gap: the assignment below is empty either way)
+    if len(xy_dt) > 1:  # pragma: no mutate (empty-either-way)
         jump = np.hypot(np.diff(xy_dt[:, 0]), np.diff(xy_dt[:, 1]))
         moving[1:] = ~starts_stroke(xy_dt[1:, 2], jump)
     return moving
@@ -109,7 +109,7 @@ def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:
 
 def stroke_leaps(xy_dt: np.ndarray) -> np.ndarray:
     """The moves (dx, dy) from each stroke's last touch to the next stroke's first, (n, 2)."""
-    xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (integer rows leap alike; numpy reads reshape(-2, 3) as reshape(-1, 3))
+    xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (dtype-alike, reshape-neg)
     starts = stroke_continues(xy_dt)[1:] == 0
     return np.diff(xy_dt[:, :2], axis=0)[starts]
 
@@ -159,7 +159,7 @@ class CsvRows:
     def line_num(self) -> int:
         return self._rows.line_num
 
-    def __iter__(self) -> "CsvRows":
+    def __iter__(self) -> CsvRows:
         return self
 
     def __next__(self) -> list[str]:

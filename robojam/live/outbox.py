@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from typing import Callable
+from collections.abc import Callable
 
 from robojam.core.touchlog import ROBOJAM
 from robojam.live.bridge import Bridge, split_host

@@ -85,7 +85,8 @@ class Server:
         self.inbox = Inbox()  # messages from other threads: MIDI, the web page
         self._stopping = False
         self.report = StatusReport(self.counts, self.drops, lambda: len(self.performers),
-                                   {"timing_error_us_p99": self.timing_errors, "feed_latency_us_p99": self.feed_latency},
+                                   {"timing_error_us_p99": self.timing_errors,
+                                    "feed_latency_us_p99": self.feed_latency},
                                    options.status_every, clock, adapter)
         self.bridges: list = []  # robojam.live.bridge.Bridge: opened with open(), stopped by close()
         if midi is not None:

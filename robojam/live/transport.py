@@ -6,7 +6,7 @@ import socket
 import struct
 import time
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 from robojam import RobojamError
 

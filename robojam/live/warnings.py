@@ -14,7 +14,7 @@ import logging
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 MAX_LINE = 300  # characters of a library's log message shown
 

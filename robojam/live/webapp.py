@@ -46,7 +46,8 @@ IDLE_S = 10.0             # a connection silent (or still sending its headers) t
 DEADLINE_S = 30.0         # an API request's whole life, however slowly its client trickles
 LINGER_S = 1.0            # a refused body is read this long so that its client sees the answer
 CORS_MAX_AGE = "600"
-CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                 ".css": "text/css; charset=utf-8"}
 # Why API requests went unanswered, as counted.
 UNANSWERED = ("bad_request", "too_large", "busy", "refused", "timed_out", "errors")
 
@@ -246,7 +247,8 @@ class WebApp:
         if file is None:
             raise web.HTTPNotFound(text="Not found\n")
         return web.Response(body=file.read_bytes(), headers={
-            "Content-Type": CONTENT_TYPES[file.suffix], "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+            "Content-Type": CONTENT_TYPES[file.suffix], "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff"})
 
     def _client_file(self, name: str) -> Path | None:
         """The file a URL path names, only if it is one of the page's own files."""

@@ -240,7 +240,7 @@ def play_call_and_respond(port: int, inbox: socket.socket, round_: int, seconds:
         while time.monotonic() < stop:
             try:
                 data = inbox.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if any(m.address == "/robojam/response/end" for m in parse_datagram(data)):
                 return
