@@ -158,7 +158,7 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, temperatures, s
         plot_performances([("call", performance), ("response", result)], plot_path)
         click.echo(f"{plot_path}: call and response drawn")
     if midi_path:
-        from robojam.live.midi import write_midi_file
+        from robojam.live.midi_touch import write_midi_file
         write_midi_file(result, midi_path)
         click.echo(f"{midi_path}: response as MIDI")
 
@@ -537,7 +537,7 @@ def serve(config_path, preset, **options):
     The protocol is in server/PROTOCOL.md (or run `robojam protocol`).
     Ctrl-C or SIGTERM stops cleanly: all MIDI notes off, logs closed.
     """
-    from robojam.live.stage import start_server
+    from robojam.live.assemble import start_server
 
     settings = _merge_serve_settings(config_path, preset, options)
     start_server(settings, echo=click.echo)

@@ -557,7 +557,7 @@ config_texts = st.one_of(
 def check_settings(settings: dict) -> None:
     """Everything `robojam serve` reads from its merged settings before it opens anything."""
     from robojam.live.adapters import Adapter
-    from robojam.live.stage import _number, _path, midi_mapping, server_options, session_settings
+    from robojam.live.assemble import _number, _path, midi_mapping, server_options, session_settings
 
     session_settings(settings)
     server_options(settings)

@@ -151,7 +151,7 @@ def as_python_osc_logs(tag: str) -> None:
 
 def test_library_logs_go_through_robojams_rate_limited_warnings():
     """python-osc logs on the root logger with logging.warning(), once per tag or element it skips."""
-    from robojam.live.warnings import RateLimitedLogHandler, RateLimitedWarnings, route_library_logs
+    from robojam.live.console import RateLimitedLogHandler, RateLimitedWarnings, route_library_logs
 
     lines = []
     warnings = RateLimitedWarnings(period_s=5.0, clock=lambda: now, write=lines.append)
@@ -215,7 +215,7 @@ def test_one_table_of_limits_for_the_cli_config_files_osc_the_page_and_the_refer
     from robojam.cli import SERVE_DEFAULTS, main
     from robojam.live.limits import LIMITS, LIVE_SETTINGS
     from robojam.live.protocol import reference
-    from robojam.live.stage import _number, session_settings
+    from robojam.live.assemble import _number, session_settings
 
     serve_options = {p.name: p for p in main.commands["serve"].params}
     for name, limit in LIMITS.items():

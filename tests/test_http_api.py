@@ -214,7 +214,7 @@ def test_beyond_the_prediction_limit_a_503(shipped):
 def test_the_current_model_answers(api):
     server, api_, url = api
     before = api_.predictor.engine()
-    server.models.model = random_model(units=8)            # as robojam.live.models.ModelKeeper does on a change
+    server.models.model = random_model(units=8)            # as robojam.live.model_switch.ModelKeeper does on a change
     after = api_.predictor.engine()
     assert before.model is not server.model and after.model is server.model
     assert predict(url, call_csv())[0] == 200
@@ -413,7 +413,7 @@ def certificate(tmp_path_factory):
 
 
 def test_https_with_a_certificate(shipped, certificate, capfd):
-    from robojam.live.stage import tls_context
+    from robojam.live.assemble import tls_context
 
     cert, key = certificate
     with serving(shipped, tls=tls_context(cert, key)) as (_, api, url):
@@ -445,7 +445,7 @@ def settings_with(**values) -> dict:
 
 
 def test_serve_starts_and_stops_the_api(shipped):
-    from robojam.live.stage import build_server, describe
+    from robojam.live.assemble import build_server, describe
 
     server = build_server(settings_with(api=0))
     try:
@@ -462,7 +462,7 @@ def test_serve_starts_and_stops_the_api(shipped):
 
 
 def test_api_settings_are_checked(tmp_path, certificate):
-    from robojam.live.stage import build_server
+    from robojam.live.assemble import build_server
 
     cert, key = certificate
     for values, message in [({"tls_cert": str(cert)}, "--api PORT"),

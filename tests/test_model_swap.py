@@ -12,7 +12,7 @@ import pytest
 from oscpeer import running_server
 from robojam.core.engine import Engine
 from robojam.core.modelfile import save_model
-from robojam.live.models import model_path, trusted_host
+from robojam.live.model_switch import model_path, trusted_host
 from robojam.live.session import Session, Settings
 from synthetic import random_model, synthetic_performance
 

@@ -214,8 +214,8 @@ class RecordingPort:
 
 
 def test_midi_plays_the_response_and_all_notes_off_at_shutdown():
-    from robojam.live.midi import MidiMapping
-    from robojam.live.midiparts import MidiParts
+    from robojam.live.midi_touch import MidiMapping
+    from robojam.live.midi_bridge import MidiParts
 
     port = RecordingPort()
     parts = MidiParts(port, MidiMapping(), channel=0, echo_channel=1)
@@ -239,7 +239,7 @@ def test_midi_plays_the_response_and_all_notes_off_at_shutdown():
 
 
 def test_a_midi_keyboard_plays_the_performer_part():
-    from robojam.live.midi import MidiMapping, MidiTouchReader
+    from robojam.live.midi_touch import MidiMapping, MidiTouchReader
     import mido
 
     reader = MidiTouchReader(MidiMapping())

@@ -1,11 +1,11 @@
 """The range of every numeric setting of ``robojam serve``, in one table.
 
 The command line (click's ranges, :mod:`robojam.cli`), config files and
-presets (:mod:`robojam.live.stage`), the OSC controls (through
+presets (:mod:`robojam.live.assemble`), the OSC controls (through
 :class:`robojam.live.session.Settings`), the browser page (sent the table when
 it connects) and the protocol reference (:mod:`robojam.live.protocol`) all
 read ``LIMITS``, so a value one of them refuses none of the others takes.
-The MIDI settings keep theirs with the MIDI mapping (:mod:`robojam.live.midi`).
+The MIDI settings keep theirs with the MIDI mapping (:mod:`robojam.live.midi_touch`).
 Standard library only: the command line imports it before anything else.
 """
 

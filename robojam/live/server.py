@@ -28,7 +28,7 @@ from robojam.core.engine import Engine
 from robojam.core.modelfile import Model, default_model_path
 from robojam.core.touchlog import PERFORMER
 from robojam.live.logwriter import LogKeeper, TouchLog
-from robojam.live.models import ModelKeeper
+from robojam.live.model_switch import ModelKeeper
 from robojam.live.inbox import Inbox
 from robojam.live.osc import OscError, parse_datagram
 from robojam.live.outbox import Outbox
@@ -38,7 +38,7 @@ from robojam.live.schedule import OutputSchedule
 from robojam.live.session import Session, Settings
 from robojam.live.status import StatusReport
 from robojam.live.transport import UdpTransport
-from robojam.live.warnings import RateLimitedWarnings
+from robojam.live.console import RateLimitedWarnings
 
 PACKETS_PER_TURN = 64       # datagrams read before deadlines are checked again
 TIMING_SAMPLES = 20000      # recent outputs and touches the status percentiles cover
@@ -147,7 +147,7 @@ class Server:
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, lambda *_: self.inbox.run_soon(self.reload_model))
 
-    # --- the model (robojam.live.models) ------------------------------------------
+    # --- the model (robojam.live.model_switch) ------------------------------------------
 
     @property
     def model(self) -> Model:

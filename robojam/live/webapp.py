@@ -29,7 +29,7 @@ from aiohttp import WSMsgType, web
 from robojam import SOURCE_ROOT, RobojamError
 from robojam.live.api import BadRequest, Predictor
 from robojam.live.limits import LIMITS, LIVE_SETTINGS
-from robojam.live.models import model_names
+from robojam.live.model_switch import model_names
 from robojam.live.transport import lan_address
 
 SOCKET_PATH, API_PATH, STATUS_PATH = "/ws", "/api/predict", "/status"

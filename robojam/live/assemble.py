@@ -14,7 +14,7 @@ from robojam.live.limits import LIMITS, shown
 from robojam.live.server import Server, ServerOptions
 from robojam.live.session import Settings
 from robojam.live.transport import parse_destination
-from robojam.live.warnings import RateLimitedWarnings, route_library_logs
+from robojam.live.console import RateLimitedWarnings, route_library_logs
 
 
 def _number(settings: dict, name: str, kind=float):
@@ -70,7 +70,7 @@ def open_midi(settings: dict):
     virtual, api = midi_virtual(settings), midi_api(settings)
     if not settings["midi_out"] and not virtual:
         return None
-    from robojam.live.midiparts import MidiParts
+    from robojam.live.midi_bridge import MidiParts
 
     echo = settings["midi_echo_channel"]
     return MidiParts.open(str(settings["midi_out"]) if settings["midi_out"] else None, midi_mapping(settings),
@@ -85,7 +85,7 @@ def midi_virtual(settings: dict) -> str | None:
     if value is None or value is False:
         return None
     if value is True:
-        from robojam.live.midi import VIRTUAL_PORT_NAME
+        from robojam.live.midi_touch import VIRTUAL_PORT_NAME
         return VIRTUAL_PORT_NAME
     if not isinstance(value, str) or not value.strip():
         raise RobojamError(f"midi-virtual must be a port name (or true for 'robojam'), not {value!r}")
@@ -97,14 +97,14 @@ def midi_api(settings: dict) -> str | None:
     value = settings["midi_api"]
     if value is None:
         return None
-    from robojam.live.midi import MIDI_APIS
+    from robojam.live.midi_touch import MIDI_APIS
     if value not in MIDI_APIS:
         raise RobojamError(f"midi-api must be one of {', '.join(MIDI_APIS)}, not {value!r}")
     return value
 
 
 def midi_mapping(settings: dict):
-    from robojam.live.midi import MidiMapping
+    from robojam.live.midi_touch import MidiMapping
 
     return MidiMapping(scale=str(settings["scale"]), root=_number(settings, "root", int),
                        octaves=_number(settings, "octaves", int), cc=_number(settings, "cc", int))
@@ -134,7 +134,7 @@ def build_server(settings: dict) -> Server:
         raise
     try:
         if settings["midi_in"] or midi_virtual(settings):
-            from robojam.live.midiparts import listen_to_keyboard
+            from robojam.live.midi_bridge import listen_to_keyboard
             server.open(listen_to_keyboard(str(settings["midi_in"]) if settings["midi_in"] else None,
                                            midi_mapping(settings), server.post,
                                            virtual=midi_virtual(settings), api=midi_api(settings)))
@@ -225,7 +225,7 @@ def describe_midi_ports(settings: dict) -> list[str]:
     virtual, api = midi_virtual(settings), midi_api(settings)
     lines = [f"MIDI API: {api}"] if api else []
     if virtual:
-        from robojam.live.midi import MIDI_APIS, api_in_use
+        from robojam.live.midi_touch import MIDI_APIS, api_in_use
         lines.append(f"MIDI ports of its own, both called {virtual!r}: robojam's part goes out of one, "
                      "notes played into the other are a performer")
         if api_in_use(api) == MIDI_APIS["jack"]:

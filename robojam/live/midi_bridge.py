@@ -1,14 +1,14 @@
 """The server's MIDI: robojam's part (and optionally the performer's) on output ports,
 and MIDI keyboards (or a DAW playing into robojam's own input port) as a performer.
 
-This adapts :mod:`robojam.live.midi`'s voices to the server's events; the server
+This adapts :mod:`robojam.live.midi_touch`'s voices to the server's events; the server
 calls it on its own thread, MIDI input arrives on mido's and is posted over.
 """
 
 from __future__ import annotations
 
 from robojam import RobojamError
-from robojam.live.midi import (
+from robojam.live.midi_touch import (
     MidiMapping, MidiTouchReader, MidiVoice, open_input, open_output, open_virtual_input, open_virtual_output,
 )
 from robojam.live.session import Output
