@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 from oscpeer import running_server
 from robojam import RobojamError
 from robojam.core.touchlog import read_log
-from robojam.live.limits import LIMITS
+from robojam.live.knobs import RANGES
 from robojam.live.logwriter import TouchLog
 from robojam.live.webapp import OUTBOX_SIZE, Site, WebApp, _Client, parse_message, web_client_folder
 
@@ -158,7 +158,7 @@ def test_the_page_starts_from_the_servers_settings(web):
     assert settings == {"mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 1.0, "threshold": 0.3,
                         "model": "default", "models": ["default"]}  # the shipped model, under models/
     assert hello["args"][0] == "limits"  # first, so the sliders keep to them before taking values
-    assert limits == {name: [LIMITS[name].low, LIMITS[name].high] for name in ("temp", "sigma_temp", "seconds",
+    assert limits == {name: [RANGES[name].low, RANGES[name].high] for name in ("temp", "sigma_temp", "seconds",
                                                                                "threshold")}
 
 
@@ -314,7 +314,7 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=10000)
             for name in ("temp", "sigma_temp", "seconds", "threshold"):  # the sliders keep to the server's ranges
                 low, high = page.eval_on_selector(f"#{name}", "i => [Number(i.min), Number(i.max)]")
-                assert LIMITS[name].low <= low <= high <= LIMITS[name].high, name
+                assert RANGES[name].low <= low <= high <= RANGES[name].high, name
 
             play_stroke(page)
             sent = page.evaluate("window.robojam.touchesSent")

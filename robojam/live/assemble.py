@@ -10,7 +10,8 @@ from pathlib import Path
 
 from robojam import RobojamError
 from robojam.core.modelfile import load_model
-from robojam.live.limits import LIMITS, shown
+from robojam.live.knobs import RANGES, SERVE
+from robojam.live.limits import shown
 from robojam.live.server import Server, ServerOptions
 from robojam.live.session import Settings
 from robojam.live.transport import parse_destination
@@ -22,8 +23,8 @@ def _number(settings: dict, name: str, kind=float):
     value = settings[name]
     if value is None:
         return None
-    if name in LIMITS:
-        return kind(LIMITS[name].check(name.replace("_", "-"), value))
+    if name in RANGES:
+        return kind(RANGES[name].check(name.replace("_", "-"), value))
     try:
         fits = math.isfinite(value) and (kind is not int or value == int(value))
     except (TypeError, OverflowError, ValueError):
@@ -110,8 +111,17 @@ def midi_mapping(settings: dict):
                        octaves=_number(settings, "octaves", int), cc=_number(settings, "cc", int))
 
 
+def check_choices(settings: dict) -> None:
+    """Each setting with choices (robojam.live.knobs) holds one of them, or nothing."""
+    for name, knob in SERVE.items():
+        value = settings.get(name)
+        if knob.choices and value is not None and value not in knob.choices:
+            raise RobojamError(f"{knob.option[2:]} must be one of {', '.join(knob.choices)}, not {shown(value)}")
+
+
 def build_server(settings: dict) -> Server:
     """A ready server (socket bound, logs open) from merged settings; raises RobojamError."""
+    check_choices(settings)
     model = load_model(_path(settings, "model"))
     session = session_settings(settings)
     options = server_options(settings)

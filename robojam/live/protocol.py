@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 
 from robojam import RobojamError
-from robojam.live.limits import LIMITS, MAX_SESSION_ID
+from robojam.live.knobs import DEFAULTS, RANGES
+from robojam.live.limits import MAX_SESSION_ID
 from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
 
 POSITION_SLACK = 0.5  # x, y this far outside [0, 1] are clipped; further out, dropped
@@ -154,25 +155,30 @@ def mode(server, key, values, timetag, now):
     _setting("mode", values[0], server, key, now)
 
 
-@address("/robojam/temp", Arg("temp", "f", f"mixture-weight temperature, {LIMITS['temp'].text()} (default 1.0)"))
+def _live(name: str, what: str = "") -> str:
+    """A live control's range and default, as robojam.live.knobs declares them."""
+    return f"{what}{RANGES[name].text()} (default {DEFAULTS[name]})"
+
+
+@address("/robojam/temp", Arg("temp", "f", _live("temp", "mixture-weight temperature, ")))
 def temp(server, key, values, timetag, now):
     """Mixture-weight temperature: lower picks the likeliest gesture more often."""
     _setting("temp", values[0], server, key, now)
 
 
-@address("/robojam/sigma_temp", Arg("sigma_temp", "f", f"variance scale, {LIMITS['sigma_temp'].text()} (default 1.0)"))
+@address("/robojam/sigma_temp", Arg("sigma_temp", "f", _live("sigma_temp", "variance scale, ")))
 def sigma_temp(server, key, values, timetag, now):
     """Scales each mixture component's variance: lower is tighter and smoother."""
     _setting("sigma_temp", values[0], server, key, now)
 
 
-@address("/robojam/seconds", Arg("seconds", "f", f"{LIMITS['seconds'].text()} (default 5.0)"))
+@address("/robojam/seconds", Arg("seconds", "f", _live("seconds", "")))
 def seconds(server, key, values, timetag, now):
     """Length of a response in seconds."""
     _setting("seconds", values[0], server, key, now)
 
 
-@address("/robojam/threshold", Arg("threshold", "f", f"{LIMITS['threshold'].text()} (default 1.5)"))
+@address("/robojam/threshold", Arg("threshold", "f", _live("threshold", "")))
 def threshold(server, key, values, timetag, now):
     """Seconds of silence from the performer before robojam responds."""
     _setting("threshold", values[0], server, key, now)

@@ -30,6 +30,7 @@ from robojam.core.touchlog import PERFORMER
 from robojam.live.logwriter import LogKeeper, TouchLog
 from robojam.live.model_switch import ModelKeeper
 from robojam.live.inbox import Inbox
+from robojam.live.knobs import DEFAULTS
 from robojam.live.osc import OscError, parse_datagram
 from robojam.live.outbox import Outbox
 from robojam.live.protocol import ADDRESSES, BadMessage
@@ -46,17 +47,19 @@ TIMING_SAMPLES = 20000      # recent outputs and touches the status percentiles 
 
 @dataclass
 class ServerOptions:
-    host: str = "127.0.0.1"
-    port: int = 5000
-    reply_port: int = 5001
+    """The server's own settings; their defaults (and ranges, help) are robojam.live.knobs'."""
+
+    host: str = DEFAULTS["host"]
+    port: int = DEFAULTS["port"]
+    reply_port: int = DEFAULTS["reply_port"]
     send: list[tuple[str, int]] = field(default_factory=list)
-    max_sessions: int = 16
-    session_timeout: float = 600.0
+    max_sessions: int = DEFAULTS["max_sessions"]
+    session_timeout: float = DEFAULTS["session_timeout"]
     touch_rate: float = 250.0   # touches a second a performer may send; more are dropped
-    status_every: float = 10.0  # seconds between status lines (0: never)
-    seed: int | None = None
-    model_path: Path | None = None   # the model's folder, re-read on SIGHUP (None: the shipped one)
-    models_dir: Path = Path("models")  # where models named over the network are found
+    status_every: float = DEFAULTS["status_every"]
+    seed: int | None = DEFAULTS["seed"]
+    model_path: Path | None = DEFAULTS["model"]   # the model's folder, re-read on SIGHUP (None: the shipped one)
+    models_dir: Path = Path(DEFAULTS["models_dir"])  # where models named over the network are found
 
 
 class Server:

@@ -29,9 +29,9 @@ from robojam import RobojamError
 from robojam.core.engine import Engine
 from robojam.core.corpus import MAX_DT
 from robojam.core.performance import starts_stroke, stroke_accent, touch_dynamics
-from robojam.live.limits import LIMITS, LIVE_SETTINGS, shown
+from robojam.live.knobs import DEFAULTS, LIVE, MODES, RANGES
+from robojam.live.limits import shown
 
-MODES = ("call-and-response", "duet")
 # Response touches are generated this far ahead of their deadlines.
 LOOKAHEAD_S = 0.25
 DEFAULT_Z = 0.5
@@ -42,23 +42,23 @@ HISTORY_TOUCHES = 512
 @dataclass
 class Settings:
     """The live controls of a session (each is an OSC control and a CLI option), in the ranges of
-    ``robojam.live.limits.LIMITS``."""
+    ``robojam.live.knobs.RANGES``, starting from their declared defaults."""
 
-    mode: str = "call-and-response"
-    temp: float = 1.0
-    sigma_temp: float = 1.0
-    seconds: float = 5.0
-    threshold: float = 1.5
+    mode: str = DEFAULTS["mode"]
+    temp: float = DEFAULTS["temp"]
+    sigma_temp: float = DEFAULTS["sigma_temp"]
+    seconds: float = DEFAULTS["seconds"]
+    threshold: float = DEFAULTS["threshold"]
 
     def __post_init__(self):
         self.validate()
 
     def validate(self) -> None:
-        """RobojamError unless every setting is in range (``robojam.live.limits.LIMITS``)."""
+        """RobojamError unless every setting is in range (``robojam.live.knobs.RANGES``)."""
         if not isinstance(self.mode, str) or self.mode not in MODES:
             raise RobojamError(f"mode must be one of {', '.join(MODES)}, not {shown(self.mode)}")
-        for name in LIVE_SETTINGS:
-            LIMITS[name].check(name, getattr(self, name))
+        for name in LIVE:
+            RANGES[name].check(name, getattr(self, name))
 
     def changed(self, name: str, value) -> Settings:
         """A copy with one setting changed, validated."""

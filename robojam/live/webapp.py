@@ -28,7 +28,7 @@ from aiohttp import WSMsgType, web
 
 from robojam import SOURCE_ROOT, RobojamError
 from robojam.live.api import BadRequest, Predictor
-from robojam.live.limits import LIMITS, LIVE_SETTINGS
+from robojam.live.knobs import DEFAULTS, LIVE, RANGES
 from robojam.live.model_switch import model_names
 from robojam.live.transport import lan_address
 
@@ -38,7 +38,7 @@ MAX_FRAME = 4096          # bytes: a touch is ~60; anything much bigger is not r
 OUTBOX_SIZE = 256         # messages queued per connection (~4 s of touches) before the oldest go
 CLOSE_FLUSH_S = 0.5       # at shutdown, time given to send what is queued (the final response/end)
 MAX_BODY = 256 * 1024     # bytes: a MicroJam performance is ~10 kB; this is ~20,000 touches
-MAX_PREDICTIONS = 4       # predictions running at once (they are CPU-bound); the rest wait
+MAX_PREDICTIONS = DEFAULTS["api_max_predictions"]  # predictions at once (CPU-bound); the rest wait
 QUEUE_WAIT_S = 5.0        # how long a request waits for a prediction slot before its 503
 MAX_REQUESTS = 64         # API requests in flight at once; more get a 503
 PER_CLIENT = 16           # of those, from any one address: one host cannot hold the API's capacity
@@ -232,9 +232,9 @@ class WebApp:
 
     def _settings(self) -> list:
         """The server's settings as name-value pairs, so the page's controls start where the server does;
-        first the ranges its sliders must keep to (robojam.live.limits), as {name: [low, high]}."""
+        first the ranges its sliders must keep to (robojam.live.knobs), as {name: [low, high]}."""
         settings = self.server.settings
-        limits = {name: [LIMITS[name].low, LIMITS[name].high] for name in LIVE_SETTINGS}
+        limits = {name: [RANGES[name].low, RANGES[name].high] for name in LIVE}
         pairs: list = ["limits", limits, "models", model_names(self.server.options.models_dir),
                        "model", self.server.model_path.name]
         for f in fields(settings):
