@@ -29,6 +29,22 @@ def _limited(name: str) -> click.ParamType:
     return click.FloatRange(limit.low, limit.high)
 
 
+class ModelFolder(click.Path):
+    """A model folder, or ``default``: the shipped model by its name (unless a folder here is called that)."""
+
+    def __init__(self):
+        super().__init__(path_type=Path)
+
+    def convert(self, value, param, ctx):
+        if str(value) == "default" and not Path("default").is_dir():
+            from robojam.core.modelfile import default_model_path
+            return default_model_path()
+        return super().convert(value, param, ctx)
+
+
+MODEL = ModelFolder()
+
+
 def _fail(error: Exception) -> None:
     raise click.ClickException(str(error))
 
@@ -124,7 +140,7 @@ def main():
 @click.argument("call", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the response performance (CSV).")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--model", "model_path", type=MODEL, help=MODEL_HELP)
 @click.option("--seconds", type=_limited("seconds"), default=5.0, show_default=True,
               help="Length of the response in seconds.")
 @click.option("--temp", type=_limited("temp"), default=1.0, show_default=True,
@@ -256,7 +272,7 @@ def train(data, output, base_path, include_responses, **given):
 
 @main.command(name="eval")
 @click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--model", "model_path", type=MODEL, help=MODEL_HELP)
 @click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True,
               help="Score only this split of DATA (by content hash, as in training).")
 @click.option("--yardstick", is_flag=True,
@@ -354,7 +370,7 @@ def plot(performances, output):
 
 
 @main.command()
-@click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--model", "model_path", type=MODEL, help=MODEL_HELP)
 @click.option("--steps", type=click.IntRange(100, 1_000_000), default=5000, show_default=True,
               help="Engine steps to time.")
 @click.option("--no-keras", is_flag=True, help="Skip the Keras reference (model(x) per step).")
@@ -467,7 +483,7 @@ def _serve_options(command):
     return command
 
 
-KNOB_TYPES = {"path": click.Path(path_type=Path), "dir": click.Path(file_okay=False, path_type=Path),
+KNOB_TYPES = {"model": MODEL, "path": click.Path(path_type=Path), "dir": click.Path(file_okay=False, path_type=Path),
               "file": click.Path(dir_okay=False, path_type=Path)}
 
 
@@ -558,7 +574,7 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("model_path", metavar="MODEL", type=MODEL)
 @click.option("--shape", type=click.FloatRange(*TEMPERATURE_LIMITS),
               help="Set the shape temperature: scales the variance of the movement (below 1: smoother strokes).")
 @click.option("--rhythm", type=click.FloatRange(*TEMPERATURE_LIMITS),

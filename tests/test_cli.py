@@ -9,6 +9,7 @@ import numpy as np
 import click
 import pytest
 
+from robojam import SOURCE_ROOT
 from robojam.core.performance import read_csv
 from synthetic import synthetic_corpus
 from test_corpus import raw_corpus_file
@@ -156,3 +157,21 @@ def test_bench_times_the_litert_reference_in_the_same_run():
     result = json.loads(run.stdout)
     assert result["litert_step_ms_median"] > 0 and result["litert_step_ms_p99"] >= result["litert_step_ms_median"]
     assert result["litert_over_engine_ratio"] == result["litert_step_ms_median"] / result["step_ms_median"]
+
+
+def test_the_shipped_model_by_its_name_default(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from robojam.cli import main
+    from robojam.live.assemble import _model
+
+    monkeypatch.chdir(tmp_path)   # no folder called default here
+    runner = CliRunner()
+    shown = runner.invoke(main, ["temperatures", "default"])
+    assert shown.exit_code == 0 and "shape temp" in shown.output, shown.output
+    answered = runner.invoke(main, ["respond", str(SOURCE_ROOT / "examples" / "call.csv"), "-o", "r.csv",
+                                    "--model", "default", "--seed", "1"])
+    assert answered.exit_code == 0 and (tmp_path / "r.csv").exists(), answered.output
+    assert _model({"model": "default"}) is None
+    (tmp_path / "default").mkdir()   # a folder of that name wins, as for /robojam/model
+    assert runner.invoke(main, ["temperatures", "default"]).exit_code == 1

@@ -355,3 +355,17 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             browser.close()
     assert not errors, errors
     assert bridge.counts["bad_frames"] == 0 and not server.drops
+
+
+def test_the_start_up_line_says_how_to_open_the_page_to_the_network():
+    from robojam.cli import SERVE_DEFAULTS
+    from robojam.live.assemble import build_server, describe
+
+    for host, hint in [("127.0.0.1", "add --web-host 0.0.0.0"), ("0.0.0.0", "on the same network")]:
+        settings = dict(SERVE_DEFAULTS, host="127.0.0.1", port=0, no_log=True, web=0, web_host=host)
+        server = build_server(settings)
+        try:
+            line = next(line for line in describe(server, settings) if line.startswith("web page:"))
+        finally:
+            server.close()
+        assert hint in line, line

@@ -45,6 +45,12 @@ def _path(settings: dict, name: str) -> Path | None:
     return Path(value)
 
 
+def _model(settings: dict) -> Path | None:
+    """The model folder; ``default`` names the shipped one (None), as over the network."""
+    path = _path(settings, "model")
+    return None if path is not None and str(path) == "default" and not path.is_dir() else path
+
+
 def session_settings(settings: dict) -> Settings:
     return Settings(mode=str(settings["mode"]), temp=_number(settings, "temp"),
                     sigma_temp=_number(settings, "sigma_temp"), seconds=_number(settings, "seconds"),
@@ -62,7 +68,7 @@ def server_options(settings: dict) -> ServerOptions:
         reply_port=_number(settings, "reply_port", int), send=[parse_destination(s) for s in sends],
         max_sessions=_number(settings, "max_sessions", int), session_timeout=_number(settings, "session_timeout"),
         status_every=_number(settings, "status_every"), seed=_number(settings, "seed", int),
-        model_path=_path(settings, "model"), models_dir=_path(settings, "models_dir") or Path("models"),
+        model_path=_model(settings), models_dir=_path(settings, "models_dir") or Path("models"),
     )
 
 
@@ -122,7 +128,7 @@ def check_choices(settings: dict) -> None:
 def build_server(settings: dict) -> Server:
     """A ready server (socket bound, logs open) from merged settings; raises RobojamError."""
     check_choices(settings)
-    model = load_model(_path(settings, "model"))
+    model = load_model(_model(settings))
     session = session_settings(settings)
     options = server_options(settings)
     adapter = None
@@ -212,7 +218,7 @@ def describe(server: Server, settings: dict) -> list[str]:
     else:
         lines.append(f"sending responses to each performer's host on port {options.reply_port}")
     if settings["web"] is not None:
-        lines.append(f"web page: {server.web.url()}  (open it on a phone or laptop on the same network)")
+        lines += web_lines(server.web.url(), _host(settings, "web_host"))
     if settings["api"] is not None:
         lines.append(f"HTTP API: POST performances to {server.web.url(page=False)}  "
                      "(RoboJam's API, as MicroJam calls it)")
@@ -228,6 +234,14 @@ def describe(server: Server, settings: dict) -> list[str]:
     lines.append(f"mode {s.mode}, threshold {s.threshold} s, responses of {s.seconds} s, "
                  f"temp {s.temp}, sigma-temp {s.sigma_temp}; Ctrl-C to stop")
     return lines
+
+
+def web_lines(url: str, host: str) -> list[str]:
+    """Where the page is, and on loopback how to open it to phones, which cannot reach this machine's 127.0.0.1."""
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return [f"web page: {url}  (this machine only: add --web-host 0.0.0.0 to open it to phones and laptops "
+                "on the same network)"]
+    return [f"web page: {url}  (open it on a phone or laptop on the same network)"]
 
 
 def describe_midi_ports(settings: dict) -> list[str]:

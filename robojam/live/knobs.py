@@ -20,12 +20,13 @@ PORT = Limit(0, 65535, integer=True)
 MODES = ("call-and-response", "duet")
 SCALES = ("chromatic", "major", "minor", "pentatonic", "minor-pentatonic", "blues", "whole-tone")
 MIDI_APIS = ("alsa", "jack", "coremidi", "winmm")
-MODEL_HELP = "Model folder (holding model.json and weights.npz); default: the shipped model."
+MODEL_HELP = ("Model folder (holding model.json and weights.npz), or default: the shipped model "
+              "[default: default].")
 
 
 @dataclass(frozen=True)
 class Knob:
-    """One setting: ``kind`` is number, text, path, dir, file, list, flag or table (config files only)."""
+    """One setting: ``kind`` is number, text, model, path, dir, file, list, flag or table (config files only)."""
 
     name: str
     default: object
@@ -47,7 +48,7 @@ def _knobs(*knobs: Knob) -> dict[str, Knob]:
 
 
 SERVE: dict[str, Knob] = _knobs(
-    Knob("model", None, MODEL_HELP + " SIGHUP reads it again.", "path"),
+    Knob("model", None, MODEL_HELP + " SIGHUP reads it again.", "model"),
     Knob("models_dir", "models", "Folder of models a performer may switch to by name (/robojam/model NAME).", "dir"),
     Knob("host", "127.0.0.1", "Address to listen on; 0.0.0.0 opens robojam to the local network.", "text"),
     Knob("port", 5000, "UDP port to listen on for OSC.", range=PORT),
