@@ -54,7 +54,7 @@ def pytest_configure(config):
             "pip install -e . to develop, reinstall, or set ROBOJAM_TEST_INSTALLED=1 to test the installed copy")
 
 
-# The quick lane (`pytest -m quick`, README "Development"): the tests that need only the light install's
+# The quick lane (`pytest -m quick`, docs/development.md): the tests that need only the light install's
 # code (the numpy core, the live server, its web app), about a minute on two cores for the edit-test loop.
 # What needs TensorFlow, scikit-learn, Chromium, JACK or fluidsynth stays out of it; .ci/run runs all.
 QUICK_FILES = {

@@ -45,3 +45,17 @@ def test_it_uses_nothing_bash_3_2_lacks():
     text = SCRIPT.read_text()
     for newer in ("declare -A", "local -A", "mapfile", "readarray", "${!", ",,}", "^^}", "|&", "&>>"):
         assert newer not in text, newer
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    readme = (SOURCE_ROOT / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if line.startswith("scripts/install-debian-packages --tests"))
+    assert "ruff check" in command and command.endswith("pytest")
+    assert (SOURCE_ROOT / ".ci" / "run").read_text().rstrip().endswith(command)
+
+
+def test_the_readme_stays_a_guide():
+    readme = (SOURCE_ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 400
+    for guide in ("model", "speed", "formats", "security", "development", "mutation-pragmas"):
+        assert f"docs/{guide}.md" in readme and (SOURCE_ROOT / "docs" / f"{guide}.md").is_file(), guide
