@@ -37,10 +37,11 @@ SCREENSHOT = Path("/tmp/robojam-web.png")
 def web(tmp_path):
     """A server in a thread with its web bridge on an ephemeral loopback port; yields (server, bridge, log)."""
     log = TouchLog(tmp_path / "logs")
-    with running_server(log=log) as (server, _, _):
+    with running_server(log=log) as (server, _, listener):
         bridge = WebApp(server, [Site("127.0.0.1", 0)])
         server.open(bridge)
         yield server, bridge, log
+        assert listener.collect(0.05) == [], "a browser's replies went to the OSC --send destination too"
     bridge._thread.join(5)
     assert not bridge._thread.is_alive(), "the web bridge did not stop with the server"
 

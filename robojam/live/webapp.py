@@ -171,16 +171,17 @@ class WebApp:
         return f"HTTP API: {self.counts['responses']} response(s)" + (f"; not answered: {others}" if others else "")
 
 
-    def send(self, peer: str, address: str, args: list) -> None:
-        """Queue a message for one connection; from any thread, never blocks, dropped if it is gone."""
+    def send(self, peer: str, address: str, args: list) -> bool:
+        """Queue a message for one connection; from any thread, never blocks, dropped if it is gone.
+        True: a browser's replies go back over its connection, never to OSC's --send destinations."""
         loop = self._loop
-        if loop is None:
-            return
-        text = json.dumps({"address": address, "args": list(args)}, default=float)
-        try:
-            loop.call_soon_threadsafe(self._enqueue, peer, text)
-        except RuntimeError:
-            pass  # the loop closed meanwhile
+        if loop is not None:
+            text = json.dumps({"address": address, "args": list(args)}, default=float)
+            try:
+                loop.call_soon_threadsafe(self._enqueue, peer, text)
+            except RuntimeError:
+                pass  # the loop closed meanwhile
+        return True
 
     def _enqueue(self, conn_id: str, text: str) -> None:
         client = self._clients.get(conn_id)
