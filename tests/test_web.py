@@ -370,3 +370,13 @@ def test_the_start_up_line_says_how_to_open_the_page_to_the_network():
         finally:
             server.close()
         assert hint in line, line
+
+
+def test_serve_without_web_or_api_never_imports_aiohttp(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from robojam.cli import SERVE_DEFAULTS; from robojam.live.assemble import build_server; "
+            "build_server(dict(SERVE_DEFAULTS, port=0, no_log=True)).close(); print('aiohttp' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.stdout.strip() == "False", out.stderr   # its import costs a quarter second of start-up

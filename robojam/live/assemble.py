@@ -154,10 +154,12 @@ def build_server(settings: dict) -> Server:
 
 def web_sites(settings: dict) -> list:
     """Where the web app listens: the page's port (--web) and the API's (--api), one site if they are one."""
-    from robojam.live.webapp import Site
-
     if settings["api"] is None and (settings["tls_cert"] is not None or settings["tls_key"] is not None):
         raise RobojamError("--tls-cert and --tls-key are for the HTTP API: give it a port with --api PORT")
+    if settings["web"] is None and settings["api"] is None:
+        return []  # and aiohttp is never imported: serve starts as fast as before it
+    from robojam.live.webapp import Site
+
     sites = []
     if settings["web"] is not None:
         sites.append(Site(_host(settings, "web_host"), _number(settings, "web", int)))
