@@ -17,17 +17,32 @@ import click
 
 from robojam import RobojamError, __version__
 from robojam.core.temperatures import ECHO_LIMITS, KEEP_LIMITS, LIMITS as TEMPERATURE_LIMITS, RIM_LIMITS, TILT_LIMITS
-from robojam.live.limits import LIMITS
+from robojam.live.knobs import DEFAULTS, MODEL_HELP, RANGES, SERVE
 
-MODEL_HELP = "Model folder (holding model.json and weights.npz); default: the shipped model."
 
 
 def _limited(name: str) -> click.ParamType:
-    """click's range type for a setting in robojam.live.limits.LIMITS."""
-    limit = LIMITS[name]
+    """click's range type for a setting in robojam.live.knobs.RANGES."""
+    limit = RANGES[name]
     if limit.integer:
         return click.IntRange(int(limit.low), int(limit.high))
     return click.FloatRange(limit.low, limit.high)
+
+
+class ModelFolder(click.Path):
+    """A model folder, or ``default``: the shipped model by its name (unless a folder here is called that)."""
+
+    def __init__(self):
+        super().__init__(path_type=Path)
+
+    def convert(self, value, param, ctx):
+        if str(value) == "default" and not Path("default").is_dir():
+            from robojam.core.modelfile import default_model_path
+            return default_model_path()
+        return super().convert(value, param, ctx)
+
+
+MODEL = ModelFolder()
 
 
 def _fail(error: Exception) -> None:
@@ -125,7 +140,7 @@ def main():
 @click.argument("call", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the response performance (CSV).")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--model", "model_path", type=MODEL, help=MODEL_HELP)
 @click.option("--seconds", type=_limited("seconds"), default=5.0, show_default=True,
               help="Length of the response in seconds.")
 @click.option("--temp", type=_limited("temp"), default=1.0, show_default=True,
@@ -158,7 +173,7 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, temperatures, s
         plot_performances([("call", performance), ("response", result)], plot_path)
         click.echo(f"{plot_path}: call and response drawn")
     if midi_path:
-        from robojam.live.midi import write_midi_file
+        from robojam.live.midi_touch import write_midi_file
         write_midi_file(result, midi_path)
         click.echo(f"{midi_path}: response as MIDI")
 
@@ -257,7 +272,7 @@ def train(data, output, base_path, include_responses, **given):
 
 @main.command(name="eval")
 @click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--model", "model_path", type=MODEL, help=MODEL_HELP)
 @click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True,
               help="Score only this split of DATA (by content hash, as in training). With --realism, "
                    "val and test are judged by classifiers that learned from the earlier splits' pairs.")
@@ -357,7 +372,7 @@ def plot(performances, output):
 
 
 @main.command()
-@click.option("--model", "model_path", type=click.Path(path_type=Path), help=MODEL_HELP)
+@click.option("--model", "model_path", type=MODEL, help=MODEL_HELP)
 @click.option("--steps", type=click.IntRange(100, 1_000_000), default=5000, show_default=True,
               help="Engine steps to time.")
 @click.option("--no-keras", is_flag=True, help="Skip the Keras reference (model(x) per step).")
@@ -459,87 +474,48 @@ def import_command(sources, output, format_, columns, scale, header, gap, force)
     click.echo(total_summary(results, output))
 
 
-SERVE_DEFAULTS = {
-    "model": None, "models_dir": "models", "host": "127.0.0.1", "port": 5000, "reply_port": 5001, "send": [],
-    "mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 5.0, "threshold": 1.5,
-    "log_dir": "robojam-logs", "no_log": False, "midi_out": None, "midi_in": None, "midi_channel": 1,
-    "midi_echo_channel": None, "midi_virtual": None, "midi_api": None,
-    "scale": "pentatonic", "root": 48, "octaves": 3, "cc": 74,
-    "max_sessions": 16, "session_timeout": 600.0, "seed": None, "status_every": 10.0,
-    "web": None, "web_host": None,
-    "api": None, "api_host": None, "tls_cert": None, "tls_key": None, "api_max_predictions": 4,
-    "adapter": None,  # an [adapter] table from a preset or config file (robojam.live.adapters)
-}
+SERVE_DEFAULTS = DEFAULTS  # robojam.live.knobs: every serve setting's default, as presets and configs start
 
 
-def _serve_option(name: str, help_text: str, **kwargs):
-    """A serve option; a numeric one takes its range from robojam.live.limits, as config files and OSC do."""
-    key = name.lstrip("-").replace("-", "_")
-    default = SERVE_DEFAULTS[key]
-    shown = "" if default in (None, [], False) else f" [default: {default}]"
-    if key in LIMITS:
-        kwargs["type"] = _limited(key)
-    return click.option(name, default=None, help=help_text + shown, **kwargs)
+def _serve_options(command):
+    """Every serve option, made from its knob (robojam.live.knobs): its range or choices, help and default."""
+    for knob in reversed(SERVE.values()):
+        if knob.kind != "table":
+            command = _knob_option(knob)(command)
+    return command
+
+
+KNOB_TYPES = {"model": MODEL, "path": click.Path(path_type=Path), "dir": click.Path(file_okay=False, path_type=Path),
+              "file": click.Path(dir_okay=False, path_type=Path)}
+
+
+def _knob_option(knob):
+    if knob.kind == "flag":
+        return click.option(knob.option, is_flag=True, default=None, help=knob.help)
+    shown = "" if knob.default in (None, [], False) else f" [default: {knob.default}]"
+    kwargs = {"type": KNOB_TYPES.get(knob.kind), "metavar": knob.metavar, "multiple": knob.kind == "list"}
+    if knob.range is not None:
+        kwargs["type"] = _limited(knob.name)
+    if knob.choices:
+        kwargs["type"] = click.Choice(knob.choices)
+    if knob.flag_value is not None:
+        kwargs.update(is_flag=False, flag_value=knob.flag_value)
+    return click.option(knob.option, default=None, help=knob.help + shown, **kwargs)
 
 
 @main.command()
-@_serve_option("--model", MODEL_HELP + " SIGHUP reads it again.", type=click.Path(path_type=Path))
-@_serve_option("--models-dir", "Folder of models a performer may switch to by name (/robojam/model NAME).",
-               type=click.Path(file_okay=False, path_type=Path))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file with any of these settings (long option names as keys).")
 @click.option("--preset", help="A shipped preset from server/presets: local, lan, ensemble, touchosc, "
                                "microjam, gm-synth, daw, impsy.")
-@_serve_option("--host", "Address to listen on; 0.0.0.0 opens robojam to the local network.")
-@_serve_option("--port", "UDP port to listen on for OSC.")
-@_serve_option("--reply-port", "Responses go to the sender's host on this port.")
-@_serve_option("--send", "Send responses to HOST:PORT instead (repeatable).", multiple=True)
-@_serve_option("--mode", "call-and-response or duet.", type=click.Choice(["call-and-response", "duet"]))
-@_serve_option("--temp", "Mixture-weight temperature.")
-@_serve_option("--sigma-temp", "Variance scale.")
-@_serve_option("--seconds", "Length of a response in seconds.")
-@_serve_option("--threshold", "Seconds of silence before responding.")
-@_serve_option("--log-dir", "Folder for the touch logs (CSV, one file a run).", type=click.Path(path_type=Path))
-@click.option("--no-log", is_flag=True, default=None, help="Do not log touches.")
-@_serve_option("--web", "Also serve the browser touch instrument (HTTP and WebSocket) on this port.")
-@_serve_option("--web-host", "Address for the web page; default: the same as --host.")
-@_serve_option("--api", "Also serve RoboJam's HTTP API (POST /api/predict, as MicroJam and RoboJam's "
-               "scripts call it) on this TCP port; 0 picks a free one.", type=click.IntRange(0, 65535), metavar="PORT")
-@_serve_option("--api-host", "Address for the HTTP API; default: the same as --host.")
-@_serve_option("--tls-cert", "Serve the HTTP API over HTTPS with this certificate (PEM; with --tls-key).",
-               type=click.Path(dir_okay=False, path_type=Path), metavar="FILE")
-@_serve_option("--tls-key", "The HTTPS certificate's private key (PEM).",
-               type=click.Path(dir_okay=False, path_type=Path), metavar="FILE")
-@_serve_option("--api-max-predictions", "Most HTTP API predictions at once; others wait up to 5 s, then get 503.",
-               type=click.IntRange(1, 64))
-@_serve_option("--midi-out", "MIDI output port (part of its name) for robojam's part.")
-@_serve_option("--midi-in", "MIDI input port (part of its name): a keyboard as the performer.")
-@_serve_option("--midi-channel", "MIDI channel of robojam's part.", type=click.IntRange(1, 16))
-@_serve_option("--midi-echo-channel", "Also play the performer's touches on this channel.",
-               type=click.IntRange(1, 16))
-@_serve_option("--midi-virtual", "Open robojam's own MIDI ports, called NAME (default: robojam), for a DAW or "
-               "synth to connect to: robojam's part goes out of one, notes played into the other are a "
-               "performer. Linux (ALSA, JACK) and macOS; on Windows use loopMIDI with --midi-out/--midi-in.",
-               metavar="[NAME]", is_flag=False, flag_value="robojam")
-@_serve_option("--midi-api", "rtmidi's MIDI API for every port; default: the system's (ALSA, CoreMIDI, "
-               "Windows MM), or MIDO_BACKEND's. jack: JACK MIDI ports (needs a running JACK server).",
-               type=click.Choice(["alsa", "jack", "coremidi", "winmm"]))
-@_serve_option("--scale", "Scale the x axis plays.", type=click.Choice(
-    ["chromatic", "major", "minor", "pentatonic", "minor-pentatonic", "blues", "whole-tone"]))
-@_serve_option("--root", "Lowest MIDI note (x = 0).", type=click.IntRange(0, 127))
-@_serve_option("--octaves", "Octaves across the screen.", type=click.IntRange(1, 10))
-@_serve_option("--cc", "MIDI controller that y drives.", type=click.IntRange(0, 119))
-@_serve_option("--max-sessions", "Most performers at once.")
-@_serve_option("--session-timeout", "Seconds before an idle performer's session expires.")
-@_serve_option("--status-every", "Seconds between status lines (0: none).")
-@_serve_option("--seed", "Random seed for reproducible responses.")
+@_serve_options
 def serve(config_path, preset, **options):
     """Play live: listen for touches over OSC and answer over OSC and MIDI.
 
     The protocol is in server/PROTOCOL.md (or run `robojam protocol`).
     Ctrl-C or SIGTERM stops cleanly: all MIDI notes off, logs closed.
     """
-    from robojam.live.stage import start_server
+    from robojam.live.assemble import start_server
 
     settings = _merge_serve_settings(config_path, preset, options)
     start_server(settings, echo=click.echo)
@@ -600,7 +576,7 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("model_path", metavar="MODEL", type=MODEL)
 @click.option("--shape", type=click.FloatRange(*TEMPERATURE_LIMITS),
               help="Set the shape temperature: scales the variance of the movement (below 1: smoother strokes).")
 @click.option("--rhythm", type=click.FloatRange(*TEMPERATURE_LIMITS),

@@ -83,7 +83,8 @@ def main(corpus: str, out: str) -> None:
               (("base", load_model()), ("fine-tuned", load_model(out_dir / "tuned")),
                ("from scratch", load_model(out_dir / "scratch")))}
     report = {"player_performances": len(mine), "epochs": epochs, "player_style_medians": {
-                  name: round(float(np.median([describe(p)[name] for p in mine])), 3) for name in STYLE}, "rehearsal_performances": len(rehearsal),
+                  name: round(float(np.median([describe(p)[name] for p in mine])), 3) for name in STYLE},
+              "rehearsal_performances": len(rehearsal),
               "rehearsal_touches": touches, "held_out_performances": len(held_out),
               "seconds": {"fine-tuned": round(seconds_tuned, 1), "from scratch": round(seconds_scratch, 1)},
               "held_out_nll": {k: round(v, 3) for k, v in scores.items()}}

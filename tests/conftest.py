@@ -63,3 +63,23 @@ def pytest_configure(config):
             f"the tests would run robojam from {imported}, not this checkout's {checkout}, and "
             f"{len(differ)} module(s) differ ({', '.join(differ[:3])}{', ...' if len(differ) > 3 else ''}): "
             "pip install -e . to develop, reinstall, or set ROBOJAM_TEST_INSTALLED=1 to test the installed copy")
+
+
+# The quick lane (`pytest -m quick`, docs/development.md): the tests that need only the light install's
+# code (the numpy core, the live server, its web app), about a minute on two cores for the edit-test loop.
+# What needs TensorFlow, scikit-learn, Chromium, JACK or fluidsynth stays out of it; .ci/run runs all.
+QUICK_FILES = {
+    "test_performance.py", "test_performance_mutants.py", "test_session.py", "test_session_mutants.py",
+    "test_mixture.py", "test_mixture_mutants.py", "test_encoding.py", "test_encoding_mutants.py",
+    "test_engine_mutants.py", "test_registry.py", "test_protocol_handlers.py", "test_server.py",
+    "test_adapters.py", "test_http_api.py", "test_web.py", "test_touchlog.py", "test_corpus.py",
+    "test_config_keys.py", "test_model_swap.py", "test_knobs.py", "test_install_script.py", "test_modelfile.py",
+    "test_echo.py", "test_temperatures.py", "test_import.py", "test_hardening.py",
+}
+NOT_QUICK = {"test_the_page_plays_in_a_real_browser", "test_eval_realism_reports_and_takes_temperatures"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in QUICK_FILES and item.originalname not in NOT_QUICK:
+            item.add_marker(pytest.mark.quick)

@@ -30,7 +30,7 @@ class Listener:
         while time.monotonic() < stop:
             try:
                 data = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             arrival = time.monotonic()
             for message in parse_datagram(data):

@@ -9,6 +9,7 @@ import numpy as np
 import click
 import pytest
 
+from robojam import SOURCE_ROOT
 from robojam.core.performance import read_csv
 from synthetic import synthetic_corpus
 from test_corpus import raw_corpus_file
@@ -128,19 +129,22 @@ def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
     result = robojam("train", mine, "-o", tuned, "--from", model, "--epochs", 4, "--seed", 2)
     assert "fine-tuning gained" in result.stdout
     meta = json.loads((tuned / "model.json").read_text())
-    assert meta["architecture"]["units"] == 8 and meta["encoding"] == json.loads((model / "model.json").read_text())["encoding"]
+    assert meta["architecture"]["units"] == 8
+    assert meta["encoding"] == json.loads((model / "model.json").read_text())["encoding"]
     assert meta["training"]["base"] == str(model) and meta["training"]["learning_rate"] == 3e-5
     assert meta["score"]["nll_per_event"] < meta["base_score"]["nll_per_event"]  # it learned the new data
     wild = tmp_path / "wild"  # a learning rate that wrecks the model: the base is kept, unchanged
     result = robojam("train", mine, "-o", wild, "--from", tuned, "--lr", 50, "--epochs", 2, "--seed", 2)
     assert "the base model was saved unchanged" in result.stdout
-    assert np.load(wild / "weights.npz")["lstm0_kernel"].tobytes() == np.load(tuned / "weights.npz")["lstm0_kernel"].tobytes()
+    kernels = [np.load(folder / "weights.npz")["lstm0_kernel"].tobytes() for folder in (wild, tuned)]
+    assert kernels[0] == kernels[1]
     clash = robojam("train", mine, "-o", tmp_path / "x", "--from", model, "--units", 16, check=False)
     assert clash.returncode == 1 and "--units does not apply when fine-tuning" in clash.stderr
 
 
 def test_bench_reports_the_documented_keys():
-    result = json.loads(robojam("bench", "--json", "--no-keras", "--no-litert", "--no-live", "--no-midi", "--steps", 200).stdout)
+    result = json.loads(robojam("bench", "--json", "--no-keras", "--no-litert", "--no-live", "--no-midi",
+                                "--steps", 200).stdout)
     for key in ("step_ms_median", "step_ms_p99", "respond_5s_ms_median", "layers", "units", "mixtures"):
         assert result[key] > 0
     assert "litert_step_ms_median" not in result
@@ -148,7 +152,26 @@ def test_bench_reports_the_documented_keys():
 
 def test_bench_times_the_litert_reference_in_the_same_run():
     run = robojam("bench", "--json", "--no-keras", "--no-live", "--no-midi", "--steps", 200)
-    assert "oneDNN" not in run.stderr and "absl" not in run.stderr and "XNNPACK" not in run.stderr  # robojam's own lines only
+    # robojam's own lines only
+    assert "oneDNN" not in run.stderr and "absl" not in run.stderr and "XNNPACK" not in run.stderr
     result = json.loads(run.stdout)
     assert result["litert_step_ms_median"] > 0 and result["litert_step_ms_p99"] >= result["litert_step_ms_median"]
     assert result["litert_over_engine_ratio"] == result["litert_step_ms_median"] / result["step_ms_median"]
+
+
+def test_the_shipped_model_by_its_name_default(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from robojam.cli import main
+    from robojam.live.assemble import _model
+
+    monkeypatch.chdir(tmp_path)   # no folder called default here
+    runner = CliRunner()
+    shown = runner.invoke(main, ["temperatures", "default"])
+    assert shown.exit_code == 0 and "shape temp" in shown.output, shown.output
+    answered = runner.invoke(main, ["respond", str(SOURCE_ROOT / "examples" / "call.csv"), "-o", "r.csv",
+                                    "--model", "default", "--seed", "1"])
+    assert answered.exit_code == 0 and (tmp_path / "r.csv").exists(), answered.output
+    assert _model({"model": "default"}) is None
+    (tmp_path / "default").mkdir()   # a folder of that name wins, as for /robojam/model
+    assert runner.invoke(main, ["temperatures", "default"]).exit_code == 1

@@ -174,8 +174,10 @@ def robojam_message(draw) -> bytes:
 
 robojam_messages = robojam_message()
 hostile = st.one_of(packets, mutated(st.one_of(packets, robojam_messages)), st.binary(max_size=200),
-                    st.binary(max_size=64).map(lambda b: b"#bundle\0" + b), st.binary(max_size=64).map(lambda b: b"/" + b))
-datagrams = st.integers(0, 3).flatmap(lambda k: hostile if k == 0 else robojam_messages)   # mostly well-formed, so the handlers behind the parser are reached
+                    st.binary(max_size=64).map(lambda b: b"#bundle\0" + b),
+                    st.binary(max_size=64).map(lambda b: b"/" + b))
+# mostly well-formed, so the handlers behind the parser are reached
+datagrams = st.integers(0, 3).flatmap(lambda k: hostile if k == 0 else robojam_messages)
 
 
 @budget(5)
@@ -349,7 +351,8 @@ def test_adapter_rules_from_a_config_are_checked_and_never_raise_later(table, ad
 # --- the web page's WebSocket frames ------------------------------------------------------------
 
 json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                                 st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                                                                 st.dictionaries(st.text(max_size=8), inner,
+                                                                                 max_size=4)),
                            max_leaves=10)
 frames = st.one_of(
     st.builds(lambda address, args, extra: json.dumps({"address": address, "args": args, **extra}),
@@ -364,7 +367,7 @@ frames = st.one_of(
 @budget(4)
 @given(frames, st.sampled_from(["web:1", "web:2"]))
 def test_web_frames_parse_or_are_counted_as_bad(server, frame, host):
-    from robojam.live.web import parse_message
+    from robojam.live.webapp import parse_message
 
     with within(2.0, "parse_message"):
         parsed = parse_message(frame)
@@ -382,7 +385,8 @@ def test_web_frames_parse_or_are_counted_as_bad(server, frame, host):
 # --- performance CSVs and imported recordings ------------------------------------------------------
 
 cells = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers().map(str),
-                  st.sampled_from(["", " ", "nan", "inf", "-inf", "1e400", "0x10", "1_000", "zebra", '"0.5"', "\u0660"]),
+                  st.sampled_from(["", " ", "nan", "inf", "-inf", "1e400", "0x10", "1_000", "zebra", '"0.5"',
+                                   "\u0660"]),
                   st.text(max_size=6))
 csv_headers = st.one_of(
     st.permutations(["time", "x", "y", "z", "moving"]).map(",".join),
@@ -391,7 +395,8 @@ csv_headers = st.one_of(
     st.just("time, x, y, z, moving"), st.just("time,x,y,z,moving,session,source"), st.text(max_size=30))
 csv_texts = st.builds(
     lambda bom, header, rows, end: ("\ufeff" if bom else "") + end.join([header] + [",".join(r) for r in rows]),
-    st.booleans(), csv_headers, st.lists(st.lists(cells, max_size=7), max_size=12), st.sampled_from(["\n", "\r\n", "\r"]))
+    st.booleans(), csv_headers, st.lists(st.lists(cells, max_size=7), max_size=12),
+    st.sampled_from(["\n", "\r\n", "\r"]))
 
 
 @budget(3)
@@ -552,7 +557,7 @@ config_texts = st.one_of(
 def check_settings(settings: dict) -> None:
     """Everything `robojam serve` reads from its merged settings before it opens anything."""
     from robojam.live.adapters import Adapter
-    from robojam.live.stage import _number, _path, midi_mapping, server_options, session_settings
+    from robojam.live.assemble import _number, _path, midi_mapping, server_options, session_settings
 
     session_settings(settings)
     server_options(settings)

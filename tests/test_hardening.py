@@ -151,7 +151,7 @@ def as_python_osc_logs(tag: str) -> None:
 
 def test_library_logs_go_through_robojams_rate_limited_warnings():
     """python-osc logs on the root logger with logging.warning(), once per tag or element it skips."""
-    from robojam.live.warnings import RateLimitedLogHandler, RateLimitedWarnings, route_library_logs
+    from robojam.live.console import RateLimitedLogHandler, RateLimitedWarnings, route_library_logs
 
     lines = []
     warnings = RateLimitedWarnings(period_s=5.0, clock=lambda: now, write=lines.append)
@@ -213,12 +213,12 @@ def test_one_table_of_limits_for_the_cli_config_files_osc_the_page_and_the_refer
     import click
 
     from robojam.cli import SERVE_DEFAULTS, main
-    from robojam.live.limits import LIMITS, LIVE_SETTINGS
+    from robojam.live.knobs import LIVE, RANGES
     from robojam.live.protocol import reference
-    from robojam.live.stage import _number, session_settings
+    from robojam.live.assemble import _number, session_settings
 
     serve_options = {p.name: p for p in main.commands["serve"].params}
-    for name, limit in LIMITS.items():
+    for name, limit in RANGES.items():
         kind = serve_options[name].type   # the command line
         assert isinstance(kind, (click.IntRange, click.FloatRange)), name
         assert (kind.min, kind.max, kind.min_open, kind.max_open) == (limit.low, limit.high, False, False), name
@@ -226,20 +226,20 @@ def test_one_table_of_limits_for_the_cli_config_files_osc_the_page_and_the_refer
             config = dict(SERVE_DEFAULTS, **{name: bad})
             with pytest.raises(RobojamError, match=name.replace("_", "[-_]")):
                 _number(config, name, int if limit.integer else float)
-            if name in LIVE_SETTINGS:
+            if name in LIVE:
                 with pytest.raises(RobojamError, match=name.replace("_", "[-_]")):
                     session_settings(config)
     for command in ("respond", "eval"):
         options = {p.name: p.type for p in main.commands[command].params}
         for name in ("temp", "sigma_temp"):
-            assert (options[name].min, options[name].max) == (LIMITS[name].low, LIMITS[name].high)
+            assert (options[name].min, options[name].max) == (RANGES[name].low, RANGES[name].high)
     text = reference()
-    for name in LIVE_SETTINGS:
-        assert re.search(rf"`{name}`: number, [^\n]*{re.escape(LIMITS[name].text())}", text), name
-    for name in LIVE_SETTINGS:  # OSC: the session refuses what the table refuses
+    for name in LIVE:
+        assert re.search(rf"`{name}`: number, [^\n]*{re.escape(RANGES[name].text())}", text), name
+    for name in LIVE:  # OSC: the session refuses what the table refuses
         with pytest.raises(RobojamError):
-            Settings().changed(name, LIMITS[name].high * 1.01)
-        assert getattr(Settings().changed(name, LIMITS[name].high), name) == LIMITS[name].high
+            Settings().changed(name, RANGES[name].high * 1.01)
+        assert getattr(Settings().changed(name, RANGES[name].high), name) == RANGES[name].high
 
 
 def test_a_config_file_out_of_range_is_refused_at_start(tmp_path):

@@ -14,7 +14,7 @@ from robojam import RobojamError
 from robojam.cli import IMPORT_FORMATS, main
 from robojam.core.corpus import load_performances
 from robojam.core.importers import (
-    FORMATS, ColumnMap, detect_format, import_sources, output_names, parse_columns, parse_scale,
+    FORMATS, ColumnMap, detect_format, output_names, parse_columns, parse_scale,
     read_columns_csv, read_impsy_log, read_impsy_npz, read_robojam_csv,
 )
 from robojam.core.performance import read_csv

@@ -70,12 +70,13 @@ def test_imports_run_one_way(module):
     allowed = MAY_IMPORT[layer_of(module)]
     source = Path(importlib.util.find_spec(module).origin).read_text()
     wrong = [f"line {line}: {target}" for line, target in robojam_imports(source)
-             if target in robojam.MOVED or layer_of(target) not in allowed]
+             if layer_of(target) not in allowed]
     assert not wrong, f"{module} ({layer_of(module)}) imports across its layer's boundary: {wrong}"
 
 
 def test_the_import_check_sees_lazy_and_package_imports():
-    source = "import numpy\ndef f():\n    from robojam.live.server import Server\nfrom robojam import RobojamError, live\n"
+    source = ("import numpy\ndef f():\n    from robojam.live.server import Server\n"
+              "from robojam import RobojamError, live\n")
     assert robojam_imports(source) == [(3, "robojam.live.server"), (4, "robojam.live")]
     assert "live" not in MAY_IMPORT[layer_of("robojam.core.anything")]
 
@@ -88,12 +89,3 @@ def test_nothing_outside_training_imports_tensorflow_or_keras():
             "print(sorted(m for m in ('tensorflow', 'keras', 'keras_mdn_layer') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]", f"the serving side loaded {out.stdout.strip()}"
-
-
-def test_old_import_paths_give_the_same_modules():
-    for old, new in robojam.MOVED.items():
-        assert importlib.import_module(old) is importlib.import_module(new)
-    from robojam.engine import Engine
-    from robojam.core.engine import Engine as CoreEngine
-    assert Engine is CoreEngine
-    assert importlib.import_module("robojam.engine").__spec__.name == "robojam.core.engine"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from robojam import RobojamError
-from robojam import midi
-from robojam.live.midi import MidiMapping, MidiTouchReader, MidiVoice, find_port, write_midi_file
+from robojam.live import midi_touch as midi
+from robojam.live.midi_touch import MidiMapping, MidiTouchReader, MidiVoice, find_port, write_midi_file
 from robojam.core.performance import Performance, read_csv
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
@@ -224,7 +224,8 @@ def test_no_ports_at_all_is_said(monkeypatch):
     monkeypatch.setattr(mido, "get_input_names", lambda: [])
     monkeypatch.setattr(midi.os.path, "exists", lambda path: path != midi.ALSA_SEQUENCER)
     monkeypatch.setattr(midi.sys, "platform", "linux")
-    with pytest.raises(RobojamError, match="no MIDI input ports at all, so none matches 'keys'.*/dev/snd/seq is missing"):
+    missing = "no MIDI input ports at all, so none matches 'keys'.*/dev/snd/seq is missing"
+    with pytest.raises(RobojamError, match=missing):
         midi.open_input("keys", callback=print)
 
 
@@ -325,12 +326,12 @@ def test_no_jack_server_is_a_one_line_error(tmp_path):
 # --- the server's MIDI parts ---------------------------------------------------
 
 def test_parts_play_on_a_port_and_robojams_own_port_together(monkeypatch):
-    from robojam.live import midiparts
+    from robojam.live import midi_bridge
 
     synth, own = Recorder(), Recorder()
-    monkeypatch.setattr(midiparts, "open_output", lambda name, api: synth)
-    monkeypatch.setattr(midiparts, "open_virtual_output", lambda name, api: own)
-    parts = midiparts.MidiParts.open("synth", MidiMapping(scale="chromatic", root=60, octaves=1),
+    monkeypatch.setattr(midi_bridge, "open_output", lambda name, api: synth)
+    monkeypatch.setattr(midi_bridge, "open_virtual_output", lambda name, api: own)
+    parts = midi_bridge.MidiParts.open("synth", MidiMapping(scale="chromatic", root=60, octaves=1),
                                      virtual="robojam", api="jack")
     parts.robojam.touch(0.0, 0.5, 0.5, new_stroke=True, now=0.0)
     parts.all_notes_off()
@@ -340,22 +341,22 @@ def test_parts_play_on_a_port_and_robojams_own_port_together(monkeypatch):
 
 
 def test_a_port_that_fails_to_open_closes_those_opened(monkeypatch):
-    from robojam.live import midiparts
+    from robojam.live import midi_bridge
 
     synth = Recorder()
-    monkeypatch.setattr(midiparts, "open_output", lambda name, api: synth)
+    monkeypatch.setattr(midi_bridge, "open_output", lambda name, api: synth)
 
     def refuse(name, api):
         raise RobojamError("cannot open the virtual MIDI output")
 
-    monkeypatch.setattr(midiparts, "open_virtual_output", refuse)
+    monkeypatch.setattr(midi_bridge, "open_virtual_output", refuse)
     with pytest.raises(RobojamError, match="virtual"):
-        midiparts.MidiParts.open("synth", MidiMapping(), virtual="robojam")
+        midi_bridge.MidiParts.open("synth", MidiMapping(), virtual="robojam")
     assert synth.closed
 
 
 def test_keyboards_and_robojams_own_input_are_one_performer(monkeypatch):
-    from robojam.live import midiparts
+    from robojam.live import midi_bridge
 
     callbacks, ports = {}, []
 
@@ -366,10 +367,10 @@ def test_keyboards_and_robojams_own_input_are_one_performer(monkeypatch):
             return ports[-1]
         return open_
 
-    monkeypatch.setattr(midiparts, "open_input", opener("keyboard"))
-    monkeypatch.setattr(midiparts, "open_virtual_input", opener("virtual"))
+    monkeypatch.setattr(midi_bridge, "open_input", opener("keyboard"))
+    monkeypatch.setattr(midi_bridge, "open_virtual_input", opener("virtual"))
     posts = []
-    inputs = midiparts.listen_to_keyboard("keys", MidiMapping(scale="chromatic", root=60, octaves=1),
+    inputs = midi_bridge.listen_to_keyboard("keys", MidiMapping(scale="chromatic", root=60, octaves=1),
                                           lambda path, args: posts.append((path, args)), virtual="robojam")
     callbacks["virtual"](mido.Message("note_on", note=72, velocity=120))
     callbacks["keyboard"](mido.Message("note_on", note=60, velocity=40))
@@ -395,10 +396,10 @@ def test_serve_and_bench_describe_the_midi_options():
 def test_midi_virtual_takes_an_optional_name(monkeypatch):
     from click.testing import CliRunner
     from robojam.cli import main
-    from robojam.live import stage
+    from robojam.live import assemble
 
     seen = []
-    monkeypatch.setattr(stage, "start_server", lambda settings, echo: seen.append(settings))
+    monkeypatch.setattr(assemble, "start_server", lambda settings, echo: seen.append(settings))
     for args, name, api in ([["--midi-virtual"], "robojam", None], [["--midi-virtual", "stage"], "stage", None],
                             [["--midi-virtual", "--midi-api", "jack"], "robojam", "jack"], [[], None, None]):
         result = CliRunner().invoke(main, ["serve", *args])
@@ -409,7 +410,7 @@ def test_midi_virtual_takes_an_optional_name(monkeypatch):
 
 def test_midi_options_from_config_files_and_the_daw_preset(tmp_path):
     from robojam.cli import _merge_serve_settings
-    from robojam.live.stage import describe_midi_ports, midi_api, midi_virtual
+    from robojam.live.assemble import describe_midi_ports, midi_api, midi_virtual
 
     config = tmp_path / "stage.toml"
     config.write_text('midi-virtual = true\nmidi-api = "jack"\n')

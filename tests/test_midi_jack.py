@@ -21,8 +21,8 @@ import pytest
 
 from jackserver import PERIOD, RATE, JackServer, MidiDump, Serve, jack_environment, stop_process, unended_notes
 from robojam import RobojamError
-from robojam.live import midi
-from robojam.live.midi import MidiMapping, MidiVoice
+from robojam.live import midi_touch as midi
+from robojam.live.midi_touch import MidiMapping, MidiVoice
 from robojam.tools import bench_midi
 
 OUT, IN = "robojam:robojam", "robojam-in:robojam"   # robojam's own ports on JACK
@@ -96,7 +96,7 @@ def sounding(dump: MidiDump, timeout: float = 5.0):
     return dump.wait_for(lambda events: unended_notes(events) and events, timeout, "note sounding")
 
 
-# --- robojam.live.midi on real ports -----------------------------------------
+# --- robojam.live.midi_touch on real ports -----------------------------------------
 
 def test_real_jack_ports_are_listed_opened_and_carry_notes(jack, dump):
     inputs, outputs = midi.list_ports("jack")

@@ -12,7 +12,7 @@ import pytest
 from oscpeer import running_server
 from robojam.core.engine import Engine
 from robojam.core.modelfile import save_model
-from robojam.live.models import model_path, trusted_host
+from robojam.live.model_switch import model_path, trusted_host
 from robojam.live.session import Session, Settings
 from synthetic import random_model, synthetic_performance
 
@@ -42,7 +42,7 @@ def test_a_session_finishes_its_response_on_the_old_model_then_answers_with_the_
     old, new = Engine(random_model(units=8, seed=1)), Engine(random_model(units=6, mixtures=2, seed=2))
     session = Session(old, Settings(threshold=0.5, seconds=1.0), np.random.default_rng(0))
     call = synthetic_performance(np.random.default_rng(3))
-    for i, (x, y, dt) in enumerate(call):
+    for i, (x, y, _) in enumerate(call):
         session.touch(x, y, 0.5, now=i * 0.02)
     session.respond(now=2.0)
     session.use_engine(new)

@@ -2,7 +2,6 @@
 unchecked: columns kept apart, stroke boundaries, dynamics, and the file and line an error names."""
 
 import io
-import math
 
 import numpy as np
 import pytest

@@ -125,7 +125,7 @@ class FakeServer:
         while not self.stopping:
             try:
                 data, sender = self.sock.recvfrom(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             message = parse_datagram(data)[0]
             self.heard.append((message.address, message.args))
@@ -134,7 +134,7 @@ class FakeServer:
                     self.sock.sendto(datagram, sender)
                     time.sleep(0.01)
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> FakeServer:
         self.thread.start()
         return self
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from robojam.live.limits import LIMITS, MAX_SESSION_ID
+from robojam.live.knobs import RANGES
+from robojam.live.limits import MAX_SESSION_ID
 from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
 from robojam.live.protocol import ADDRESSES, OUTGOING, POSITION_SLACK, Address, Arg, BadMessage, position, reference
 from oscpeer import clocked_server
@@ -202,7 +203,7 @@ def test_respond_stop_and_reset(server):
 
 @pytest.mark.parametrize("name", ["temp", "sigma_temp", "seconds", "threshold"])
 def test_each_control_sets_its_setting_within_its_limits(server, name):
-    limit = LIMITS[name]
+    limit = RANGES[name]
     path = f"/robojam/{name}"
     assert send(server, path, [limit.high]) == HOST
     assert getattr(server.performers[HOST].session.settings, name) == limit.high
@@ -216,7 +217,7 @@ def test_each_control_sets_its_setting_within_its_limits(server, name):
 
 def test_a_refused_setting_says_why(server):
     send(server, "/robojam/touch", [0.5, 0.5])
-    with pytest.raises(BadMessage, match=re.escape(LIMITS["temp"].text())) as caught:
+    with pytest.raises(BadMessage, match=re.escape(RANGES["temp"].text())) as caught:
         ADDRESSES["/robojam/temp"].handler(server, HOST, [1e6], None, 100.0)
     assert caught.value.reason == "bad_value"
 
@@ -303,7 +304,7 @@ def test_reference_mentions_every_address_argument_and_range():
             optional = " (optional)" if arg.optional else ""
             assert f"- `{arg.name}`{optional}: {kind}, {arg.meaning}" in text
     for name in ("temp", "sigma_temp", "seconds", "threshold"):
-        assert LIMITS[name].text() in text
+        assert RANGES[name].text() in text
     assert "- `z` (optional): number, touch size" in text
     assert "- `mode`: string, call-and-response or duet" in text
     for signature, doc in OUTGOING:

@@ -214,8 +214,8 @@ class RecordingPort:
 
 
 def test_midi_plays_the_response_and_all_notes_off_at_shutdown():
-    from robojam.live.midi import MidiMapping
-    from robojam.live.midiparts import MidiParts
+    from robojam.live.midi_touch import MidiMapping
+    from robojam.live.midi_bridge import MidiParts
 
     port = RecordingPort()
     parts = MidiParts(port, MidiMapping(), channel=0, echo_channel=1)
@@ -239,7 +239,7 @@ def test_midi_plays_the_response_and_all_notes_off_at_shutdown():
 
 
 def test_a_midi_keyboard_plays_the_performer_part():
-    from robojam.live.midi import MidiMapping, MidiTouchReader
+    from robojam.live.midi_touch import MidiMapping, MidiTouchReader
     import mido
 
     reader = MidiTouchReader(MidiMapping())
@@ -266,3 +266,43 @@ def test_encoded_messages_are_what_python_osc_builds():
         for arg in args:
             builder.add_arg(arg)
         assert encode(address, *args) == builder.build().dgram, address
+
+
+class RecordingBridge:
+    """A transport of the test's own: what a new bridge (robojam.live.bridge) needs, and nothing more."""
+
+    def __init__(self, scheme: str, events: list, answers: bool = True):
+        self.scheme, self.events, self.answers = scheme, events, answers
+        self.sent = []
+
+    def start(self) -> None:
+        self.events.append(("start", self.scheme))
+
+    def stop(self) -> None:
+        self.events.append(("stop", self.scheme))
+
+    def send(self, peer: str, address: str, args: list) -> bool:
+        self.sent.append((peer, address, args))
+        return self.answers
+
+
+def test_a_new_transport_is_one_bridge_and_one_open():
+    events = []
+    with running_server(Settings(threshold=0.2, seconds=0.5)) as (server, sender, listener):
+        bridge, mute = RecordingBridge("tram", events), RecordingBridge("bus", events, answers=False)
+        server.open(bridge)
+        server.open(mute)
+        for i in range(6):
+            server.post("/robojam/touch", [0.2 + 0.05 * i, 0.5], host="tram:7")
+            server.post("/robojam/touch", [0.2 + 0.05 * i, 0.5], host="bus:1")
+        server.post("/robojam/respond", [], host="tram:7")
+        server.post("/robojam/respond", [], host="bus:1")
+        got = response_of(listener)   # the bus has no way back: its replies go to the --send destination
+        deadline = time.monotonic() + 3
+        while not bridge.sent or bridge.sent[-1][1] != "/robojam/response/end":
+            assert time.monotonic() < deadline, bridge.sent
+            time.sleep(0.01)
+    assert {peer for peer, _, _ in bridge.sent} == {"7"} and bridge.sent[0][1] == "/robojam/response/start"
+    assert got[0][1] == "/robojam/response/start" and mute.sent
+    assert "tram:7" in server.performers and "bus:1" in server.performers
+    assert events == [("start", "tram"), ("start", "bus"), ("stop", "bus"), ("stop", "tram")]  # last opened first

@@ -1,6 +1,5 @@
 """Session behaviour pinned down precisely, with a recording fake engine: what is fed, drawn and scheduled."""
 
-import math
 
 import numpy as np
 import pytest

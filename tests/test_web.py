@@ -1,4 +1,4 @@
-"""The browser instrument: the page and WebSocket bridge (robojam.live.web), and the page in a real browser.
+"""The browser instrument: the page and WebSocket (robojam.live.webapp), and the page in a real browser.
 
 The browser test drives Debian's chromium through Playwright's Python
 package (never a downloaded browser): it plays a stroke on the page and
@@ -23,9 +23,9 @@ from websockets.sync.client import connect
 from oscpeer import running_server
 from robojam import RobojamError
 from robojam.core.touchlog import read_log
-from robojam.live.limits import LIMITS
+from robojam.live.knobs import RANGES
 from robojam.live.logwriter import TouchLog
-from robojam.live.web import OUTBOX_SIZE, WebBridge, _Client, parse_message, start_web, web_client_folder
+from robojam.live.webapp import OUTBOX_SIZE, Site, WebApp, _Client, parse_message, web_client_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -37,16 +37,18 @@ SCREENSHOT = Path("/tmp/robojam-web.png")
 def web(tmp_path):
     """A server in a thread with its web bridge on an ephemeral loopback port; yields (server, bridge, log)."""
     log = TouchLog(tmp_path / "logs")
-    with running_server(log=log) as (server, _, _):
-        bridge = start_web(server, "127.0.0.1", 0)
+    with running_server(log=log) as (server, _, listener):
+        bridge = WebApp(server, [Site("127.0.0.1", 0)])
+        server.open(bridge)
         yield server, bridge, log
+        assert listener.collect(0.05) == [], "a browser's replies went to the OSC --send destination too"
     bridge._thread.join(5)
     assert not bridge._thread.is_alive(), "the web bridge did not stop with the server"
 
 
-def get(bridge: WebBridge, path: str) -> tuple[int, dict, bytes]:
+def get(bridge: WebApp, path: str) -> tuple[int, dict, bytes]:
     """A plain HTTP GET, the path sent exactly as given (urllib would not normalise it either)."""
-    connection = http.client.HTTPConnection(*bridge.address, timeout=5)
+    connection = http.client.HTTPConnection(*bridge.addresses[0], timeout=5)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
@@ -56,9 +58,9 @@ def get(bridge: WebBridge, path: str) -> tuple[int, dict, bytes]:
 
 
 @contextmanager
-def socket_to(bridge: WebBridge):
+def socket_to(bridge: WebApp):
     """A WebSocket to the bridge, past the settings message it sends first."""
-    with connect(f"ws://127.0.0.1:{bridge.address[1]}/ws", open_timeout=5) as ws:
+    with connect(f"ws://127.0.0.1:{bridge.addresses[0][1]}/ws", open_timeout=5) as ws:
         hello = json.loads(ws.recv(timeout=5))
         assert hello["address"] == "/robojam/web/settings"
         yield ws
@@ -116,8 +118,8 @@ def test_refuses_everything_else(web, path):
 
 def test_a_taken_port_is_a_clear_error(web):
     server, bridge, _ = web
-    with pytest.raises(RobojamError, match=f"{bridge.address[1]}.*--web"):
-        WebBridge(server, "127.0.0.1", bridge.address[1]).start()
+    with pytest.raises(RobojamError, match=f"{bridge.addresses[0][1]}.*--web"):
+        WebApp(server, [Site("127.0.0.1", bridge.addresses[0][1])]).start()
 
 
 # --- the WebSocket --------------------------------------------------------------
@@ -141,7 +143,7 @@ def test_a_call_over_the_socket_gets_a_response(web):
 
 def test_other_sites_pages_may_not_connect(web):
     _, bridge, _ = web
-    port = bridge.address[1]
+    port = bridge.addresses[0][1]
     with connect(f"ws://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}", open_timeout=5) as ws:
         assert json.loads(ws.recv(timeout=5))["address"] == "/robojam/web/settings"
     with pytest.raises(InvalidStatus, match="403"):
@@ -150,14 +152,14 @@ def test_other_sites_pages_may_not_connect(web):
 
 def test_the_page_starts_from_the_servers_settings(web):
     _, bridge, _ = web
-    with connect(f"ws://127.0.0.1:{bridge.address[1]}/ws", open_timeout=5) as ws:
+    with connect(f"ws://127.0.0.1:{bridge.addresses[0][1]}/ws", open_timeout=5) as ws:
         hello = json.loads(ws.recv(timeout=5))
     settings = dict(zip(hello["args"][::2], hello["args"][1::2]))
     limits = settings.pop("limits")
     assert settings == {"mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 1.0, "threshold": 0.3,
                         "model": "default", "models": ["default"]}  # the shipped model, under models/
     assert hello["args"][0] == "limits"  # first, so the sliders keep to them before taking values
-    assert limits == {name: [LIMITS[name].low, LIMITS[name].high] for name in ("temp", "sigma_temp", "seconds",
+    assert limits == {name: [RANGES[name].low, RANGES[name].high] for name in ("temp", "sigma_temp", "seconds",
                                                                                "threshold")}
 
 
@@ -201,7 +203,7 @@ def test_closing_the_page_stops_its_response(web):
 
 
 def test_sending_never_fails():
-    bridge = WebBridge(server=None, host="127.0.0.1", port=0)
+    bridge = WebApp(server=None, sites=[])
     bridge.send("1", "/robojam/response/start", [])   # not started
     bridge._clients["1"] = _Client(websocket=None, conn_id="1")
     for i in range(OUTBOX_SIZE + 10):
@@ -223,7 +225,7 @@ def test_sends_to_closed_connections_and_after_stop_are_dropped(web):
     assert not bridge._thread.is_alive()
 
 
-@pytest.mark.parametrize("frame", [b"x", "nope", "{}", '{"address": "/robojam/up", "args": {}}'])
+@pytest.mark.parametrize("frame", [b"x", "nope", "{}", '{"address": "/robojam/up", "args": {}}', "[" * 2000])
 def test_parse_message_rejects(frame):
     assert parse_message(frame) is None
 
@@ -235,7 +237,7 @@ def test_parse_message_accepts():
 
 def test_the_page_url_names_a_reachable_host(web):
     _, bridge, _ = web
-    assert bridge.url() == f"http://127.0.0.1:{bridge.address[1]}/"
+    assert bridge.url() == f"http://127.0.0.1:{bridge.addresses[0][1]}/"
 
 
 # --- in a real browser ------------------------------------------------------------
@@ -286,12 +288,13 @@ def play_two_fingers(page) -> None:
     cdp = page.context.new_cdp_session(page)
     for step in range(6):
         fingers = [{"x": 80 + 20 * step, "y": 300, "id": 1}, {"x": 250, "y": 500 + 20 * step, "id": 2}]
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart" if step == 0 else "touchMove", "touchPoints": fingers})
+        kind = "touchStart" if step == 0 else "touchMove"
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": fingers})
         page.wait_for_timeout(20)
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
-def drop_connections(bridge: WebBridge) -> None:
+def drop_connections(bridge: WebApp) -> None:
     """Close every browser connection from the bridge's side, as a network drop would."""
     for client in list(bridge._clients.values()):
         asyncio.run_coroutine_threadsafe(client.websocket.close(), bridge._loop).result(5)
@@ -312,7 +315,7 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=10000)
             for name in ("temp", "sigma_temp", "seconds", "threshold"):  # the sliders keep to the server's ranges
                 low, high = page.eval_on_selector(f"#{name}", "i => [Number(i.min), Number(i.max)]")
-                assert LIMITS[name].low <= low <= high <= LIMITS[name].high, name
+                assert RANGES[name].low <= low <= high <= RANGES[name].high, name
 
             play_stroke(page)
             sent = page.evaluate("window.robojam.touchesSent")
@@ -335,7 +338,8 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             drop_connections(bridge)
             page.wait_for_function("document.body.dataset.connection === 'disconnected'", timeout=5000)
             page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=5000)
-            wait_for(lambda: "web:2" in server.performers and server.performers["web:2"].session.settings.seconds == 2.5,
+            wait_for(lambda: "web:2" in server.performers
+                     and server.performers["web:2"].session.settings.seconds == 2.5,
                      what="the page to reconnect and re-apply its controls")
 
             play_two_fingers(page)
@@ -352,3 +356,27 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             browser.close()
     assert not errors, errors
     assert bridge.counts["bad_frames"] == 0 and not server.drops
+
+
+def test_the_start_up_line_says_how_to_open_the_page_to_the_network():
+    from robojam.cli import SERVE_DEFAULTS
+    from robojam.live.assemble import build_server, describe
+
+    for host, hint in [("127.0.0.1", "add --web-host 0.0.0.0"), ("0.0.0.0", "on the same network")]:
+        settings = dict(SERVE_DEFAULTS, host="127.0.0.1", port=0, no_log=True, web=0, web_host=host)
+        server = build_server(settings)
+        try:
+            line = next(line for line in describe(server, settings) if line.startswith("web page:"))
+        finally:
+            server.close()
+        assert hint in line, line
+
+
+def test_serve_without_web_or_api_never_imports_aiohttp(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from robojam.cli import SERVE_DEFAULTS; from robojam.live.assemble import build_server; "
+            "build_server(dict(SERVE_DEFAULTS, port=0, no_log=True)).close(); print('aiohttp' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.stdout.strip() == "False", out.stderr   # its import costs a quarter second of start-up

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +69,7 @@ class ColumnMap:
     header: bool | None = None
 
     @classmethod
-    def parse(cls, columns: str, scale: str | None = None, header: bool | None = None) -> "ColumnMap":
+    def parse(cls, columns: str, scale: str | None = None, header: bool | None = None) -> ColumnMap:
         return cls(parse_columns(columns), parse_scale(scale) if scale else (1.0, 1.0), header)
 
     def describe(self) -> str:
@@ -312,7 +312,7 @@ def _iso_time(text: str, name: str, line: int) -> datetime:
         raise RobojamError(f"{name}, line {line}: timestamp {text!r} is not an ISO date and time "
                            "(expected e.g. 2024-05-01T12:00:00.123456)") from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return stamp
 
 
@@ -374,14 +374,14 @@ def _sniff(path: Path) -> str | None:
     return None
 
 
-def find_sources(paths, format: str | None = None, exclude: str | Path | None = None) -> list[Path]:
+def find_sources(paths, kind: str | None = None, exclude: str | Path | None = None) -> list[Path]:
     """The files to import: files as named, and folders walked for the format's suffixes.
 
-    Without ``format`` a folder gives its ``.npz``, ``.log`` and ``.csv``
+    Without ``kind`` a folder gives its ``.npz``, ``.log`` and ``.csv``
     files. Hidden files and anything under ``exclude`` (the output folder)
     are left out; a file named twice counts once.
     """
-    suffixes = {FORMAT_SUFFIXES[format]} if format else set(SUFFIX_FORMATS)
+    suffixes = {FORMAT_SUFFIXES[kind]} if kind else set(SUFFIX_FORMATS)
     excluded = Path(exclude).resolve() if exclude is not None else None
     found: list[Path] = []
     for path in map(Path, paths):
@@ -404,24 +404,24 @@ def find_sources(paths, format: str | None = None, exclude: str | Path | None = 
     return unique
 
 
-def read_source(path: str | Path, format: str | None = None, columns: ColumnMap | None = None,
+def read_source(path: str | Path, kind: str | None = None, columns: ColumnMap | None = None,
                 gap: float = CALL_GAP_S) -> list[Performance]:
-    """One file's performances, in ``format`` or the one :func:`detect_format` chooses."""
+    """One file's performances, in format ``kind`` or the one :func:`detect_format` chooses."""
     path = Path(path)
     if not path.exists():
         raise RobojamError(f"{path}: no such file")
-    format = format or detect_format(path, columns)
-    if format == "impsy-npz":
+    kind = kind or detect_format(path, columns)
+    if kind == "impsy-npz":
         return read_impsy_npz(path)
-    if format == "impsy-log":
+    if kind == "impsy-log":
         return read_impsy_log(path, gap)
-    if format == "csv":
+    if kind == "csv":
         return read_robojam_csv(path, gap)
-    if format == "columns":
+    if kind == "columns":
         if columns is None:
             raise RobojamError("the columns format needs a column mapping (--columns)")
         return read_columns_csv(path, columns)
-    raise RobojamError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
+    raise RobojamError(f"unknown format {kind!r}; choose from {', '.join(FORMATS)}")
 
 
 # --- importing ---------------------------------------------------------------------------------
@@ -482,7 +482,7 @@ def output_names(stem: str, count: int) -> list[str]:
     return [f"{stem}-{n:0{width}d}.csv" for n in range(1, count + 1)]
 
 
-def import_sources(paths, out_dir: str | Path, format: str | None = None, columns: ColumnMap | None = None,
+def import_sources(paths, out_dir: str | Path, kind: str | None = None, columns: ColumnMap | None = None,
                    gap: float = CALL_GAP_S, force: bool = False) -> list[SourceResult]:
     """Read every source, then write each performance to ``out_dir/<source-stem>-<n>.csv``.
 
@@ -494,8 +494,8 @@ def import_sources(paths, out_dir: str | Path, format: str | None = None, column
     if out_dir.exists() and not out_dir.is_dir():
         raise RobojamError(f"{out_dir}: exists and is not a folder")
     results = []
-    for path in find_sources(paths, format, exclude=out_dir):
-        chosen = format or detect_format(path, columns)
+    for path in find_sources(paths, kind, exclude=out_dir):
+        chosen = kind or detect_format(path, columns)
         performances = read_source(path, chosen, columns, gap)
         kept = [p for p in performances if len(p)]
         results.append(SourceResult(path, chosen, kept, empty=len(performances) - len(kept)))

@@ -36,7 +36,7 @@ class Performance:
     events: np.ndarray
 
     def __post_init__(self):
-        self.events = np.asarray(self.events, dtype=np.float64).reshape(-1, len(COLUMNS))  # pragma: no mutate (numpy reads reshape(-2, n) as reshape(-1, n))
+        self.events = np.asarray(self.events, np.float64).reshape(-1, len(COLUMNS))  # pragma: no mutate (reshape-neg)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -55,12 +55,12 @@ class Performance:
         return np.column_stack([self.events[:, 1], self.events[:, 2], dt])
 
     @classmethod
-    def from_xy_dt(cls, xy_dt: np.ndarray, z: float | None = DEFAULT_Z, start: float = 0.0) -> "Performance":
+    def from_xy_dt(cls, xy_dt: np.ndarray, z: float | None = DEFAULT_Z, start: float = 0.0) -> Performance:
         """Build a performance from ``x, y, dt`` rows, inferring strokes from pauses and jumps.
 
         ``z`` is every touch's size, or None for robojam's dynamics (``touch_dynamics``).
         """
-        xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (numpy reads reshape(-2, 3) as reshape(-1, 3))
+        xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (reshape-neg)
         time = start + np.cumsum(xy_dt[:, 2])
         moving = stroke_continues(xy_dt)
         if z is None:
@@ -101,7 +101,7 @@ def starts_stroke(gap, jump):
 def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:
     """1 where an event continues the previous stroke, 0 where it starts a new one."""
     moving = np.zeros(len(xy_dt))
-    if len(xy_dt) > 1:  # pragma: no mutate (one row has no gap: the assignment below is empty either way)
+    if len(xy_dt) > 1:  # pragma: no mutate (empty-either-way)
         jump = np.hypot(np.diff(xy_dt[:, 0]), np.diff(xy_dt[:, 1]))
         moving[1:] = ~starts_stroke(xy_dt[1:, 2], jump)
     return moving
@@ -109,7 +109,7 @@ def stroke_continues(xy_dt: np.ndarray) -> np.ndarray:
 
 def stroke_leaps(xy_dt: np.ndarray) -> np.ndarray:
     """The moves (dx, dy) from each stroke's last touch to the next stroke's first, (n, 2)."""
-    xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (integer rows leap alike; numpy reads reshape(-2, 3) as reshape(-1, 3))
+    xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (dtype-alike, reshape-neg)
     starts = stroke_continues(xy_dt)[1:] == 0
     return np.diff(xy_dt[:, :2], axis=0)[starts]
 
@@ -159,7 +159,7 @@ class CsvRows:
     def line_num(self) -> int:
         return self._rows.line_num
 
-    def __iter__(self) -> "CsvRows":
+    def __iter__(self) -> CsvRows:
         return self
 
     def __next__(self) -> list[str]:
@@ -169,7 +169,9 @@ class CsvRows:
             raise RobojamError(f"{self.name}, line {max(self._rows.line_num, 1)}: not readable as CSV ({e})") from None
 
 
-def parse_csv(text: str, name: str = "<csv>") -> Performance:
+def parse_csv(text: str, name: str = "<csv>", ordered: bool = True) -> Performance:
+    """A RoboJam CSV performance from text; ``ordered=False`` lets time run backwards (as MicroJam
+    clients may send it: :func:`unfold_rows` and the HTTP API clamp such gaps to 0)."""
     rows = CsvRows(text.lstrip("\ufeff"), name)
     header = next(rows, None)
     if header is None:
@@ -184,18 +186,61 @@ def parse_csv(text: str, name: str = "<csv>") -> Performance:
     if not events:
         raise RobojamError(f"{name}: no touch events after the header")
     performance = Performance(np.array(events))
-    _check_time_order(performance, name, lines)
+    if ordered:
+        _check_time_order(performance, name, lines)
     _fill_unknown_strokes(performance)
     return performance
+
+
+def unfold_rows(text: str, name: str = "<csv>") -> str:
+    """MicroJam's CSV, whose rows may follow the header on one line (joined by ``", "``), as one row a line.
+
+    A line's fields must be whole rows of the header's width, or one short row that still holds
+    every named column up to ``y``; else RobojamError.
+    """
+    lines = [line for line in text.lstrip("\ufeff").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = _fields(lines[0])
+    width = next((i for i, field in enumerate(first) if _is_number(field)), len(first))
+    needed = max((i for i, n in enumerate(first[:width]) if n.strip().lower() in ("time", "x", "y")), default=0)
+    rows = [first[:width]]
+    for number, fields in enumerate([first[width:]] + [_fields(line) for line in lines[1:]], 1):
+        if width and len(fields) % width == 0:
+            rows += [fields[i:i + width] for i in range(0, len(fields), width)]
+        elif needed < len(fields) < width:
+            rows.append(fields)
+        else:
+            raise RobojamError(f"{name}, line {number}: {len(fields)} fields, not rows of {width}")
+    return "\n".join(",".join(row) for row in rows) + "\n"
+
+
+def _fields(line: str) -> list[str]:
+    fields = [f.strip() for f in line.split(",")]
+    while fields and not fields[-1]:
+        fields.pop()  # a trailing "," or ", "
+    return fields
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _header_columns(header: list[str], name: str) -> dict[str, int]:
     names = [h.strip().lower() for h in header]
     missing = [c for c in ("time", "x", "y") if c not in names]
-    if missing:
+    twice = [c for c in COLUMNS if names.count(c) > 1]
+    if missing or twice:
+        shown = ",".join(header)
+        shown = repr(shown if len(shown) <= 60 else shown[:60] + "...")
         raise RobojamError(
-            f"{name}, line 1: header {','.join(header)!r} lacks {', '.join(missing)}; "
-            "expected 'time,x,y,z,moving' (z and moving optional)"
+            f"{name}, line 1: header {shown} " + (f"lacks {', '.join(missing)}" if missing else
+                                                   f"names {', '.join(twice)} twice")
+            + "; expected 'time,x,y,z,moving' (z and moving optional)"
         )
     return {c: names.index(c) for c in COLUMNS if c in names}
 

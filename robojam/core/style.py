@@ -45,7 +45,7 @@ class Style:
         return len(self.features)
 
     @classmethod
-    def fitted(cls, performances: list[np.ndarray], features=STYLE_FEATURES) -> "Style":
+    def fitted(cls, performances: list[np.ndarray], features=STYLE_FEATURES) -> Style:
         """Means and spreads of the raw style of the performances' first halves."""
         features = check_features(features)
         raw = np.array([raw_style(call_part(p), features) for p in performances]).reshape(-1, len(features))
@@ -60,7 +60,7 @@ class Style:
         standard = (raw_style(call, self.features) - self.mean) / self.std
         return np.clip(standard, -CLIP, CLIP).tolist()
 
-    def extended(self, performances: list[np.ndarray], features) -> "Style":
+    def extended(self, performances: list[np.ndarray], features) -> Style:
         """This style with the ``features`` it lacks appended, fitted on the performances."""
         new = tuple(name for name in check_features(features) if name not in self.features)
         if not new:

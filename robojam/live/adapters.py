@@ -83,7 +83,7 @@ class Adapter:
         self.dropped = 0  # messages a rule matched but could not translate
 
     @classmethod
-    def from_config(cls, table: dict, source: str = "preset") -> "Adapter":
+    def from_config(cls, table: dict, source: str = "preset") -> Adapter:
         """An adapter from a preset's ``[adapter]`` table; RobojamError says what is wrong."""
         if not isinstance(table, dict):
             raise RobojamError(f"{source}: [adapter] must be a table")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 from queue import Empty, SimpleQueue
-from typing import Iterator
+from collections.abc import Iterator
 
 
 class Inbox:

@@ -70,7 +70,7 @@ class TouchLog:
         with self._lock:
             self._try(self._file.close)
 
-    def __enter__(self) -> "TouchLog":
+    def __enter__(self) -> TouchLog:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,11 +1,12 @@
-"""Sending robojam's part: each output to its performer over OSC, the web page or MIDI, logged and timed."""
+"""Sending robojam's part: each output to its performer over OSC or its bridge, and to MIDI, logged and timed."""
 
 from __future__ import annotations
 
 from collections import Counter, deque
-from typing import Callable
+from collections.abc import Callable
 
 from robojam.core.touchlog import ROBOJAM
+from robojam.live.bridge import Bridge, split_host
 from robojam.live.osc import encode
 from robojam.live.registry import Performer
 from robojam.live.session import Output
@@ -13,7 +14,8 @@ from robojam.live.transport import UdpTransport
 
 
 class Outbox:
-    """Routes outputs: a browser's over its connection, else OSC to ``send`` or the performer's host.
+    """Routes outputs: to the bridge whose scheme the performer's host names (``bridges``), else OSC to
+    ``send`` or the performer's host.
 
     Every message for a performer known by a session id ends with that id
     (robojam's own form; an adapter's out-rules build the app's from named arguments).
@@ -33,7 +35,7 @@ class Outbox:
         self.clock = clock
         self.adapter = adapter
         self.midi = midi
-        self.web = None  # the browser bridge, once the web page is served
+        self.bridges: dict[str, Bridge] = {}  # scheme -> the bridge that reaches its performers
 
     def output(self, key: str, performer: Performer, output: Output) -> None:
         if output.kind == "touch":
@@ -53,13 +55,16 @@ class Outbox:
         """One message to a performer; one with a session id gets it as its last argument."""
         if performer.session_id is not None:
             args = (*args, performer.session_id)
-        if performer.host.startswith("web:"):
-            if self.web is not None:
-                self.web.send(performer.host[4:], address, list(args))
-            return
-        destinations = self.options.send or [(performer.host, self.options.reply_port)]
-        messages = [(address, list(args))] if self.adapter is None else self.adapter.outgoing(address, list(args))
+        scheme, peer = split_host(performer.host)
+        bridge = self.bridges.get(scheme)
+        if bridge is None:
+            self.osc(address, list(args), self.options.send or [(performer.host, self.options.reply_port)])
+        elif not bridge.send(peer, address, list(args)):
+            self.osc(address, list(args), self.options.send)
+
+    def osc(self, address: str, args: list, destinations: list[tuple[str, int]]) -> None:
+        """One message over OSC to each destination, in the preset's app's terms if it has an adapter."""
+        messages = [(address, args)] if self.adapter is None else self.adapter.outgoing(address, args)
         for datagram in [encode(a, *values) for a, values in messages]:
             for destination in destinations:
-                if destination[0] != "midi":
-                    self.transport.send(datagram, destination)
+                self.transport.send(datagram, destination)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from robojam import RobojamError
-from robojam.live.limits import LIMITS, MAX_SESSION_ID
+from robojam.live.knobs import DEFAULTS, RANGES
+from robojam.live.limits import MAX_SESSION_ID
 from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
 
 POSITION_SLACK = 0.5  # x, y this far outside [0, 1] are clipped; further out, dropped
@@ -87,7 +88,8 @@ ADDRESSES: dict[str, Address] = {}
 def address(path: str, *args: Arg):
     """Register a handler ``(server, key, values, timetag, now)`` for an OSC address."""
     def register(handler):
-        ADDRESSES[path] = Address(path, list(args), handler, (handler.__doc__ or "").strip())  # pragma: no mutate (runs at import, before mutmut picks a mutant; every handler test reaches it)
+        doc = (handler.__doc__ or "").strip()  # pragma: no mutate (import-time)
+        ADDRESSES[path] = Address(path, list(args), handler, doc)  # pragma: no mutate (import-time)
         return handler
     return register
 
@@ -153,25 +155,30 @@ def mode(server, key, values, timetag, now):
     _setting("mode", values[0], server, key, now)
 
 
-@address("/robojam/temp", Arg("temp", "f", f"mixture-weight temperature, {LIMITS['temp'].text()} (default 1.0)"))
+def _live(name: str, what: str = "") -> str:
+    """A live control's range and default, as robojam.live.knobs declares them."""
+    return f"{what}{RANGES[name].text()} (default {DEFAULTS[name]})"
+
+
+@address("/robojam/temp", Arg("temp", "f", _live("temp", "mixture-weight temperature, ")))
 def temp(server, key, values, timetag, now):
     """Mixture-weight temperature: lower picks the likeliest gesture more often."""
     _setting("temp", values[0], server, key, now)
 
 
-@address("/robojam/sigma_temp", Arg("sigma_temp", "f", f"variance scale, {LIMITS['sigma_temp'].text()} (default 1.0)"))
+@address("/robojam/sigma_temp", Arg("sigma_temp", "f", _live("sigma_temp", "variance scale, ")))
 def sigma_temp(server, key, values, timetag, now):
     """Scales each mixture component's variance: lower is tighter and smoother."""
     _setting("sigma_temp", values[0], server, key, now)
 
 
-@address("/robojam/seconds", Arg("seconds", "f", f"{LIMITS['seconds'].text()} (default 5.0)"))
+@address("/robojam/seconds", Arg("seconds", "f", _live("seconds", "")))
 def seconds(server, key, values, timetag, now):
     """Length of a response in seconds."""
     _setting("seconds", values[0], server, key, now)
 
 
-@address("/robojam/threshold", Arg("threshold", "f", f"{LIMITS['threshold'].text()} (default 1.5)"))
+@address("/robojam/threshold", Arg("threshold", "f", _live("threshold", "")))
 def threshold(server, key, values, timetag, now):
     """Seconds of silence from the performer before robojam responds."""
     _setting("threshold", values[0], server, key, now)
@@ -247,7 +254,8 @@ def reference() -> str:
         "infinite numbers, far out-of-range positions, bad control values) is dropped and counted by",
         "reason; `/robojam/status` reports the counts. A message whose type tag string holds a tag",
         f"robojam does not read (any but `{' '.join(TYPE_TAGS)}`) is discarded whole, as OSC 1.0",
-        f"asks, and counted as `unknown_type_tag`; bundles may nest {MAX_BUNDLE_DEPTH} deep. A control value outside its",
+        f"asks, and counted as `unknown_type_tag`; bundles may nest {MAX_BUNDLE_DEPTH} deep. "
+        "A control value outside its",
         "range (below) is refused, counted as `bad_value`, and the session keeps its old value; the",
         "command line, config files and the browser page take the same ranges.",
         "",

@@ -7,7 +7,7 @@ awake (:meth:`OutputSchedule.settle`), so outputs never drift by chained sleeps.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from robojam.live.session import Output, Session
 

@@ -28,8 +28,9 @@ from robojam.core.engine import Engine
 from robojam.core.modelfile import Model, default_model_path
 from robojam.core.touchlog import PERFORMER
 from robojam.live.logwriter import LogKeeper, TouchLog
-from robojam.live.models import ModelKeeper
+from robojam.live.model_switch import ModelKeeper
 from robojam.live.inbox import Inbox
+from robojam.live.knobs import DEFAULTS
 from robojam.live.osc import OscError, parse_datagram
 from robojam.live.outbox import Outbox
 from robojam.live.protocol import ADDRESSES, BadMessage
@@ -38,7 +39,7 @@ from robojam.live.schedule import OutputSchedule
 from robojam.live.session import Session, Settings
 from robojam.live.status import StatusReport
 from robojam.live.transport import UdpTransport
-from robojam.live.warnings import RateLimitedWarnings
+from robojam.live.console import RateLimitedWarnings
 
 PACKETS_PER_TURN = 64       # datagrams read before deadlines are checked again
 TIMING_SAMPLES = 20000      # recent outputs and touches the status percentiles cover
@@ -46,17 +47,19 @@ TIMING_SAMPLES = 20000      # recent outputs and touches the status percentiles 
 
 @dataclass
 class ServerOptions:
-    host: str = "127.0.0.1"
-    port: int = 5000
-    reply_port: int = 5001
+    """The server's own settings; their defaults (and ranges, help) are robojam.live.knobs'."""
+
+    host: str = DEFAULTS["host"]
+    port: int = DEFAULTS["port"]
+    reply_port: int = DEFAULTS["reply_port"]
     send: list[tuple[str, int]] = field(default_factory=list)
-    max_sessions: int = 16
-    session_timeout: float = 600.0
+    max_sessions: int = DEFAULTS["max_sessions"]
+    session_timeout: float = DEFAULTS["session_timeout"]
     touch_rate: float = 250.0   # touches a second a performer may send; more are dropped
-    status_every: float = 10.0  # seconds between status lines (0: never)
-    seed: int | None = None
-    model_path: Path | None = None   # the model's folder, re-read on SIGHUP (None: the shipped one)
-    models_dir: Path = Path("models")  # where models named over the network are found
+    status_every: float = DEFAULTS["status_every"]
+    seed: int | None = DEFAULTS["seed"]
+    model_path: Path | None = DEFAULTS["model"]   # the model's folder, re-read on SIGHUP (None: the shipped one)
+    models_dir: Path = Path(DEFAULTS["models_dir"])  # where models named over the network are found
 
 
 class Server:
@@ -85,10 +88,12 @@ class Server:
         self.inbox = Inbox()  # messages from other threads: MIDI, the web page
         self._stopping = False
         self.report = StatusReport(self.counts, self.drops, lambda: len(self.performers),
-                                   {"timing_error_us_p99": self.timing_errors, "feed_latency_us_p99": self.feed_latency},
+                                   {"timing_error_us_p99": self.timing_errors,
+                                    "feed_latency_us_p99": self.feed_latency},
                                    options.status_every, clock, adapter)
-        self.keyboard = None  # an open MIDI input, closed at shutdown
-        self.api = None  # the HTTP API (robojam.live.http_api), stopped at shutdown; None without --api
+        self.bridges: list = []  # robojam.live.bridge.Bridge: opened with open(), stopped by close()
+        if midi is not None:
+            self.bridges.append(midi)  # opened already; its stop sends notes off and closes its ports
         self.warnings = RateLimitedWarnings()  # about incoming traffic: one line per reason every few seconds
         self.models = ModelKeeper(
             model, Path(options.model_path) if options.model_path is not None else default_model_path(),
@@ -99,14 +104,16 @@ class Server:
     def address(self) -> tuple[str, int]:
         return self.transport.address
 
+    def open(self, bridge) -> None:
+        """Start a bridge (robojam.live.bridge) and route its performers' replies to it; close() stops it."""
+        bridge.start()
+        self.bridges.append(bridge)
+        self.outbox.bridges[bridge.scheme] = bridge
+
     @property
     def web(self):
-        """The browser bridge (robojam.live.web), stopped at shutdown; None without --web."""
-        return self.outbox.web
-
-    @web.setter
-    def web(self, bridge) -> None:
-        self.outbox.web = bridge
+        """The web app (robojam.live.webapp), None without --web or --api."""
+        return self.outbox.bridges.get("web")
 
     @property
     def performers(self) -> dict[str, Performer]:
@@ -143,7 +150,7 @@ class Server:
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, lambda *_: self.inbox.run_soon(self.reload_model))
 
-    # --- the model (robojam.live.models) ------------------------------------------
+    # --- the model (robojam.live.model_switch) ------------------------------------------
 
     @property
     def model(self) -> Model:
@@ -252,8 +259,8 @@ class Server:
     def post(self, path: str, args: list, host: str = "midi") -> None:
         """Queue a message from another thread (it is handled on the server's thread).
 
-        ``host`` names the performer: "midi" for a MIDI keyboard, "web:ID" for
-        a browser connection (whose replies go back over its connection).
+        ``host`` names the performer as ``SCHEME:PEER`` (robojam.live.bridge): "midi" for a MIDI
+        keyboard, "web:ID" for a browser connection; replies go back through that scheme's bridge.
         """
         self.inbox.post(path, args, host)
 
@@ -289,15 +296,10 @@ class Server:
         self.close()
 
     def close(self) -> None:
-        """Notes off, inputs, web page, logs and sockets closed (also for a server never run)."""
-        if self.midi is not None:
-            self.midi.all_notes_off()
-        if self.keyboard is not None:
-            self.keyboard.close()
-        if self.web is not None:
-            self.web.stop()
-        if self.api is not None:
-            self.api.stop()
+        """Bridges stopped, last opened first (MIDI's notes off last), logs and sockets closed (also for a
+        server never run)."""
+        while self.bridges:
+            self.bridges.pop().stop()
         self.logbook.close()
         self.transport.close()
         self.inbox.close()

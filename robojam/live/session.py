@@ -29,9 +29,9 @@ from robojam import RobojamError
 from robojam.core.engine import Engine
 from robojam.core.corpus import MAX_DT
 from robojam.core.performance import starts_stroke, stroke_accent, touch_dynamics
-from robojam.live.limits import LIMITS, LIVE_SETTINGS, shown
+from robojam.live.knobs import DEFAULTS, LIVE, MODES, RANGES
+from robojam.live.limits import shown
 
-MODES = ("call-and-response", "duet")
 # Response touches are generated this far ahead of their deadlines.
 LOOKAHEAD_S = 0.25
 DEFAULT_Z = 0.5
@@ -42,25 +42,25 @@ HISTORY_TOUCHES = 512
 @dataclass
 class Settings:
     """The live controls of a session (each is an OSC control and a CLI option), in the ranges of
-    ``robojam.live.limits.LIMITS``."""
+    ``robojam.live.knobs.RANGES``, starting from their declared defaults."""
 
-    mode: str = "call-and-response"
-    temp: float = 1.0
-    sigma_temp: float = 1.0
-    seconds: float = 5.0
-    threshold: float = 1.5
+    mode: str = DEFAULTS["mode"]
+    temp: float = DEFAULTS["temp"]
+    sigma_temp: float = DEFAULTS["sigma_temp"]
+    seconds: float = DEFAULTS["seconds"]
+    threshold: float = DEFAULTS["threshold"]
 
     def __post_init__(self):
         self.validate()
 
     def validate(self) -> None:
-        """RobojamError unless every setting is in range (``robojam.live.limits.LIMITS``)."""
+        """RobojamError unless every setting is in range (``robojam.live.knobs.RANGES``)."""
         if not isinstance(self.mode, str) or self.mode not in MODES:
             raise RobojamError(f"mode must be one of {', '.join(MODES)}, not {shown(self.mode)}")
-        for name in LIVE_SETTINGS:
-            LIMITS[name].check(name, getattr(self, name))
+        for name in LIVE:
+            RANGES[name].check(name, getattr(self, name))
 
-    def changed(self, name: str, value) -> "Settings":
+    def changed(self, name: str, value) -> Settings:
         """A copy with one setting changed, validated."""
         if name not in {f.name for f in fields(self)}:
             raise RobojamError(f"unknown setting {name!r}")
@@ -92,7 +92,7 @@ class Session:
         self._last_fed: float | None = None       # server time of the last event fed (duet)
         self._heard_state = None                  # state to return to after a response
         self._sent_touch: Output | None = None    # robojam's last touch sent in the open stroke
-        # pragma: no mutate start (_start sets these again before they are read; False, None and [] read alike)
+        # pragma: no mutate start (set-before-read, truth-value)
         self._call_pending = False
         self._queue: list[Output] = []            # scheduled, in deadline order
         self._playing = False
@@ -184,7 +184,7 @@ class Session:
 
     def respond(self, now: float) -> None:
         """Start robojam's part now: a response, or the duet."""
-        self.stop(now)  # pragma: no mutate (_start sends what stop queued at now whatever its time)
+        self.stop(now)  # pragma: no mutate (stop-queue-time)
         if self.engine.state.head is None:
             self._feed(0.5, 0.5, 0.0)  # nothing heard yet: start from the middle of the screen
         self._start(now)
@@ -210,14 +210,14 @@ class Session:
         self._answered = []
         self.engine.hear_call(self._answered)
         self._last_touch_at = self._last_fed = None
-        self._call_pending = False  # pragma: no mutate (read only as a truth value: None would do as well)
+        self._call_pending = False  # pragma: no mutate (truth-value)
 
     def apply(self, name: str, value, now: float) -> None:
         """Change one setting; a change of mode stops what is playing."""
         updated = self.settings.changed(name, value)
         if name == "mode" and updated.mode != self.settings.mode:
             self.stop(now)
-            self._call_pending = False  # pragma: no mutate (read only as a truth value: None would do as well)
+            self._call_pending = False  # pragma: no mutate (truth-value)
         self.settings = updated
 
     # --- the clock ---------------------------------------------------------
@@ -276,7 +276,7 @@ class Session:
 
     def _start(self, now: float) -> None:
         self._last_played = None
-        self._call_pending = False  # pragma: no mutate (read only as a truth value: None would do as well)
+        self._call_pending = False  # pragma: no mutate (truth-value)
         self._playing = True
         self._play_clock = now
         self._first_touch = True
@@ -285,7 +285,7 @@ class Session:
             self._heard_state = self.engine.snapshot()
             self._play_end = now + self.settings.seconds
         else:
-            self._play_end = math.inf  # pragma: no mutate (read only in call-and-response)
+            self._play_end = math.inf  # pragma: no mutate (mode-only)
         self._take_the_call()
         # The part before may not have gone out whole: its end (and start) go now, its touches never.
         earlier = [Output(now, o.kind) for o in self._queue if o.kind != "touch"]
@@ -325,7 +325,7 @@ class Session:
     def _schedule_touch(self, deadline: float, x: float, y: float, dt: float) -> None:
         self._queue.append(Output(deadline, "touch", x, y, self._dynamics(x, y, dt)))
         self._queue.sort()
-        self._first_touch = False  # pragma: no mutate (read only as a truth value: None would do as well)
+        self._first_touch = False  # pragma: no mutate (truth-value)
         self._play_clock = deadline
 
     def _dynamics(self, x: float, y: float, dt: float) -> float:
@@ -338,8 +338,8 @@ class Session:
 
     def _finish(self, at: float) -> None:
         self._queue.append(Output(at, "end"))
-        self._playing = False  # pragma: no mutate (read only as a truth value: None would do as well)
-        self._unfed = None  # pragma: no mutate (_start sets it again before it is read)
+        self._playing = False  # pragma: no mutate (truth-value)
+        self._unfed = None  # pragma: no mutate (set-before-read)
         self._style_of = None
         self.engine.set_style(None)
         if self._heard_state is not None:

@@ -6,7 +6,7 @@ import socket
 import struct
 import time
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 from robojam import RobojamError
 
@@ -23,6 +23,18 @@ def parse_destination(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise RobojamError(f"destination {text!r} is not HOST:PORT (for example 192.168.1.20:5001)")
     return host, int(port)
+
+
+def lan_address() -> str:
+    """This machine's address on its local network, best guess; 127.0.0.1 when there is none."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 1))  # UDP connect sends nothing: it only picks a route
+        return probe.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
+    finally:
+        probe.close()
 
 
 class UdpTransport:

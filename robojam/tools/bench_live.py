@@ -60,7 +60,7 @@ class LiveServer:
         while time.monotonic() < stop:
             try:
                 data = self.inbox.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             arrived = time.monotonic()
             if any(m.address == address for m in parse_datagram(data)):
@@ -74,7 +74,7 @@ class LiveServer:
         while time.monotonic() < stop:
             try:
                 data = self.inbox.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             for message in parse_datagram(data):
                 if message.address == "/robojam/status":
@@ -85,7 +85,7 @@ class LiveServer:
         try:
             while True:
                 self.inbox.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             pass
 
     def close(self) -> None:

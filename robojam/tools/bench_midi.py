@@ -29,8 +29,8 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.modelfile import load_model
-from robojam.live.midi import MidiMapping, compiled_apis
-from robojam.live.midiparts import MidiParts
+from robojam.live.midi_touch import MidiMapping, compiled_apis
+from robojam.live.midi_bridge import MidiParts
 from robojam.live.osc import encode, parse_datagram
 from robojam.live.server import Server, ServerOptions, run_in_thread
 from robojam.live.session import Settings
@@ -240,7 +240,7 @@ def play_call_and_respond(port: int, inbox: socket.socket, round_: int, seconds:
         while time.monotonic() < stop:
             try:
                 data = inbox.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if any(m.address == "/robojam/response/end" for m in parse_datagram(data)):
                 return

@@ -12,7 +12,6 @@ the silence threshold after a call to the first response touch arriving.
 
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +80,7 @@ class Soak:
         while True:
             try:
                 data = self.server.inbox.recv(65536)
-            except (socket.timeout, BlockingIOError):
+            except (TimeoutError, BlockingIOError):
                 return
             arrived = time.monotonic()
             for message in parse_datagram(data):
@@ -148,7 +147,7 @@ def _status(server: LiveServer) -> dict:
     while time.monotonic() < stop:
         try:
             data = server.inbox.recv(65536)
-        except (socket.timeout, BlockingIOError):
+        except (TimeoutError, BlockingIOError):
             continue
         for message in parse_datagram(data):
             if message.address == "/robojam/status":

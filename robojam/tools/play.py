@@ -20,7 +20,7 @@ import select
 import socket
 import time
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -131,7 +131,7 @@ class Player:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "Player":
+    def __enter__(self) -> Player:
         return self
 
     def __exit__(self, *_) -> None:

@@ -4,7 +4,7 @@ The OSC port may be open to a whole venue's network: whatever strangers send,
 the console gets at most one line per reason per period, with a count of the
 lines held back since. Libraries' log records go the same way
 (:func:`route_library_logs`): python-osc logs on the root logger,
-websockets and asyncio on their own, and any of them could log once per
+aiohttp and asyncio on their own, and any of them could log once per
 packet.
 """
 
@@ -14,7 +14,7 @@ import logging
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 MAX_LINE = 300  # characters of a library's log message shown
 
@@ -65,7 +65,7 @@ class RateLimitedLogHandler(logging.Handler):
 
 
 def route_library_logs(warnings: RateLimitedWarnings) -> RateLimitedLogHandler:
-    """Send every log record of WARNING and above (python-osc's on the root logger, websockets',
+    """Send every log record of WARNING and above (python-osc's on the root logger, aiohttp's,
     asyncio's) through ``warnings``, once per process; returns the handler.
 
     With a handler on the root logger, ``logging.warning()`` no longer sets up

@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import math
+import ssl
 import sys
 import time
 from pathlib import Path
 
 from robojam import RobojamError
 from robojam.core.modelfile import load_model
-from robojam.live.limits import LIMITS, shown
+from robojam.live.knobs import RANGES, SERVE
+from robojam.live.limits import shown
 from robojam.live.server import Server, ServerOptions
 from robojam.live.session import Settings
 from robojam.live.transport import parse_destination
-from robojam.live.warnings import RateLimitedWarnings, route_library_logs
+from robojam.live.console import RateLimitedWarnings, route_library_logs
 
 
 def _number(settings: dict, name: str, kind=float):
-    """A numeric setting, checked: in its range if robojam.live.limits has one, else of its kind."""
+    """A numeric setting, checked against its range (robojam.live.knobs: every number has one)."""
     value = settings[name]
-    if value is None:
-        return None
-    if name in LIMITS:
-        return kind(LIMITS[name].check(name.replace("_", "-"), value))
-    try:
-        fits = math.isfinite(value) and (kind is not int or value == int(value))
-    except (TypeError, OverflowError, ValueError):
-        fits = False
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not fits:
-        raise RobojamError(f"{name.replace('_', '-')} must be {'an integer' if kind is int else 'a number'}, "
-                           f"not {shown(value)}")
-    return kind(value)
+    return None if value is None else kind(RANGES[name].check(name.replace("_", "-"), value))
 
 
 def _path(settings: dict, name: str) -> Path | None:
@@ -41,6 +31,12 @@ def _path(settings: dict, name: str) -> Path | None:
     if not isinstance(value, (str, Path)) or not str(value) or "\0" in str(value):
         raise RobojamError(f"{name.replace('_', '-')} must be a file or folder name, not {shown(value)}")
     return Path(value)
+
+
+def _model(settings: dict) -> Path | None:
+    """The model folder; ``default`` names the shipped one (None), as over the network."""
+    path = _path(settings, "model")
+    return None if path is not None and str(path) == "default" and not path.is_dir() else path
 
 
 def session_settings(settings: dict) -> Settings:
@@ -60,7 +56,7 @@ def server_options(settings: dict) -> ServerOptions:
         reply_port=_number(settings, "reply_port", int), send=[parse_destination(s) for s in sends],
         max_sessions=_number(settings, "max_sessions", int), session_timeout=_number(settings, "session_timeout"),
         status_every=_number(settings, "status_every"), seed=_number(settings, "seed", int),
-        model_path=_path(settings, "model"), models_dir=_path(settings, "models_dir") or Path("models"),
+        model_path=_model(settings), models_dir=_path(settings, "models_dir") or Path("models"),
     )
 
 
@@ -69,7 +65,7 @@ def open_midi(settings: dict):
     virtual, api = midi_virtual(settings), midi_api(settings)
     if not settings["midi_out"] and not virtual:
         return None
-    from robojam.live.midiparts import MidiParts
+    from robojam.live.midi_bridge import MidiParts
 
     echo = settings["midi_echo_channel"]
     return MidiParts.open(str(settings["midi_out"]) if settings["midi_out"] else None, midi_mapping(settings),
@@ -84,7 +80,7 @@ def midi_virtual(settings: dict) -> str | None:
     if value is None or value is False:
         return None
     if value is True:
-        from robojam.live.midi import VIRTUAL_PORT_NAME
+        from robojam.live.midi_touch import VIRTUAL_PORT_NAME
         return VIRTUAL_PORT_NAME
     if not isinstance(value, str) or not value.strip():
         raise RobojamError(f"midi-virtual must be a port name (or true for 'robojam'), not {value!r}")
@@ -96,28 +92,31 @@ def midi_api(settings: dict) -> str | None:
     value = settings["midi_api"]
     if value is None:
         return None
-    from robojam.live.midi import MIDI_APIS
+    from robojam.live.midi_touch import MIDI_APIS
     if value not in MIDI_APIS:
         raise RobojamError(f"midi-api must be one of {', '.join(MIDI_APIS)}, not {value!r}")
     return value
 
 
-def close_midi(server: Server) -> None:
-    """Close the MIDI output ports, once the server has sent its notes off (on JACK this lets them out)."""
-    if server.midi is not None and hasattr(server.midi, "close"):
-        server.midi.close()
-
-
 def midi_mapping(settings: dict):
-    from robojam.live.midi import MidiMapping
+    from robojam.live.midi_touch import MidiMapping
 
     return MidiMapping(scale=str(settings["scale"]), root=_number(settings, "root", int),
                        octaves=_number(settings, "octaves", int), cc=_number(settings, "cc", int))
 
 
+def check_choices(settings: dict) -> None:
+    """Each setting with choices (robojam.live.knobs) holds one of them, or nothing."""
+    for name, knob in SERVE.items():
+        value = settings.get(name)
+        if knob.choices and value is not None and value not in knob.choices:
+            raise RobojamError(f"{knob.option[2:]} must be one of {', '.join(knob.choices)}, not {shown(value)}")
+
+
 def build_server(settings: dict) -> Server:
     """A ready server (socket bound, logs open) from merged settings; raises RobojamError."""
-    model = load_model(_path(settings, "model"))
+    check_choices(settings)
+    model = load_model(_model(settings))
     session = session_settings(settings)
     options = server_options(settings)
     adapter = None
@@ -139,21 +138,62 @@ def build_server(settings: dict) -> Server:
         raise
     try:
         if settings["midi_in"] or midi_virtual(settings):
-            from robojam.live.midiparts import listen_to_keyboard
-            server.keyboard = listen_to_keyboard(str(settings["midi_in"]) if settings["midi_in"] else None,
-                                                 midi_mapping(settings), server.post,
-                                                 virtual=midi_virtual(settings), api=midi_api(settings))
-        if settings["web"] is not None:
-            from robojam.live.web import start_web
-            start_web(server, str(settings["web_host"] or settings["host"]), _number(settings, "web", int))
-        if any(settings.get(name) is not None for name in ("api", "tls_cert", "tls_key")):
-            from robojam.live.http_api import start_api
-            start_api(server, settings)
+            from robojam.live.midi_bridge import listen_to_keyboard
+            server.open(listen_to_keyboard(str(settings["midi_in"]) if settings["midi_in"] else None,
+                                           midi_mapping(settings), server.post,
+                                           virtual=midi_virtual(settings), api=midi_api(settings)))
+        sites = web_sites(settings)
+        if sites:
+            from robojam.live.webapp import WebApp
+            server.open(WebApp(server, sites, max_predictions=_number(settings, "api_max_predictions", int)))
     except RobojamError:
         server.close()
-        close_midi(server)
         raise
     return server
+
+
+def web_sites(settings: dict) -> list:
+    """Where the web app listens: the page's port (--web) and the API's (--api), one site if they are one."""
+    if settings["api"] is None and (settings["tls_cert"] is not None or settings["tls_key"] is not None):
+        raise RobojamError("--tls-cert and --tls-key are for the HTTP API: give it a port with --api PORT")
+    if settings["web"] is None and settings["api"] is None:
+        return []  # and aiohttp is never imported: serve starts as fast as before it
+    from robojam.live.webapp import Site
+
+    sites = []
+    if settings["web"] is not None:
+        sites.append(Site(_host(settings, "web_host"), _number(settings, "web", int)))
+    if settings["api"] is not None:
+        api = Site(_host(settings, "api_host"), _number(settings, "api", int), page=False,
+                   tls=tls_context(_path(settings, "tls_cert"), _path(settings, "tls_key")))
+        same = sites and (sites[0].host, sites[0].port) == (api.host, api.port) and api.port != 0
+        sites = [Site(api.host, api.port, tls=api.tls)] if same else sites + [api]
+    return sites
+
+
+def _host(settings: dict, name: str) -> str:
+    host = settings[name] or settings["host"]
+    if not isinstance(host, str):
+        raise RobojamError(f"{name.replace('_', '-')} must be an address, not {shown(host)}")
+    return host
+
+
+def tls_context(cert: Path | None, key: Path | None):
+    """HTTPS's context from a PEM certificate and key, or None without either."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise RobojamError("HTTPS needs both --tls-cert and --tls-key")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(str(cert.expanduser()), str(key.expanduser()))
+    except FileNotFoundError as e:
+        raise RobojamError(f"{e.filename or cert}: no such file (--tls-cert, --tls-key)") from None
+    except (OSError, ssl.SSLError) as e:
+        raise RobojamError(f"cannot use {cert} and {key} for HTTPS ({getattr(e, 'reason', None) or e}); "
+                           "they must be a PEM certificate and its private key") from None
+    return context
 
 
 def describe(server: Server, settings: dict) -> list[str]:
@@ -167,10 +207,11 @@ def describe(server: Server, settings: dict) -> list[str]:
         lines.append("sending responses to " + ", ".join(f"{h}:{p}" for h, p in options.send))
     else:
         lines.append(f"sending responses to each performer's host on port {options.reply_port}")
-    if server.web is not None:
-        lines.append(f"web page: {server.web.url()}  (open it on a phone or laptop on the same network)")
-    if server.api is not None:
-        lines.append(f"HTTP API: POST performances to {server.api.url()}  (RoboJam's API, as MicroJam calls it)")
+    if settings["web"] is not None:
+        lines += web_lines(server.web.url(), _host(settings, "web_host"))
+    if settings["api"] is not None:
+        lines.append(f"HTTP API: POST performances to {server.web.url(page=False)}  "
+                     "(RoboJam's API, as MicroJam calls it)")
     if settings["midi_out"]:
         lines.append(f"MIDI out: {settings['midi_out']}")
     if settings["midi_in"]:
@@ -185,12 +226,20 @@ def describe(server: Server, settings: dict) -> list[str]:
     return lines
 
 
+def web_lines(url: str, host: str) -> list[str]:
+    """Where the page is, and on loopback how to open it to phones, which cannot reach this machine's 127.0.0.1."""
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return [f"web page: {url}  (this machine only: add --web-host 0.0.0.0 to open it to phones and laptops "
+                "on the same network)"]
+    return [f"web page: {url}  (open it on a phone or laptop on the same network)"]
+
+
 def describe_midi_ports(settings: dict) -> list[str]:
     """What --midi-virtual and --midi-api opened, with the names other software sees."""
     virtual, api = midi_virtual(settings), midi_api(settings)
     lines = [f"MIDI API: {api}"] if api else []
     if virtual:
-        from robojam.live.midi import MIDI_APIS, api_in_use
+        from robojam.live.midi_touch import MIDI_APIS, api_in_use
         lines.append(f"MIDI ports of its own, both called {virtual!r}: robojam's part goes out of one, "
                      "notes played into the other are a performer")
         if api_in_use(api) == MIDI_APIS["jack"]:
@@ -210,7 +259,6 @@ def start_server(settings: dict, echo=print) -> None:
     try:
         server.serve_forever()
     finally:
-        close_midi(server)
         echo("stopped: " + server.status_line())
-        if server.api is not None:
-            echo(server.api.summary())
+        if settings["api"] is not None:
+            echo(server.web.summary())

@@ -1,14 +1,14 @@
 """The server's MIDI: robojam's part (and optionally the performer's) on output ports,
 and MIDI keyboards (or a DAW playing into robojam's own input port) as a performer.
 
-This adapts :mod:`robojam.live.midi`'s voices to the server's events; the server
+This adapts :mod:`robojam.live.midi_touch`'s voices to the server's events; the server
 calls it on its own thread, MIDI input arrives on mido's and is posted over.
 """
 
 from __future__ import annotations
 
 from robojam import RobojamError
-from robojam.live.midi import (
+from robojam.live.midi_touch import (
     MidiMapping, MidiTouchReader, MidiVoice, open_input, open_output, open_virtual_input, open_virtual_output,
 )
 from robojam.live.session import Output
@@ -19,7 +19,11 @@ class MidiParts:
 
     ``port`` is anything with ``send(msg)``, or a list of them: each message
     goes to every one (a synth's port and robojam's own virtual port, say).
+    A bridge (robojam.live.bridge) without performers: the server plays it
+    every output, and stopping it sends notes off, then closes the ports.
     """
+
+    scheme = "midi-out"
 
     def __init__(self, port, mapping: MidiMapping, channel: int = 0, echo_channel: int | None = None):
         self.ports = list(port) if isinstance(port, (list, tuple)) else [port]
@@ -71,6 +75,16 @@ class MidiParts:
         """Close the ports (after :meth:`all_notes_off`): on JACK this waits for what was sent to go out."""
         _close_all(self.ports)
 
+    def start(self) -> None:
+        """Nothing: :meth:`open` opened the ports."""
+
+    def stop(self) -> None:
+        self.all_notes_off()
+        self.close()
+
+    def send(self, peer: str, address: str, args: list) -> bool:
+        return False
+
     def _voices(self) -> list[MidiVoice]:
         return [v for v in (self.robojam, self.performer) if v is not None]
 
@@ -87,13 +101,25 @@ class _Fanout:
 
 
 class Keyboards:
-    """Open MIDI inputs whose notes are one performer (``midi``); ``close`` closes them all."""
+    """Open MIDI inputs whose notes are one performer, host ``midi``: the ``midi`` bridge. It has no way
+    back to its performer, so replies go to OSC's --send destinations."""
+
+    scheme = "midi"
 
     def __init__(self, ports: list):
         self.ports = ports
 
-    def close(self) -> None:
+    def start(self) -> None:
+        """Nothing: :func:`listen_to_keyboard` opened the ports."""
+
+    def stop(self) -> None:
         _close_all(self.ports)
+        self.ports = []
+
+    close = stop
+
+    def send(self, peer: str, address: str, args: list) -> bool:
+        return False
 
 
 def listen_to_keyboard(name: str | None, mapping: MidiMapping, post, virtual: str | None = None,

@@ -14,7 +14,7 @@ import ipaddress
 import re
 import threading
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from robojam import RobojamError
 from robojam.core.modelfile import Model, default_model_path, load_model
