@@ -8,7 +8,7 @@ import pytest
 
 from robojam import RobojamError
 from robojam.core.corpus import MAX_DT
-from robojam.core.encoding import (ENCODINGS, MAX_ROOM, MIN_HEADING_MOVE, DeltaEncoding, HeadingEncoding,
+from robojam.core.encoding import (MAX_ROOM, MIN_HEADING_MOVE, DeltaEncoding, HeadingEncoding,
                                    RawEncoding, _clip_touch, _rooms_around, from_dict)
 
 ALL = [RawEncoding(), DeltaEncoding(10.0, -3.5, 1.2), HeadingEncoding(8.0, -3.0, 0.9)]

@@ -80,7 +80,8 @@ def test_mixture_params_activate_exactly_the_deviations():
     assert params[kd:2 * kd].tolist() == pytest.approx([elu_plus_one(v) for v in raw[kd:2 * kd]], rel=1e-12)
 
 
-@pytest.mark.parametrize("v, expected", [(2.0, 3.0), (0.5, 1.5), (0.0, 1.0), (-1.0, math.exp(-1.0)), (-30.0, math.exp(-30.0))])
+@pytest.mark.parametrize("v, expected", [(2.0, 3.0), (0.5, 1.5), (0.0, 1.0), (-1.0, math.exp(-1.0)),
+                                         (-30.0, math.exp(-30.0))])
 def test_a_deviation_is_elu_plus_one_plus_epsilon(v, expected):
     assert elu_plus_one(v) == pytest.approx(expected + SIGMA_EPSILON, rel=1e-9, abs=0)
     assert elu_plus_one(-30.0) > 0

@@ -182,7 +182,8 @@ def test_training_hears_the_first_half_plainly_and_the_second_with_its_style():
     columns = style_columns(performance, style)
     assert 2 <= heard < len(performance) and columns.shape == (len(performance), style.dim)
     np.testing.assert_array_equal(columns[:heard], 0.0)
-    np.testing.assert_array_equal(columns[heard:], np.tile(style.vector(performance[:heard]), (len(performance) - heard, 1)))
+    expected = np.tile(style.vector(performance[:heard]), (len(performance) - heard, 1))
+    np.testing.assert_array_equal(columns[heard:], expected)
     encoding = HeadingEncoding(10.0, -3.5, 1.2)
     inputs, _ = make_windows([performance], encoding, seq_len=len(performance))
     styled, _ = make_windows([performance], encoding, seq_len=len(performance), style=style)
@@ -291,7 +292,6 @@ def test_a_duet_plays_on_in_the_style_it_took_up_and_a_barge_in_forgets_it():
     call = synthetic_performance(np.random.default_rng(12))
     for i, (x, y, _) in enumerate(call):
         session.touch(x, y, 0.5, now=i / 60)
-    fed = np.array(session._heard)
     session.respond(2.0)
     session.touch(0.5, 0.5, 0.5, now=2.01)  # the performer plays over it before robojam's first touch is fed
     assert engine._style == [0.0] * model.style.dim and session._style_of is None

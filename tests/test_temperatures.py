@@ -262,7 +262,8 @@ def test_write_temperatures_changes_only_them(tmp_path):
 def test_a_model_file_with_bad_temperatures_is_refused(tmp_path):
     folder = save_model(random_model(), tmp_path / "m")
     metadata = json.loads((folder / "model.json").read_text())
-    for bad, words in (({"shape": 1e9, "rhythm": 1}, "shape temperature must be"), ("hot", "an object with shape and rhythm")):
+    for bad, words in (({"shape": 1e9, "rhythm": 1}, "shape temperature must be"),
+                       ("hot", "an object with shape and rhythm")):
         (folder / "model.json").write_text(json.dumps({**metadata, "temperatures": bad}))
         with pytest.raises(RobojamError, match=f"model {folder}: .*{words}"):
             load_model(folder)
@@ -295,7 +296,8 @@ def test_robojam_temperatures_shows_and_sets(tmp_path):
         f"{folder}: shape temp 0.8, rhythm temp 1.2, gap tilt 0.1, rim 0.05 kept 0.2\n"
     assert load_model(folder).temperatures == Temperatures(0.8, 1.2, 0.1, 0.05, 0.2)
     assert run("temperatures", folder, "--gap-tilt", 2).exit_code == 2
-    assert run("temperatures", folder, "--rim", 0.3).exit_code == 2 and run("temperatures", folder, "--rim-keep", 2).exit_code == 2
+    assert run("temperatures", folder, "--rim", 0.3).exit_code == 2
+    assert run("temperatures", folder, "--rim-keep", 2).exit_code == 2
     refused = run("temperatures", folder, "--shape", 9)
     assert refused.exit_code == 2 and "0.05<=x<=4.0" in refused.output
     missing = run("temperatures", tmp_path / "nothing", "--shape", 0.5)

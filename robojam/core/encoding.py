@@ -86,7 +86,7 @@ class Encoding:
         """The target that lands at (x, y) from the context ``prev``, with ``target``'s timing."""
         raise NotImplementedError
 
-    def on_screen(self, prev: tuple, target, margin: float = 0.0) -> bool:  # pragma: no mutate (the interface's default; each encoding has its own)
+    def on_screen(self, prev: tuple, target, margin: float = 0.0) -> bool:  # pragma: no mutate (interface-default)
         """Whether a sampled target's position lies on the screen, ``margin`` or more from its edges,
         before ``decode`` clips it."""
         raise NotImplementedError
@@ -134,7 +134,7 @@ class DeltaEncoding(Encoding):
         self.logdt_std = float(logdt_std)
 
     @classmethod
-    def fitted(cls, performances: list[np.ndarray], delta_scale: float = 10.0) -> "DeltaEncoding":
+    def fitted(cls, performances: list[np.ndarray], delta_scale: float = 10.0) -> DeltaEncoding:
         """Standardise log dt with the mean and spread of the training events."""
         dts = np.concatenate([p[1:, 2] for p in performances if len(p) > 1])
         log_dt = np.log(np.maximum(dts, DT_FLOOR))
@@ -147,7 +147,7 @@ class DeltaEncoding(Encoding):
         return np.column_stack([deltas, log_dt])
 
     def inputs(self, xy_dt):
-        xy_dt = np.asarray(xy_dt, dtype=np.float64)  # pragma: no mutate (targets converts again, and column_stack upcasts the positions exactly)
+        xy_dt = np.asarray(xy_dt, dtype=np.float64)  # pragma: no mutate (dtype-alike)
         return np.column_stack([xy_dt[:, :2], self.targets(xy_dt)])
 
     def step_input(self, prev, x, y, dt):
@@ -186,7 +186,8 @@ class HeadingEncoding(DeltaEncoding):
     input_dim = 11
 
     def context(self, prev, x, y):
-        return (x, y, 0.0, 0.0) if prev is None else (x, y, x - prev[0], y - prev[1])  # pragma: no mutate (no movement and (1, 0) are both the screen's frame)
+        still = (x, y, 0.0, 0.0)  # pragma: no mutate (screen-frame)
+        return still if prev is None else (x, y, x - prev[0], y - prev[1])
 
     def targets(self, xy_dt):
         xy_dt = np.asarray(xy_dt, dtype=np.float64)
@@ -205,7 +206,7 @@ class HeadingEncoding(DeltaEncoding):
 
     def step_input(self, prev, x, y, dt):
         scale = self.delta_scale
-        px, py, pdx, pdy = (x, y, 0.0, 0.0) if prev is None else prev  # pragma: no mutate (a first touch has no movement to turn)
+        px, py, pdx, pdy = (x, y, 0.0, 0.0) if prev is None else prev  # pragma: no mutate (screen-frame)
         dx, dy = x - px, y - py
         ux, uy = _unit(pdx, pdy)
         return [x, y, dx * scale, dy * scale, (dx * ux + dy * uy) * scale, (dy * ux - dx * uy) * scale,
@@ -256,9 +257,9 @@ def _room(x: float, y: float, vx: float, vy: float) -> float:
     """
     room = MAX_ROOM
     if vx:
-        room = min(room, (1.0 - x if vx > 0 else x) / abs(vx))  # pragma: no mutate (vx >= 0: vx is not 0 here)
+        room = min(room, (1.0 - x if vx > 0 else x) / abs(vx))  # pragma: no mutate (nonzero-here)
     if vy:
-        room = min(room, (1.0 - y if vy > 0 else y) / abs(vy))  # pragma: no mutate (vy >= 0: vy is not 0 here)
+        room = min(room, (1.0 - y if vy > 0 else y) / abs(vy))  # pragma: no mutate (nonzero-here)
     return room
 
 
@@ -276,7 +277,7 @@ def _in_frame(moves: np.ndarray, before: np.ndarray) -> np.ndarray:
     """Each movement as (along, across) the movement before it; the screen's axes after none."""
     norms = np.hypot(before[:, 0], before[:, 1])
     has_heading = norms > MIN_HEADING_MOVE
-    safe_norms = np.where(has_heading, norms, 1.0)  # pragma: no mutate (any divisor: those rows are replaced below)
+    safe_norms = np.where(has_heading, norms, 1.0)  # pragma: no mutate (replaced-below)
     ux = np.where(has_heading, before[:, 0] / safe_norms, 1.0)
     uy = np.where(has_heading, before[:, 1] / safe_norms, 0.0)
     return np.column_stack([moves[:, 0] * ux + moves[:, 1] * uy, moves[:, 1] * ux - moves[:, 0] * uy])
@@ -284,7 +285,7 @@ def _in_frame(moves: np.ndarray, before: np.ndarray) -> np.ndarray:
 
 def _clip_touch(x: float, y: float, dt: float) -> tuple[float, float, float]:
     """Python floats in the valid ranges; NaN goes to the lower bound."""
-    # pragma: no mutate start (0.0 < x: x = 0 falls through to 0.0 all the same; x >= 1.0: 1 never falls through)
+    # pragma: no mutate start (clip-bounds)
     return (float(x if 0.0 <= x <= 1.0 else 1.0 if x > 1.0 else 0.0),
             float(y if 0.0 <= y <= 1.0 else 1.0 if y > 1.0 else 0.0),
             float(dt if 0.0 <= dt <= MAX_DT else MAX_DT if dt > MAX_DT else 0.0))

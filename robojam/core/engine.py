@@ -40,7 +40,7 @@ class EngineState:
     context: tuple | None
     head: np.ndarray | None
 
-    def copy(self) -> "EngineState":
+    def copy(self) -> EngineState:
         return EngineState(self.signals.copy(), self.cells.copy(), self.context,
                            None if self.head is None else self.head.copy())
 
@@ -82,7 +82,7 @@ class Engine:
         self._noise: Noise | None = None
         self.reset()
 
-    def spawn(self) -> "Engine":
+    def spawn(self) -> Engine:
         """A new engine with its own fresh state, sharing this one's (read-only) kernels."""
         return Engine(self.model, self._kernels)
 
@@ -101,7 +101,7 @@ class Engine:
         self._write_input(self._style, at=1 + self.encoding.input_dim)
         self._blocks[:] = 0.0
         self._context: tuple | None = None
-        self._fed = False  # pragma: no mutate (read only as a truth value: None would do as well)
+        self._fed = False  # pragma: no mutate (truth-value)
 
     def snapshot(self) -> EngineState:
         return self.state.copy()
@@ -159,7 +159,7 @@ class Engine:
         touch t - 1 (a wavefront), so all layers step in one set of numpy calls
         on a block of their own; cell states move there and back around it.
         """
-        rows = np.asarray(call).reshape(-1, 3)  # pragma: no mutate (numpy reads reshape(-2, 3) as reshape(-1, 3))
+        rows = np.asarray(call).reshape(-1, 3)  # pragma: no mutate (reshape-neg)
         touches = clean(rows)
         if len(touches) != len(rows):
             raise ValueError("call holds NaN or infinite values")
@@ -167,7 +167,7 @@ class Engine:
             return
         inputs = self.encoding.inputs_after(self._context, touches)
         layers, count = len(self._steps), len(touches)
-        for tick in range(count + layers - 1):  # pragma: no mutate (ticks past the last find no layer left to drain)
+        for tick in range(count + layers - 1):  # pragma: no mutate (no-layer-left)
             if tick < count:
                 self._write_input(inputs[tick])
             if layers - 1 <= tick < count:
@@ -188,9 +188,10 @@ class Engine:
     def mixture_params(self) -> np.ndarray:
         """The mixture parameters for the next touch (keras-mdn-layer layout, float64)."""
         self._require_fed()
-        params = self._head_out[self._params].astype(np.float64)  # pragma: no mutate (astype(None) is float64 too)
+        params = self._head_out[self._params].astype(np.float64)  # pragma: no mutate (float64-default)
         sig = params[self._sigmas]
-        params[self._sigmas] = np.where(sig > 0, sig, np.expm1(np.minimum(sig, 0.0))) + 1.0 + SIGMA_EPSILON  # pragma: no mutate (sig >= 0: at 0 both give 0; any cap >= 0 keeps expm1 finite where sig > 0 wins)
+        elu = np.where(sig > 0, sig, np.expm1(np.minimum(sig, 0.0)))  # pragma: no mutate (zero-both, expm1-cap)
+        params[self._sigmas] = elu + 1.0 + SIGMA_EPSILON
         return params
 
     def draw(self, rng: np.random.Generator, temp: float = 1.0, sigma_temp: float = 1.0) -> tuple[float, float, float]:
@@ -219,7 +220,7 @@ class Engine:
             elapsed += dt
             touches.append((x, y, dt))
             self._step(x, y, dt)
-        return np.array(touches).reshape(-1, 3)  # pragma: no mutate (numpy reads reshape(-2, 3) as reshape(-1, 3))
+        return np.array(touches).reshape(-1, 3)  # pragma: no mutate (reshape-neg)
 
     def respond(self, call: np.ndarray, seconds: float = 5.0, rng: np.random.Generator | None = None,
                 temp: float = 1.0, sigma_temp: float = 1.0) -> np.ndarray:
@@ -229,7 +230,7 @@ class Engine:
         """
         check_temperatures(temp, sigma_temp)
         rng = rng if rng is not None else np.random.default_rng()
-        call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (clean and condition take any dtype to float64; numpy reads reshape(-2, 3) as reshape(-1, 3))
+        call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (dtype-alike, reshape-neg)
         self.set_style(None)
         self.reset()
         self.hear_call(call)

@@ -63,7 +63,7 @@ def _wavefront_kernel(model: Model, kernels: list[np.ndarray]) -> np.ndarray:
     u, layers = model.units, len(kernels)
     fused = np.zeros((signal_size(model), 4 * u * layers), np.float32)
     for i, kernel in enumerate(kernels):
-        for gate in range(4):  # pragma: no mutate (a fifth gate's columns lie past both kernels' ends: empty slices)
+        for gate in range(4):  # pragma: no mutate (empty-slice)
             column = (gate * layers + i) * u
             fused[:kernel.shape[0], column:column + u] = kernel[:, gate * u:(gate + 1) * u]
     return fused
@@ -100,11 +100,11 @@ def layer_step(reads: np.ndarray, kernel: np.ndarray, block: np.ndarray, twice_h
     step costs.
     """
     pre_activations = np.zeros(kernel.shape[1], np.float32)
-    gates_shaped = pre_activations.reshape(4, -1)  # pragma: no mutate (numpy reads reshape(4, -2) as reshape(4, -1))
+    gates_shaped = pre_activations.reshape(4, -1)  # pragma: no mutate (reshape-neg)
     gates, sigmoids = block[GATE_G:], block[GATE_F:]
     carried, multipliers = block[CELL:GATE_F], block[GATE_F:GATE_O]
     cells, candidates, out_gate = block[CELL], block[GATE_G], block[GATE_O]
-    # pragma: no mutate start (float64 ones and halves give the same float32 results, more slowly: 1 + t and c / 2 round once either way)
+    # pragma: no mutate start (float-width)
     ones = np.ones(sigmoids.shape, np.float32)
     halves = np.full(cells.shape, 0.5, np.float32)
     # pragma: no mutate end

@@ -19,7 +19,7 @@ SIGMA_EPSILON = 1e-7
 
 def elu_plus_one(v: float) -> float:
     """keras-mdn-layer's activation of a standard deviation: ELU(v) + 1 + epsilon."""
-    return (v if v > 0 else math.expm1(v)) + 1.0 + SIGMA_EPSILON  # pragma: no mutate (v >= 0: at 0 both branches give 0)
+    return (v if v > 0 else math.expm1(v)) + 1.0 + SIGMA_EPSILON  # pragma: no mutate (zero-both)
 
 
 def split(params: np.ndarray, dim: int, mixtures: int):
@@ -59,10 +59,11 @@ class Noise:
     come in blocks; the same seed still gives the same draws.
     """
 
-    def __init__(self, rng: np.random.Generator, mixtures: int, dim: int, block: int = 128):  # pragma: no mutate (any block size draws alike; 128 is a speed trade-off)
+    def __init__(self, rng: np.random.Generator, mixtures: int, dim: int,
+                 block: int = 128):  # pragma: no mutate (speed-only)
         self.rng, self.mixtures, self.dim, self.block = rng, mixtures, dim, block
         self._next = block
-        self._chances: list[float] = []  # pragma: no mutate (None is as empty to chance())
+        self._chances: list[float] = []  # pragma: no mutate (truth-value)
 
     def take(self, temp: float = 1.0) -> tuple[np.ndarray, list[float]]:
         """The next draw's Gumbel numbers times ``temp`` (float32) and its normals."""
@@ -74,7 +75,7 @@ class Noise:
             self._next = 0
         if temp != self._scale:
             np.multiply(self._gumbels[self._next:], np.float32(temp), self._scaled[self._next:])
-            self._scale = temp  # pragma: no mutate (forgetting the scale only rescales again, from the unscaled block)
+            self._scale = temp  # pragma: no mutate (speed-only)
         self._next += 1
         return self._scaled_rows[self._next - 1], self._normals[self._next - 1]
 
@@ -104,7 +105,7 @@ class Sampler:
         self.dim, self._kd, self._sigma_of = dim, mixtures * dim, sigma_of
         self._items = memoryview(params)
         self._logits = params[2 * mixtures * dim:2 * mixtures * dim + mixtures] if logits is None else logits
-        self._scores = np.zeros(mixtures, np.float32)  # pragma: no mutate (float64 scores pick the same argmax of float32 sums)
+        self._scores = np.zeros(mixtures, np.float32)  # pragma: no mutate (float-width)
         self._spreads = list(spreads) if spreads is not None else [1.0] * dim
 
     def draw(self, noise: Noise, temp: float = 1.0, sigma_temp: float = 1.0) -> list[float]:
@@ -119,7 +120,7 @@ class Sampler:
         return [items[mu + d] + sigma_of(items[sigma + d]) * spreads[d] * root * normals[d] for d in range(self.dim)]
 
 
-def sample(params, dim: int, mixtures: int, rng: "np.random.Generator | Noise", temp: float = 1.0,
+def sample(params, dim: int, mixtures: int, rng: np.random.Generator | Noise, temp: float = 1.0,
            sigma_temp: float = 1.0, sigma_of=float) -> list[float]:
     """One draw from the mixture given its parameters, as ``Sampler.draw``.
 
@@ -128,5 +129,5 @@ def sample(params, dim: int, mixtures: int, rng: "np.random.Generator | Noise", 
     component. ``rng`` is a Generator or, for many draws, a ``Noise`` over one.
     """
     noise = rng if isinstance(rng, Noise) else Noise(rng, mixtures, dim, block=1)
-    params = np.array(params, np.float32)  # pragma: no mutate (float64 parameters draw the same but for float32 rounding)
+    params = np.array(params, np.float32)  # pragma: no mutate (float-width)
     return Sampler(params, dim, mixtures, sigma_of).draw(noise, temp, sigma_temp)

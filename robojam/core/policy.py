@@ -38,13 +38,13 @@ class TouchPolicy:
         self._echo = temperatures.echo
         self._leaps: list[list[float]] = []  # the call's leaps to a new stroke (after a pause or not)
         # Those long enough to start a stroke without a pause.
-        self._far_leaps: list[list[float]] = []  # pragma: no mutate (hear_call sets it before any leap is read)
+        self._far_leaps: list[list[float]] = []  # pragma: no mutate (set-before-read)
 
     def hear_call(self, call) -> None:
         """Take the leaps of a call (rows ``x, y, dt``) for new strokes to echo, in a model with an echo
         (its temperatures); until the next call. Rows that are not finite are left out."""
-        leaps = stroke_leaps(clean(np.asarray(call, dtype=np.float64).reshape(-1, 3)))  # pragma: no mutate (numpy reads reshape(-2, 3) as reshape(-1, 3))
-        leaps = leaps[-MAX_LEAPS:]
+        rows = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (reshape-neg)
+        leaps = stroke_leaps(clean(rows))[-MAX_LEAPS:]
         far = np.hypot(leaps[:, 0], leaps[:, 1]) > STROKE_JUMP
         self._leaps, self._far_leaps = leaps.tolist(), leaps[far].tolist()
 
@@ -66,7 +66,8 @@ class TouchPolicy:
             echoed = self._echoed(target, noise, prev, rim) if echo else None
             if echoed is not None:
                 return echoed
-            if on_screen(prev, target, rim) or rim and on_screen(prev, target) and noise.chance() < keep:  # pragma: no mutate (<= keep: a chance equal to it has probability 0)
+            if on_screen(prev, target, rim) or rim and on_screen(prev, target) and (
+                    noise.chance() < keep):  # pragma: no mutate (prob-zero)
                 break
             target = draw(noise, temp, sigma_temp)
         return target
@@ -76,10 +77,11 @@ class TouchPolicy:
         either way round, picked at random among those that land on the screen (off the rim): None when
         the draw continues a stroke, when the echo's chance says no, or no leap fits."""
         x, y, dt = self.encoding.decode(prev, target)
-        if not starts_stroke(dt, math.hypot(x - prev[0], y - prev[1])) or noise.chance() >= self._echo:  # pragma: no mutate (> echo: a chance equal to it has probability 0)
+        starts = starts_stroke(dt, math.hypot(x - prev[0], y - prev[1]))
+        if not starts or noise.chance() >= self._echo:  # pragma: no mutate (prob-zero)
             return None
         # Without a pause, only a leap over the jump starts a stroke.
-        leaps = self._leaps if dt > STROKE_GAP_S else self._far_leaps  # pragma: no mutate (>=: a drawn dt of exactly STROKE_GAP_S has probability 0)
+        leaps = self._leaps if dt > STROKE_GAP_S else self._far_leaps  # pragma: no mutate (prob-zero)
         if len(leaps) < MIN_LEAPS:
             return None
         px, py = prev[0], prev[1]

@@ -67,7 +67,7 @@ class Yardstick:
         _check_mixture(self.dt_weights, self.dt_sigmas, "dt")
 
     @classmethod
-    def fit(cls, performances: list[np.ndarray], iterations: int = 100) -> "Yardstick":
+    def fit(cls, performances: list[np.ndarray], iterations: int = 100) -> Yardstick:
         """Fit both mixtures by EM on every transition in ``performances``."""
         transitions = _all_transitions(performances)
         if transitions.dt.size == 0:
@@ -106,7 +106,7 @@ class Yardstick:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Yardstick":
+    def from_dict(cls, d: dict) -> Yardstick:
         try:
             position, dt = d["position"], d["dt"]
             return cls(position["weights"], position["sigmas"], dt["weights"], dt["log_means"], dt["log_sigmas"])
