@@ -331,7 +331,8 @@ def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp
 
 
 def _realism(performances, model, split, seed, temp, sigma_temp, plot_path, as_json):
-    from robojam.train.realism import format_report, realism_study
+    from robojam.train.realism import realism_study
+    from robojam.train.realism_text import format_report
 
     if plot_path:
         from robojam.tools.realism_plot import check_plot_path
