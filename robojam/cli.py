@@ -90,6 +90,20 @@ def _temperature_options(command):
     return with_temperatures
 
 
+def _sampling_options(when: str = ""):
+    """RoboJam's two temperatures (--temp, --sigma-temp) and the model's own (``_temperature_options``),
+    as respond and eval both take them; ``when`` starts their help ("With --realism: ")."""
+    def decorate(command):
+        command = _temperature_options(command)
+        command = click.option("--sigma-temp", type=_limited("sigma_temp"), default=1.0, show_default=True,
+                               help=when + "Scales each mixture component's variance: lower is tighter, "
+                                           "smoother.")(command)
+        return click.option("--temp", type=_limited("temp"), default=1.0, show_default=True,
+                            help=when + "Mixture-weight temperature: lower picks the likeliest gesture more "
+                                        "often.")(command)
+    return decorate
+
+
 def _load_model_with(model_path, temperatures: dict):
     """The model, with the given parts of its temperatures (robojam.core.temperatures) in place of its own."""
     from dataclasses import replace
@@ -143,11 +157,7 @@ def main():
 @click.option("--model", "model_path", type=MODEL, help=MODEL_HELP)
 @click.option("--seconds", type=_limited("seconds"), default=5.0, show_default=True,
               help="Length of the response in seconds.")
-@click.option("--temp", type=_limited("temp"), default=1.0, show_default=True,
-              help="Mixture-weight temperature: lower picks the likeliest gesture more often.")
-@click.option("--sigma-temp", type=_limited("sigma_temp"), default=1.0,
-              show_default=True, help="Scales each mixture component's variance: lower is tighter, smoother.")
-@_temperature_options
+@_sampling_options()
 @click.option("--seed", type=int, default=None, help="Random seed: the same seed gives the same response.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also draw the call and the response side by side to this PNG.")
@@ -285,11 +295,7 @@ def train(data, output, base_path, include_responses, **given):
                    "scikit-learn). See docs/realism.md.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="With --realism: random seed for the responses, the control's halves and the folds.")
-@click.option("--temp", type=_limited("temp"), default=1.0, show_default=True,
-              help="With --realism: mixture-weight temperature of the responses.")
-@click.option("--sigma-temp", type=_limited("sigma_temp"), default=1.0,
-              show_default=True, help="With --realism: variance scale of the responses.")
-@_temperature_options
+@_sampling_options("With --realism: ")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --realism: also draw each feature's distribution (human against robojam) and a few "
                    "calls with both continuations to this PNG.")
