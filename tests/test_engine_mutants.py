@@ -187,7 +187,7 @@ def test_a_spawned_engine_compiles_nothing_and_plays_like_its_template(monkeypat
     model = random_model(units=6, seed=8)
     template = Engine(model)
 
-    def compile_again(self, weights):
+    def compile_again(self):
         raise AssertionError("a spawned engine compiled the model's weights again")
 
     monkeypatch.setattr(Engine, "_compile", compile_again)

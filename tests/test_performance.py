@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from robojam import RobojamError
-from robojam.core.performance import Performance, parse_csv, read_csv, stroke_continues, write_csv
+from robojam.core.performance import Performance, parse_csv, read_csv, stroke_continues, unfold_rows, write_csv
 
 
 def test_csv_round_trip(tmp_path):
@@ -71,3 +71,44 @@ def test_a_field_csv_cannot_read_names_its_own_line():
     huge = "x" * (csv.field_size_limit() + 5)
     with pytest.raises(RobojamError, match=r"^f\.csv, line 3: not readable as CSV"):
         parse_csv(f"time,x,y\n0,0.1,0.1\n{huge},1,1\n0.2,0.2,0.2\n", "f.csv")
+
+
+# ---- MicroJam's one-line rows and the header's checks ------------------------------------------
+
+def test_unfold_rows_splits_rows_that_follow_the_header_on_one_line():
+    text = "\ufefftime, x, y, z, moving, 0.0, 0.1, 0.2, 3, 0, 0.5, 0.3, 0.4, 3, 1, \n\n"
+    assert unfold_rows(text) == "time,x,y,z,moving\n0.0,0.1,0.2,3,0\n0.5,0.3,0.4,3,1\n"
+    assert unfold_rows("time,x,y\n0,0.1,0.2\n  \n1,0.3,0.4,\n") == "time,x,y\n0,0.1,0.2\n1,0.3,0.4\n"
+    assert unfold_rows("") == "" and unfold_rows(" \n\n") == ""
+
+
+def test_unfold_rows_keeps_a_short_row_only_while_it_holds_every_named_column_up_to_y():
+    assert unfold_rows("Time,X,Y,z,moving\n0,0.1,0.2\n") == "Time,X,Y,z,moving\n0,0.1,0.2\n"
+    assert unfold_rows("time,x,y,z,moving\n0,0.1,0.2,3\n") == "time,x,y,z,moving\n0,0.1,0.2,3\n"
+    with pytest.raises(RobojamError) as short:
+        unfold_rows("time,x,y,z,moving\n0,0.1\n", "call.csv")
+    assert str(short.value) == "call.csv, line 2: 2 fields, not rows of 5"
+    with pytest.raises(RobojamError, match=r"^<csv>, line 3: 7 fields, not rows of 5$"):
+        unfold_rows("time,x,y,z,moving\n0,0.1,0.2,3,0\n1,2,3,4,5,6,7\n")
+    with pytest.raises(RobojamError, match=r"line 1: 1 fields, not rows of 0$"):
+        unfold_rows("0.5\n1.5\n")  # no header at all: the first field is a number
+
+
+def test_a_header_naming_a_column_twice_or_lacking_one_is_refused_by_name():
+    with pytest.raises(RobojamError) as twice:
+        parse_csv("time,x,y,x\n0,0.1,0.2,0.3\n", "call.csv")
+    assert str(twice.value) == ("call.csv, line 1: header 'time,x,y,x' names x twice; "
+                                "expected 'time,x,y,z,moving' (z and moving optional)")
+    with pytest.raises(RobojamError) as lacking:
+        parse_csv("time,x,z\n0,0.1,3\n")
+    assert str(lacking.value) == ("<csv>, line 1: header 'time,x,z' lacks y; "
+                                  "expected 'time,x,y,z,moving' (z and moving optional)")
+    long_header = "time,x," + ",".join(f"extra{i}" for i in range(20))
+    with pytest.raises(RobojamError) as long_one:
+        parse_csv(long_header + "\n")
+    assert f"header {long_header[:60] + '...'!r} lacks y;" in str(long_one.value)
+    exactly_60 = "time,x," + "a" * 53
+    with pytest.raises(RobojamError, match=f"header '{exactly_60}' lacks y"):
+        parse_csv(exactly_60 + "\n")
+    read = parse_csv(" Moving , Y ,X,time\n1,0.2,0.1,0.5\n")
+    assert read.events.tolist() == [[0.5, 0.1, 0.2, read.events[0, 3], 1.0]]

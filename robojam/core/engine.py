@@ -52,7 +52,6 @@ class Engine:
     def __init__(self, model: Model, kernels: Kernels | None = None):
         self.model = model
         self.encoding = model.encoding
-        self.units = model.units
         self.mixtures = model.mixtures
         self.dim = model.output_dim
         u, n_in, layers = model.units, model.input_dim, model.layers
@@ -60,7 +59,7 @@ class Engine:
         self._h_start = h_starts(model)
         self._signals = np.zeros(signal_size(model), np.float32)
         self._signal_items = memoryview(self._signals)  # item writes cost far less than numpy's
-        self._kernels = kernels if kernels is not None else self._compile(model.weights)
+        self._kernels = kernels if kernels is not None else self._compile()
         self._blocks = np.zeros((layers, 5, u), np.float32)
         self._cells = self._blocks[:, CELL]
         self._steps = [
@@ -86,7 +85,7 @@ class Engine:
         """A new engine with its own fresh state, sharing this one's (read-only) kernels."""
         return Engine(self.model, self._kernels)
 
-    def _compile(self, weights: dict) -> Kernels:
+    def _compile(self) -> Kernels:
         return compile_kernels(self.model)
 
     @property

@@ -15,6 +15,7 @@ import numpy as np
 LOG_2PI = math.log(2 * math.pi)
 # keras.backend.epsilon(), added by keras-mdn-layer to every standard deviation.
 SIGMA_EPSILON = 1e-7
+NOISE_BLOCK = 128  # pragma: no mutate (speed-only)
 
 
 def elu_plus_one(v: float) -> float:
@@ -59,8 +60,7 @@ class Noise:
     come in blocks; the same seed still gives the same draws.
     """
 
-    def __init__(self, rng: np.random.Generator, mixtures: int, dim: int,
-                 block: int = 128):  # pragma: no mutate (speed-only)
+    def __init__(self, rng: np.random.Generator, mixtures: int, dim: int, block: int = NOISE_BLOCK):
         self.rng, self.mixtures, self.dim, self.block = rng, mixtures, dim, block
         self._next = block
         self._chances: list[float] = []  # pragma: no mutate (truth-value)

@@ -66,8 +66,9 @@ class TouchPolicy:
             echoed = self._echoed(target, noise, prev, rim) if echo else None
             if echoed is not None:
                 return echoed
-            if on_screen(prev, target, rim) or rim and on_screen(prev, target) and (
-                    noise.chance() < keep):  # pragma: no mutate (prob-zero)
+            if on_screen(prev, target, rim):
+                break
+            if rim and on_screen(prev, target) and noise.chance() < keep:  # pragma: no mutate (prob-zero)
                 break
             target = draw(noise, temp, sigma_temp)
         return target

@@ -155,7 +155,7 @@ def mode(server, key, values, timetag, now):
     _setting("mode", values[0], server, key, now)
 
 
-def _live(name: str, what: str = "") -> str:
+def _live(name: str, what: str) -> str:
     """A live control's range and default, as robojam.live.knobs declares them."""
     return f"{what}{RANGES[name].text()} (default {DEFAULTS[name]})"
 
