@@ -112,3 +112,20 @@ def test_a_header_naming_a_column_twice_or_lacking_one_is_refused_by_name():
         parse_csv(exactly_60 + "\n")
     read = parse_csv(" Moving , Y ,X,time\n1,0.2,0.1,0.5\n")
     assert read.events.tolist() == [[0.5, 0.1, 0.2, read.events[0, 3], 1.0]]
+
+
+def test_unfold_rows_reads_which_columns_a_short_row_must_hold_from_the_header():
+    assert unfold_rows("\ufeffX,Y,time\n0.1,0.2,0\n") == "X,Y,time\n0.1,0.2,0\n"  # only the mark is stripped
+    for header in ("x,y,time,z,moving", "time,y,x,z,moving"):  # the last named of time, x, y is needed
+        with pytest.raises(RobojamError, match="line 2: 2 fields, not rows of 5"):
+            unfold_rows(f"{header}\n0.1,0.2\n")
+    assert unfold_rows("a,b,c\n1\n") == "a,b,c\n1\n"  # naming none of them, any short row will do
+
+
+def test_a_header_cut_at_60_characters_and_columns_named_twice_listed():
+    at_61 = "time,x," + "a" * 54
+    with pytest.raises(RobojamError) as cut:
+        parse_csv(at_61 + "\n")
+    assert f"header {at_61[:60] + '...'!r} lacks y" in str(cut.value)
+    with pytest.raises(RobojamError, match="header 'time,x,y,x,y' names x, y twice;"):
+        parse_csv("time,x,y,x,y\n0,0.1,0.2,0.1,0.2\n")
