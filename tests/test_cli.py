@@ -9,12 +9,13 @@ import numpy as np
 import click
 import pytest
 
-from robojam import SOURCE_ROOT
 from robojam.core.performance import read_csv
 from synthetic import synthetic_corpus
 from test_corpus import raw_corpus_file
 
 COMMANDS = ["respond", "train", "eval", "plot", "bench", "import"]
+
+EXAMPLE_CALL = Path(__file__).resolve().parent.parent / "examples" / "call.csv"  # in the checkout
 
 
 def robojam(*args, check=True, cwd=None):
@@ -169,7 +170,7 @@ def test_the_shipped_model_by_its_name_default(tmp_path, monkeypatch):
     runner = CliRunner()
     shown = runner.invoke(main, ["temperatures", "default"])
     assert shown.exit_code == 0 and "shape temp" in shown.output, shown.output
-    answered = runner.invoke(main, ["respond", str(SOURCE_ROOT / "examples" / "call.csv"), "-o", "r.csv",
+    answered = runner.invoke(main, ["respond", str(EXAMPLE_CALL), "-o", "r.csv",
                                     "--model", "default", "--seed", "1"])
     assert answered.exit_code == 0 and (tmp_path / "r.csv").exists(), answered.output
     assert _model({"model": "default"}) is None

@@ -6,9 +6,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from robojam import SOURCE_ROOT
 
-SCRIPT = SOURCE_ROOT / "scripts" / "install-debian-packages"
+ROOT = Path(__file__).resolve().parent.parent  # the checkout (robojam itself may be installed elsewhere)
+SCRIPT = ROOT / "scripts" / "install-debian-packages"
 
 
 def stub(folder: Path, name: str, body: str) -> None:
@@ -48,14 +48,14 @@ def test_it_uses_nothing_bash_3_2_lacks():
 
 
 def test_ci_runs_exactly_the_readmes_test_command():
-    readme = (SOURCE_ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     command = next(line for line in readme.splitlines() if line.startswith("scripts/install-debian-packages --tests"))
     assert "ruff check" in command and command.endswith("pytest")
-    assert (SOURCE_ROOT / ".ci" / "run").read_text().rstrip().endswith(command)
+    assert (ROOT / ".ci" / "run").read_text().rstrip().endswith(command)
 
 
 def test_the_readme_stays_a_guide():
-    readme = (SOURCE_ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) < 400
     for guide in ("model", "speed", "formats", "security", "development", "mutation-pragmas"):
-        assert f"docs/{guide}.md" in readme and (SOURCE_ROOT / "docs" / f"{guide}.md").is_file(), guide
+        assert f"docs/{guide}.md" in readme and (ROOT / "docs" / f"{guide}.md").is_file(), guide
