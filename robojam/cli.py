@@ -235,9 +235,6 @@ def _train_option(name: str, help_text: str, **kwargs):
 @_train_option("--style-noise", "With --style: spread of the Gaussian noise added to the (standardised) style "
                                "input while training, so the network cannot learn performances by their style.",
                type=click.FloatRange(0, 10))
-@_train_option("--input-noise", "Spread (screen units) of Gaussian noise on the training inputs' positions, with "
-                               "targets that steer back to the person's next touch: against the drift of a "
-                               "network playing on its own touches.", type=click.FloatRange(0, 0.5))
 @click.option("--style-features", callback=lambda ctx, param, value: _feature_names(value),
               help="With --style (implied): the features the style input reads, comma-separated names of the "
                    "realism report's features [default: its 13 style features]; with --from a model whose "

@@ -46,7 +46,6 @@ class TrainOptions:
     style: bool = False  # a style input: the network also reads the call's style (robojam.core.style)
     style_noise: float = STYLE_NOISE
     style_features: tuple[str, ...] | None = None  # what a style input reads; None: STYLE_FEATURES
-    input_noise: float = 0.0  # spread of the corrective noise on training inputs' positions (noisy_history)
     base: str | None = None  # fine-tune this model (its folder) instead of starting from scratch
 
     ARCHITECTURE = ("layers", "units", "mixtures", "encoding")
@@ -82,23 +81,18 @@ def make_encoding(name: str, train: list[np.ndarray]) -> Encoding:
     raise RobojamError(f"unknown encoding {name!r}; choose robojam, delta or heading")
 
 
-def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: int, style: Style | None = None,
-                 input_noise: float = 0.0, rng: np.random.Generator | None = None):
+def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: int, style: Style | None = None):
     """Training windows: inputs (N, L, F) and targets with a weight column (N, L, D + 1).
 
     Window step t reads event t and predicts event t + 1; windows start every
     ``seq_len // 2`` events, always at a performance's start, and padding and
     unscored targets get weight 0. With a ``style``, every event's inputs end
-    with its ``style_columns``. With ``input_noise``, inputs and targets are
-    :func:`noisy_history`'s.
+    with its ``style_columns``.
     """
     stride = max(1, seq_len // 2)
     inputs, targets = [], []
     for clean, mask in usable(performances):
-        if input_noise > 0:
-            x, y = noisy_history(clean, encoding, input_noise, rng or np.random.default_rng(0))
-        else:
-            x, y = encoding.inputs(clean), encoding.targets(clean)
+        x, y = encoding.inputs(clean), encoding.targets(clean)
         if style is not None:
             x = np.hstack([x, style_columns(clean, style)])
         weights = mask.astype(np.float64)
@@ -114,26 +108,6 @@ def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: in
     if not inputs:
         raise RobojamError("no performance with at least two touches to train on")
     return np.array(inputs, dtype=np.float32), np.array(targets, dtype=np.float32)
-
-
-def noisy_history(clean: np.ndarray, encoding: Encoding, spread: float,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs read from touches jittered by Gaussian noise of ``spread`` (screen units), and targets that
-    land each next touch where the person put it, from the jittered touch before.
-
-    A network playing on its own touches reads its own sampling noise, which people's touches never
-    show it; these targets teach it to steer back to the line being drawn rather than carry the
-    wobble on (exposure bias; DART, Laskey et al. 2017, does this for imitation learning).
-    """
-    noisy = clean.copy()
-    noisy[1:, :2] += rng.normal(0.0, spread, size=(len(clean) - 1, 2))
-    clean_targets = encoding.targets(clean)
-    targets = clean_targets.copy()
-    context = encoding.context(None, *noisy[0, :2])
-    for i in range(1, len(clean)):
-        targets[i] = encoding.moved_to(context, clean[i, 0], clean[i, 1], clean_targets[i])
-        context = encoding.context(context, noisy[i, 0], noisy[i, 1])
-    return encoding.inputs(noisy), targets
 
 
 def style_columns(clean: np.ndarray, style: Style) -> np.ndarray:
@@ -171,8 +145,7 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
     encoding = base.encoding if base is not None else make_encoding(options.encoding, train_set)
     style = base.style if base is not None else (Style.fitted(calls, _style_features(options))
                                                   if _wants_style(options) else None)
-    train_x, train_y = make_windows(train_set, encoding, options.seq_len, style, options.input_noise,
-                                    np.random.default_rng(options.seed))
+    train_x, train_y = make_windows(train_set, encoding, options.seq_len, style)
     val_x, val_y = make_windows(val_set, encoding, options.seq_len, style)
     print(f"training on {len(train_set)} performances ({len(train_x)} windows of {options.seq_len}), "
           f"validating on {len(val_set)}", flush=True)
