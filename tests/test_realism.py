@@ -52,7 +52,7 @@ def corpus_file(path, performances):
 
 def test_a_straight_line_at_constant_speed():
     f = describe(line())
-    assert f["turning"] == pytest.approx(0, abs=1e-9)
+    assert f["turning"] == pytest.approx(0, abs=1e-9) and f["curl"] == pytest.approx(0, abs=1e-9)
     assert f["straight_share"] == 1.0
     assert f["tap_share"] == 0.0 and f["stroke_touches"] == 50
     assert f["touch_rate"] == pytest.approx(HZ)
@@ -67,6 +67,18 @@ def test_a_zigzag_turns_and_is_not_straight():
     f = describe(np.column_stack([xy, np.r_[0.0, np.full(39, 1 / HZ)]]))
     assert f["turning"] > 1.0 and f["straight_share"] == 0.0
     assert f["dy_autocorr"] == pytest.approx(-1.0)
+    assert f["curl"] < 0.05 * f["turning"] * 38  # its 38 turns alternate: they cancel
+
+
+def test_an_arc_curls_by_its_whole_turn_and_two_strokes_each_count():
+    angles = np.linspace(0, 3, 31)
+    arc = np.column_stack([0.5 + 0.3 * np.cos(angles), 0.5 + 0.3 * np.sin(angles)])
+    one_way = np.column_stack([arc, np.r_[0.0, np.full(30, 1 / HZ)]])
+    f = describe(one_way)
+    assert f["curl"] == pytest.approx(2.9) and f["turning"] == pytest.approx(0.1)  # 29 turns of 0.1 rad
+    other_way = np.column_stack([arc[::-1], np.r_[1.0, np.full(30, 1 / HZ)]])  # the same arc, back
+    both = describe(np.vstack([one_way, other_way]))  # a pause between: two strokes turning opposite ways
+    assert both["curl"] == pytest.approx(2.9) and both["turning"] == pytest.approx(0.1)
 
 
 def test_taps():

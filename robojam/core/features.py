@@ -22,7 +22,10 @@ strokes
     and ``step_cv`` its coefficient of variation; ``speed`` median step
     length / dt; ``path_per_s`` path length within strokes per second;
     ``turning`` mean absolute angle between successive (non-zero) steps;
-    ``straight_share`` share of those turns under ``STRAIGHT_RAD``;
+    ``straight_share`` share of those turns under ``STRAIGHT_RAD``; ``curl``
+    the mean, over strokes that turn, of a stroke's net turn in radians (its
+    turns summed with their signs, in absolute value): a circle's turns add
+    up to 2 pi whatever its touches, a wobble's cancel;
     ``dx_autocorr``, ``dy_autocorr`` lag-1 autocorrelation of dx, dy between
     successive steps.
 space
@@ -45,7 +48,7 @@ MIN_STEP = 1e-9  # a step shorter than this has no direction (no turn is measure
 
 RHYTHM = ("touch_rate", "dt_q10", "dt_median", "dt_q90", "pause_share", "pause_median")
 STROKES = ("strokes_per_s", "tap_share", "stroke_touches", "stroke_length", "jump_length", "step_length",
-           "step_cv", "speed", "path_per_s", "turning", "straight_share", "dx_autocorr", "dy_autocorr")
+           "step_cv", "speed", "path_per_s", "turning", "straight_share", "curl", "dx_autocorr", "dy_autocorr")
 SPACE = ("spread_x", "spread_y", "mean_x", "mean_y", "edge_share")
 FEATURES = RHYTHM + STROKES + SPACE
 STYLE_FEATURES = ("touch_rate", "pause_share", "strokes_per_s", "stroke_length", "step_length", "speed",
@@ -110,7 +113,7 @@ def _strokes(touches: np.ndarray) -> dict[str, float]:
             "step_length": _median(moves), "step_cv": _ratio(float(np.std(moves)) if len(moves) else 0.0,
                                                              _mean(moves)),
             "speed": _median(moves[moving] / move_dt[moving]), "path_per_s": _ratio(moves.sum(), duration),
-            **_turns(steps, lengths, within), **_autocorrelations(steps, within)}
+            **_turns(steps, lengths, within, stroke[1:]), **_autocorrelations(steps, within)}
 
 
 def _successive(within: np.ndarray) -> np.ndarray:
@@ -118,12 +121,17 @@ def _successive(within: np.ndarray) -> np.ndarray:
     return within[:-1] & within[1:]
 
 
-def _turns(steps: np.ndarray, lengths: np.ndarray, within: np.ndarray) -> dict[str, float]:
-    """Angles between successive steps of a stroke that both move (a zero step has no direction)."""
+def _turns(steps: np.ndarray, lengths: np.ndarray, within: np.ndarray, step_stroke: np.ndarray) -> dict[str, float]:
+    """Angles between successive steps of a stroke that both move (a zero step has no direction);
+    ``step_stroke[i]`` is the stroke that steps[i] ends in."""
     pairs = _successive(within) & (lengths[:-1] > MIN_STEP) & (lengths[1:] > MIN_STEP)
     a, b = steps[:-1][pairs], steps[1:][pairs]
-    angles = np.abs(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(axis=1)))
-    return {"turning": _mean(angles), "straight_share": _mean(angles < STRAIGHT_RAD)}
+    signed = np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(axis=1))
+    strokes = step_stroke[1:][pairs]
+    turns_in = np.bincount(strokes) > 0
+    net = np.bincount(strokes, weights=signed)[turns_in]
+    angles = np.abs(signed)
+    return {"turning": _mean(angles), "straight_share": _mean(angles < STRAIGHT_RAD), "curl": _mean(np.abs(net))}
 
 
 def _autocorrelations(steps: np.ndarray, within: np.ndarray) -> dict[str, float]:
