@@ -351,13 +351,13 @@ def test_too_many_requests_at_once_get_a_503(shipped):
     with serving(shipped, max_requests=2) as (_, api, url):
         held = [slow_request(api.addresses[0]) for _ in range(2)]
         try:
-            wait_for(lambda: sum(api._in_flight.values()) == 2)
+            wait_for(lambda: sum(api.admission.in_flight.values()) == 2)
             status, headers, body = request(url, json.dumps({"perf": call_csv()}).encode())
             assert status == 503 and headers["Retry-After"] == "1" and "too many" in json.loads(body)["error"]
         finally:
             for s in held:
                 s.close()
-        wait_for(lambda: not api._in_flight)
+        wait_for(lambda: not api.admission.in_flight)
         assert predict(url, call_csv(10))[0] == 200
         assert api.counts["refused"] == 1
 
@@ -366,7 +366,7 @@ def test_one_host_cannot_hold_the_api(shipped):
     with serving(shipped, per_client=2, max_requests=4) as (_, api, url):
         held = [slow_request(api.addresses[0], "127.0.0.1") for _ in range(2)]
         try:
-            wait_for(lambda: api._in_flight["127.0.0.1"] == 2)
+            wait_for(lambda: api.admission.in_flight["127.0.0.1"] == 2)
             assert post_from(api.addresses[0], "127.0.0.1", call_csv(10)) == 503   # the same host: refused
             assert post_from(api.addresses[0], "127.0.0.2", call_csv(10)) == 200   # another: served
         finally:

@@ -25,7 +25,8 @@ from robojam import RobojamError
 from robojam.core.touchlog import read_log
 from robojam.live.knobs import RANGES
 from robojam.live.logwriter import TouchLog
-from robojam.live.webapp import OUTBOX_SIZE, Site, WebApp, _Client, parse_message, web_client_folder
+from robojam.live.page_socket import OUTBOX_SIZE, _Client, parse_message
+from robojam.live.webapp import Site, WebApp, web_client_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -205,13 +206,13 @@ def test_closing_the_page_stops_its_response(web):
 def test_sending_never_fails():
     bridge = WebApp(server=None, sites=[])
     bridge.send("1", "/robojam/response/start", [])   # not started
-    bridge._clients["1"] = _Client(websocket=None, conn_id="1")
+    bridge.sockets.clients["1"] = _Client(websocket=None, conn_id="1")
     for i in range(OUTBOX_SIZE + 10):
-        bridge._enqueue("1", str(i))
-    assert len(bridge._clients["1"].outbox) == OUTBOX_SIZE
-    assert bridge._clients["1"].outbox[-1] == str(OUTBOX_SIZE + 9)   # a lagging client keeps the newest
+        bridge.sockets.enqueue("1", str(i))
+    assert len(bridge.sockets.clients["1"].outbox) == OUTBOX_SIZE
+    assert bridge.sockets.clients["1"].outbox[-1] == str(OUTBOX_SIZE + 9)   # a lagging client keeps the newest
     assert bridge.counts["dropped_sends"] == 10
-    bridge._enqueue("gone", "{}")
+    bridge.sockets.enqueue("gone", "{}")
     bridge.stop()
     bridge.stop()
 
@@ -296,7 +297,7 @@ def play_two_fingers(page) -> None:
 
 def drop_connections(bridge: WebApp) -> None:
     """Close every browser connection from the bridge's side, as a network drop would."""
-    for client in list(bridge._clients.values()):
+    for client in list(bridge.sockets.clients.values()):
         asyncio.run_coroutine_threadsafe(client.websocket.close(), bridge._loop).result(5)
 
 
