@@ -193,6 +193,22 @@ def test_bad_frames_harm_nothing(web):
     assert server.counts["touches"] == 0
 
 
+def test_frames_that_break_the_json_decoder_are_counted_bad_frames(web, capfd):
+    """Frames under the size limit whose decoding raises (2,000 nested brackets: RecursionError) are
+    counted drops; the connection stays open, and nothing reaches the console."""
+    server, bridge, _ = web
+    capfd.readouterr()
+    with socket_to(bridge) as ws:
+        for frame in ["[" * 2000, '{"address": "/robojam/touch", "args": ' + "[" * 1500 + "]" * 1500 + "}",
+                      "1" * 4000, '{"address": "/robojam/touch", "args": [0.5, ' + "9" * 4000 + "]}"]:
+            ws.send(frame)
+        send(ws, "/robojam/status")
+        assert receive_until(ws, "/robojam/status")[-1]["args"][:2] == ["model", "default"]  # still open
+    assert bridge.counts["bad_frames"] == 3 and bridge.counts["connections"] == 1
+    assert sum(server.drops.values()) == 1   # a number too big for a float: the server refuses it, counted
+    assert capfd.readouterr() == ("", "")
+
+
 def test_closing_the_page_stops_its_response(web):
     server, bridge, _ = web
     with socket_to(bridge) as ws:
