@@ -382,6 +382,16 @@ def wait_for(condition, seconds: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def test_a_client_that_hangs_up_is_counted_apart_from_errors(api):
+    _, api_, _ = api
+    with socket.create_connection(api_.addresses[0], timeout=5) as sock:
+        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        wait_for(lambda: api_.admission.in_flight)
+    wait_for(lambda: api_.counts["hung_up"] == 1)   # it went away mid-body: not its error, nor robojam's
+    assert api_.counts["errors"] == 0 and api_.counts["bad_request"] == 0
+    assert "hung up 1" in api_.summary()
+
+
 def test_nothing_is_printed_per_request(api, capfd):
     _, api_, url = api
     capfd.readouterr()

@@ -12,6 +12,7 @@ import asyncio
 import http.client
 import json
 import shutil
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -207,6 +208,35 @@ def test_frames_that_break_the_json_decoder_are_counted_bad_frames(web, capfd):
     assert bridge.counts["bad_frames"] == 3 and bridge.counts["connections"] == 1
     assert sum(server.drops.values()) == 1   # a number too big for a float: the server refuses it, counted
     assert capfd.readouterr() == ("", "")
+
+
+HOLD_S = 0.3  # the server's thread kept busy this long while a touch waits for it
+
+
+def test_each_touch_is_timed_from_its_own_arrival_whatever_its_transport():
+    """feed_latency_us_p99 against a known delay: a touch that waits HOLD_S for a busy loop reads about
+    HOLD_S, over OSC and over the WebSocket alike, however long ago another transport's touch came."""
+    with running_server() as (server, sender, _):
+        bridge = WebApp(server, [Site("127.0.0.1", 0)])
+        server.open(bridge)
+
+        def touch_while_the_loop_is_held(send_touch) -> float:
+            fed, busy = len(server.feed_latency), threading.Event()
+            server.inbox.run_soon(lambda: (busy.set(), time.sleep(HOLD_S)))
+            busy.wait(5)
+            send_touch()
+            wait_for(lambda: len(server.feed_latency) > fed, what="the touch to be fed")
+            return server.feed_latency[-1]
+
+        over_osc = touch_while_the_loop_is_held(lambda: sender.send("/robojam/touch", 0.5, 0.5))
+        time.sleep(1.0)   # the last datagram is old news by the time the page's touch comes
+        with socket_to(bridge) as ws:
+            over_web = touch_while_the_loop_is_held(lambda: send(ws, "/robojam/touch", 0.5, 0.5))
+            send(ws, "/robojam/status")
+            status = receive_until(ws, "/robojam/status")[-1]["args"]
+    assert HOLD_S - 0.05 < over_osc < HOLD_S + 0.2 and HOLD_S - 0.05 < over_web < HOLD_S + 0.2
+    p99 = dict(zip(status[::2], status[1::2]))["feed_latency_us_p99"] / 1e6
+    assert HOLD_S - 0.05 < p99 < HOLD_S + 0.2
 
 
 def test_closing_the_page_stops_its_response(web):

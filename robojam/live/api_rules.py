@@ -51,7 +51,8 @@ async def preflight(request: web.Request) -> web.Response:
 
 
 def refusals_as_json(counts: Counter):
-    """A middleware: the API's refusals as JSON, counted by reason; a bug anywhere is a 500, never a traceback."""
+    """A middleware: the API's refusals as JSON, counted by reason (a client hanging up as hung_up); a bug
+    anywhere is a 500, counted as errors, never a traceback."""
 
     @web.middleware
     async def refusals(request: web.Request, handler) -> web.StreamResponse:
@@ -66,8 +67,9 @@ def refusals_as_json(counts: Counter):
             if request.path != API_PATH:
                 return error(404, f"no such endpoint; POST performances to {API_PATH}")
             return error(e.status, f"{e.reason}: POST performances to {API_PATH}", {"Allow": "POST, OPTIONS"})
-        except (asyncio.CancelledError, ConnectionError):
-            raise
+        except ConnectionError:  # the client hung up before its answer: neither its error nor robojam's
+            counts["hung_up"] += 1
+            return error(400, "the client hung up")  # heard by no one; aiohttp logs nothing for it
         except Exception:  # noqa: BLE001 - a bug: the client gets a 500, the console nothing
             counts["errors"] += 1
             return error(500, "internal error")

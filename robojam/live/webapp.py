@@ -45,7 +45,7 @@ LINGER_S = 1.0            # a refused body is read this long so that its client 
 PAGE_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
               ".css": "text/css; charset=utf-8"}
 # Why API requests went unanswered, as counted.
-UNANSWERED = ("bad_request", "too_large", "busy", "refused", "timed_out", "errors")
+UNANSWERED = ("bad_request", "too_large", "busy", "refused", "timed_out", "hung_up", "errors")
 
 
 @dataclass(frozen=True)
