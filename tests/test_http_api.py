@@ -375,6 +375,39 @@ def test_one_host_cannot_hold_the_api(shipped):
         assert api.counts["refused"] == 1
 
 
+def trickle(address, source: str, head: bytes, stop: threading.Event, cut: list) -> None:
+    """A slow client: ``head`` at once, then a byte every 0.1 s until stopped or cut off (noted in ``cut``)."""
+    try:
+        with socket.create_connection(address, timeout=5, source_address=(source, 0)) as sock:
+            sock.sendall(head)
+            while not stop.wait(0.1):
+                sock.sendall(b"x")
+    except OSError:
+        cut.append(head)
+
+
+def test_one_host_trickling_on_many_connections_cannot_stop_another_being_served(shipped):
+    headers_only = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nX-Slow: "   # never ends its headers
+    body_pending = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    with serving(shipped, max_requests=8, per_client=4, idle=1.0, deadline=2.0) as (_, api, _):
+        stop, cut = threading.Event(), []
+        attackers = [threading.Thread(target=trickle, args=(api.addresses[0], "127.0.0.1", head, stop, cut))
+                     for head in [headers_only] * 12 + [body_pending] * 12]
+        for thread in attackers:
+            thread.start()
+        try:
+            wait_for(lambda: api.admission.in_flight["127.0.0.1"] + api.counts["refused"] == 12)  # all asked
+            assert api.admission.in_flight["127.0.0.1"] == 4                                        # all it may hold
+            served = [post_from(api.addresses[0], "127.0.0.2", call_csv(10)) for _ in range(5)]
+            assert served == [200] * 5
+            wait_for(lambda: len(cut) == 24)   # every slow connection cut off, however busy it kept
+        finally:
+            stop.set()
+            for thread in attackers:
+                thread.join(5)
+        assert api.counts["refused"] >= 8 and api.counts["responses"] == 5
+
+
 def wait_for(condition, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
