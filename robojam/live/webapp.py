@@ -90,7 +90,7 @@ class WebApp:
         self._thread.start()
         try:
             self._loop = listening.result(timeout=10)
-        except RobojamError:
+        except Exception:
             self._thread.join(5)
             raise
 
@@ -104,6 +104,8 @@ class WebApp:
             listening.set_exception(RobojamError(
                 f"cannot serve on {site.host}:{site.port} ({e.strerror or e}); is another robojam running? "
                 "choose another --web or --api port"))
+        except Exception as e:  # noqa: BLE001 - handed to start(), which raises it on its own thread
+            listening.set_exception(e)
         else:
             listening.set_result(asyncio.get_running_loop())
             await self._stopping.wait()
@@ -129,7 +131,7 @@ class WebApp:
         if page:
             app.router.add_get(SOCKET_PATH, self.sockets.handle)
             for name, file in page_files(self.folder).items():
-                app.router.add_get(name, self._file_handler(file))
+                app.router.add_get(name, page_file_handler(file))
         return app
 
     def _counting_logger(self) -> logging.Logger:
@@ -175,16 +177,6 @@ class WebApp:
 
     # --- HTTP -------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _file_handler(file: Path):
-        headers = {"Content-Type": PAGE_TYPES[file.suffix], "Cache-Control": "no-cache",
-                   "X-Content-Type-Options": "nosniff"}
-
-        async def page_file(request: web.Request) -> web.FileResponse:
-            return web.FileResponse(file, headers=headers)
-
-        return page_file
-
     async def _status(self, request: web.Request) -> web.Response:
         """The server's figures, read on its own thread (where they change)."""
         done = concurrent.futures.Future()
@@ -218,6 +210,17 @@ def page_files(folder: Path) -> dict[str, Path]:
     """The page's files by URL path (``/`` is ``index.html``): only these are served, nothing else of the disk."""
     files = {f"/{file.name}": file for file in sorted(folder.iterdir()) if file.suffix in PAGE_TYPES}
     return {"/": folder / "index.html", **files}
+
+
+def page_file_handler(file: Path):
+    """A handler serving one of the page's files, read afresh each time (aiohttp answers If-Modified-Since)."""
+    headers = {"Content-Type": PAGE_TYPES[file.suffix], "Cache-Control": "no-cache",
+               "X-Content-Type-Options": "nosniff"}
+
+    async def page_file(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(file, headers=headers)
+
+    return page_file
 
 
 def web_client_folder() -> Path:
