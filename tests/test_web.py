@@ -124,6 +124,29 @@ def test_a_taken_port_is_a_clear_error(web):
         WebApp(server, [Site("127.0.0.1", bridge.addresses[0][1])]).start()
 
 
+def test_the_api_port_serves_the_api_and_status_but_not_the_page():
+    with running_server() as (server, _, _):
+        bridge = WebApp(server, [Site("127.0.0.1", 0), Site("127.0.0.1", 0, page=False)])
+        server.open(bridge)
+        page_port, api_port = (port for _, port in bridge.addresses)
+        assert page_port != api_port and bridge.url(page=False).endswith(f":{api_port}/api/predict")
+        for port, serves_the_page in [(page_port, True), (api_port, False)]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            for method, path, body in [("GET", "/", None), ("GET", "/app.js", None), ("GET", "/status", None),
+                                       ("POST", "/api/predict", b"junk")]:
+                connection.request(method, path, body)
+                response = connection.getresponse()
+                response.read()
+                expected = {"/status": 200, "/api/predict": 400}.get(path, 200 if serves_the_page else 404)
+                assert response.status == expected, (port, path)
+            connection.close()
+        with connect(f"ws://127.0.0.1:{page_port}/ws", open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=5))["address"] == "/robojam/web/settings"
+        with pytest.raises(InvalidStatus, match="404"):
+            connect(f"ws://127.0.0.1:{api_port}/ws", open_timeout=5)
+    assert not bridge._thread.is_alive()
+
+
 # --- the WebSocket --------------------------------------------------------------
 
 def test_a_call_over_the_socket_gets_a_response(web):
