@@ -351,13 +351,13 @@ def test_too_many_requests_at_once_get_a_503(shipped):
     with serving(shipped, max_requests=2) as (_, api, url):
         held = [slow_request(api.addresses[0]) for _ in range(2)]
         try:
-            wait_for(lambda: sum(api._in_flight.values()) == 2)
+            wait_for(lambda: sum(api.admission.in_flight.values()) == 2)
             status, headers, body = request(url, json.dumps({"perf": call_csv()}).encode())
             assert status == 503 and headers["Retry-After"] == "1" and "too many" in json.loads(body)["error"]
         finally:
             for s in held:
                 s.close()
-        wait_for(lambda: not api._in_flight)
+        wait_for(lambda: not api.admission.in_flight)
         assert predict(url, call_csv(10))[0] == 200
         assert api.counts["refused"] == 1
 
@@ -366,7 +366,7 @@ def test_one_host_cannot_hold_the_api(shipped):
     with serving(shipped, per_client=2, max_requests=4) as (_, api, url):
         held = [slow_request(api.addresses[0], "127.0.0.1") for _ in range(2)]
         try:
-            wait_for(lambda: api._in_flight["127.0.0.1"] == 2)
+            wait_for(lambda: api.admission.in_flight["127.0.0.1"] == 2)
             assert post_from(api.addresses[0], "127.0.0.1", call_csv(10)) == 503   # the same host: refused
             assert post_from(api.addresses[0], "127.0.0.2", call_csv(10)) == 200   # another: served
         finally:
@@ -375,11 +375,54 @@ def test_one_host_cannot_hold_the_api(shipped):
         assert api.counts["refused"] == 1
 
 
+def trickle(address, source: str, head: bytes, stop: threading.Event, cut: list) -> None:
+    """A slow client: ``head`` at once, then a byte every 0.1 s until stopped or cut off (noted in ``cut``)."""
+    try:
+        with socket.create_connection(address, timeout=5, source_address=(source, 0)) as sock:
+            sock.sendall(head)
+            while not stop.wait(0.1):
+                sock.sendall(b"x")
+    except OSError:
+        cut.append(head)
+
+
+def test_one_host_trickling_on_many_connections_cannot_stop_another_being_served(shipped):
+    headers_only = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nX-Slow: "   # never ends its headers
+    body_pending = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    with serving(shipped, max_requests=8, per_client=4, idle=1.0, deadline=2.0) as (_, api, _):
+        stop, cut = threading.Event(), []
+        attackers = [threading.Thread(target=trickle, args=(api.addresses[0], "127.0.0.1", head, stop, cut))
+                     for head in [headers_only] * 12 + [body_pending] * 12]
+        for thread in attackers:
+            thread.start()
+        try:
+            wait_for(lambda: api.admission.in_flight["127.0.0.1"] + api.counts["refused"] == 12)  # all asked
+            assert api.admission.in_flight["127.0.0.1"] == 4                                        # all it may hold
+            served = [post_from(api.addresses[0], "127.0.0.2", call_csv(10)) for _ in range(5)]
+            assert served == [200] * 5
+            wait_for(lambda: len(cut) == 24)   # every slow connection cut off, however busy it kept
+        finally:
+            stop.set()
+            for thread in attackers:
+                thread.join(5)
+        assert api.counts["refused"] >= 8 and api.counts["responses"] == 5
+
+
 def wait_for(condition, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def test_a_client_that_hangs_up_is_counted_apart_from_errors(api):
+    _, api_, _ = api
+    with socket.create_connection(api_.addresses[0], timeout=5) as sock:
+        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        wait_for(lambda: api_.admission.in_flight)
+    wait_for(lambda: api_.counts["hung_up"] == 1)   # it went away mid-body: not its error, nor robojam's
+    assert api_.counts["errors"] == 0 and api_.counts["bad_request"] == 0
+    assert "hung up 1" in api_.summary()
 
 
 def test_nothing_is_printed_per_request(api, capfd):

@@ -12,6 +12,7 @@ import asyncio
 import http.client
 import json
 import shutil
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,8 @@ from robojam import RobojamError
 from robojam.core.touchlog import read_log
 from robojam.live.knobs import RANGES
 from robojam.live.logwriter import TouchLog
-from robojam.live.webapp import OUTBOX_SIZE, Site, WebApp, _Client, parse_message, web_client_folder
+from robojam.live.page_socket import OUTBOX_SIZE, _Client, parse_message
+from robojam.live.webapp import Site, WebApp, web_client_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -122,6 +124,29 @@ def test_a_taken_port_is_a_clear_error(web):
         WebApp(server, [Site("127.0.0.1", bridge.addresses[0][1])]).start()
 
 
+def test_the_api_port_serves_the_api_and_status_but_not_the_page():
+    with running_server() as (server, _, _):
+        bridge = WebApp(server, [Site("127.0.0.1", 0), Site("127.0.0.1", 0, page=False)])
+        server.open(bridge)
+        page_port, api_port = (port for _, port in bridge.addresses)
+        assert page_port != api_port and bridge.url(page=False).endswith(f":{api_port}/api/predict")
+        for port, serves_the_page in [(page_port, True), (api_port, False)]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            for method, path, body in [("GET", "/", None), ("GET", "/app.js", None), ("GET", "/status", None),
+                                       ("POST", "/api/predict", b"junk")]:
+                connection.request(method, path, body)
+                response = connection.getresponse()
+                response.read()
+                expected = {"/status": 200, "/api/predict": 400}.get(path, 200 if serves_the_page else 404)
+                assert response.status == expected, (port, path)
+            connection.close()
+        with connect(f"ws://127.0.0.1:{page_port}/ws", open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=5))["address"] == "/robojam/web/settings"
+        with pytest.raises(InvalidStatus, match="404"):
+            connect(f"ws://127.0.0.1:{api_port}/ws", open_timeout=5)
+    assert not bridge._thread.is_alive()
+
+
 # --- the WebSocket --------------------------------------------------------------
 
 def test_a_call_over_the_socket_gets_a_response(web):
@@ -192,6 +217,51 @@ def test_bad_frames_harm_nothing(web):
     assert server.counts["touches"] == 0
 
 
+def test_frames_that_break_the_json_decoder_are_counted_bad_frames(web, capfd):
+    """Frames under the size limit whose decoding raises (2,000 nested brackets: RecursionError) are
+    counted drops; the connection stays open, and nothing reaches the console."""
+    server, bridge, _ = web
+    capfd.readouterr()
+    with socket_to(bridge) as ws:
+        for frame in ["[" * 2000, '{"address": "/robojam/touch", "args": ' + "[" * 1500 + "]" * 1500 + "}",
+                      "1" * 4000, '{"address": "/robojam/touch", "args": [0.5, ' + "9" * 4000 + "]}"]:
+            ws.send(frame)
+        send(ws, "/robojam/status")
+        assert receive_until(ws, "/robojam/status")[-1]["args"][:2] == ["model", "default"]  # still open
+    assert bridge.counts["bad_frames"] == 3 and bridge.counts["connections"] == 1
+    assert sum(server.drops.values()) == 1   # a number too big for a float: the server refuses it, counted
+    assert capfd.readouterr() == ("", "")
+
+
+HOLD_S = 0.3  # the server's thread kept busy this long while a touch waits for it
+
+
+def test_each_touch_is_timed_from_its_own_arrival_whatever_its_transport():
+    """feed_latency_us_p99 against a known delay: a touch that waits HOLD_S for a busy loop reads about
+    HOLD_S, over OSC and over the WebSocket alike, however long ago another transport's touch came."""
+    with running_server() as (server, sender, _):
+        bridge = WebApp(server, [Site("127.0.0.1", 0)])
+        server.open(bridge)
+
+        def touch_while_the_loop_is_held(send_touch) -> float:
+            fed, busy = len(server.feed_latency), threading.Event()
+            server.inbox.run_soon(lambda: (busy.set(), time.sleep(HOLD_S)))
+            busy.wait(5)
+            send_touch()
+            wait_for(lambda: len(server.feed_latency) > fed, what="the touch to be fed")
+            return server.feed_latency[-1]
+
+        over_osc = touch_while_the_loop_is_held(lambda: sender.send("/robojam/touch", 0.5, 0.5))
+        time.sleep(1.0)   # the last datagram is old news by the time the page's touch comes
+        with socket_to(bridge) as ws:
+            over_web = touch_while_the_loop_is_held(lambda: send(ws, "/robojam/touch", 0.5, 0.5))
+            send(ws, "/robojam/status")
+            status = receive_until(ws, "/robojam/status")[-1]["args"]
+    assert HOLD_S - 0.05 < over_osc < HOLD_S + 0.2 and HOLD_S - 0.05 < over_web < HOLD_S + 0.2
+    p99 = dict(zip(status[::2], status[1::2]))["feed_latency_us_p99"] / 1e6
+    assert HOLD_S - 0.05 < p99 < HOLD_S + 0.2
+
+
 def test_closing_the_page_stops_its_response(web):
     server, bridge, _ = web
     with socket_to(bridge) as ws:
@@ -205,13 +275,13 @@ def test_closing_the_page_stops_its_response(web):
 def test_sending_never_fails():
     bridge = WebApp(server=None, sites=[])
     bridge.send("1", "/robojam/response/start", [])   # not started
-    bridge._clients["1"] = _Client(websocket=None, conn_id="1")
+    bridge.sockets.clients["1"] = _Client(websocket=None, conn_id="1")
     for i in range(OUTBOX_SIZE + 10):
-        bridge._enqueue("1", str(i))
-    assert len(bridge._clients["1"].outbox) == OUTBOX_SIZE
-    assert bridge._clients["1"].outbox[-1] == str(OUTBOX_SIZE + 9)   # a lagging client keeps the newest
+        bridge.sockets.enqueue("1", str(i))
+    assert len(bridge.sockets.clients["1"].outbox) == OUTBOX_SIZE
+    assert bridge.sockets.clients["1"].outbox[-1] == str(OUTBOX_SIZE + 9)   # a lagging client keeps the newest
     assert bridge.counts["dropped_sends"] == 10
-    bridge._enqueue("gone", "{}")
+    bridge.sockets.enqueue("gone", "{}")
     bridge.stop()
     bridge.stop()
 
@@ -296,7 +366,7 @@ def play_two_fingers(page) -> None:
 
 def drop_connections(bridge: WebApp) -> None:
     """Close every browser connection from the bridge's side, as a network drop would."""
-    for client in list(bridge._clients.values()):
+    for client in list(bridge.sockets.clients.values()):
         asyncio.run_coroutine_threadsafe(client.websocket.close(), bridge._loop).result(5)
 
 

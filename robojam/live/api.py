@@ -1,5 +1,6 @@
 """RoboJam's HTTP API, ``POST /api/predict``: the request's and response's formats, and the predictions
-(:mod:`robojam.live.webapp` serves it). MicroJam and RoboJam's scripts work with it unchanged.
+(:mod:`robojam.live.webapp` serves it, by the rules of :mod:`robojam.live.api_rules`). MicroJam and
+RoboJam's scripts work with it unchanged.
 
 A request is JSON ``{"perf": "<CSV>"}`` whatever its Content-Type, or a form field ``perf`` holding a
 JSON string; the CSV (``time,x,y,z,moving``, rows after newlines, ``", "`` or ``","``) is cleaned as in
@@ -24,6 +25,7 @@ from robojam.core.corpus import clean
 from robojam.core.engine import Engine
 from robojam.core.performance import COLUMNS, parse_csv, stroke_continues, touch_dynamics, unfold_rows
 
+API_PATH = "/api/predict"
 RESPONSE_SECONDS = 5.0   # a response's length, as RoboJam's
 MAX_ROWS = 1000          # rows in a response, at most
 MICROJAM_Z = 38.0        # points: the touch radius RoboJam sent for every touch

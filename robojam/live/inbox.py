@@ -8,13 +8,14 @@ message wakes the server's loop at once.
 from __future__ import annotations
 
 import socket
+import time
 from queue import Empty, SimpleQueue
 from collections.abc import Iterator
 
 
 class Inbox:
     def __init__(self):
-        self._queue = SimpleQueue()  # (path, args, host)
+        self._queue = SimpleQueue()  # (path, args, host, arrival: wall clock ns), or a task
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
 
@@ -22,7 +23,8 @@ class Inbox:
         return self._wake_read.fileno()
 
     def post(self, path: str, args: list, host: str) -> None:
-        self._queue.put((path, list(args), host))
+        """A message from ``host``, stamped with its arrival (as the kernel stamps a datagram's)."""
+        self._queue.put((path, list(args), host, time.time_ns()))
         self.wake()
 
     def run_soon(self, task) -> None:
@@ -45,7 +47,7 @@ class Inbox:
             pass
 
     def messages(self) -> Iterator:
-        """Every message (path, args, host) and task (a callable) posted so far, oldest first."""
+        """Every message (path, args, host, arrival) and task (a callable) posted so far, oldest first."""
         while True:
             try:
                 yield self._queue.get_nowait()

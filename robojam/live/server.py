@@ -77,6 +77,7 @@ class Server:
         self.drops = Counter()
         self.timing_errors: deque[float] = deque(maxlen=TIMING_SAMPLES)   # seconds late, per output
         self.feed_latency: deque[float] = deque(maxlen=TIMING_SAMPLES)    # seconds from arrival to state
+        self.arrival_ns: int | None = None  # when the message in hand reached the machine (wall clock ns)
         self.registry = SessionRegistry(
             Engine(model), settings, self.counts, max_sessions=options.max_sessions,
             session_timeout=options.session_timeout, touch_rate=options.touch_rate, seed=options.seed)
@@ -171,7 +172,8 @@ class Server:
             self.outbox.send(self.performers[key], address, *args)
 
     def _receive(self) -> None:
-        for data, host in self.transport.receive(PACKETS_PER_TURN):
+        for data, host, arrival_ns in self.transport.receive(PACKETS_PER_TURN):
+            self.arrival_ns = arrival_ns
             try:
                 keys = self.handle_datagram(data, host, self.clock())
                 self.schedule.send_due_now(self.performers, keys, self.outbox.output)
@@ -230,7 +232,8 @@ class Server:
         if not self.registry.allow_touch(performer, now):
             raise BadMessage("rate_limited", f"{key} sends touches faster than {self.options.touch_rate}/s")
         performer.session.touch(x, y, z, now, timetag)
-        self.feed_latency.append(self.transport.since_arrival(now, self.clock))
+        if self.arrival_ns is not None:  # each touch timed from its own arrival, whatever its transport
+            self.feed_latency.append((time.time_ns() - self.arrival_ns) / 1e9)
         if self.midi is not None:
             self.midi.performer_touch(x, y, z, not performer.stroke_open, now)
         performer.stroke_open = True
@@ -248,9 +251,11 @@ class Server:
         for item in self.inbox.messages():
             try:
                 if callable(item):
+                    self.arrival_ns = None
                     item()
                     continue
-                path, args, host = item
+                path, args, host, arrival_ns = item
+                self.arrival_ns = arrival_ns
                 keys = {self.handle_message(path, args, None, host, self.clock())} - {None}
                 self.schedule.send_due_now(self.performers, keys, self.outbox.output)
             except Exception as e:  # noqa: BLE001 - as for datagrams

@@ -43,7 +43,6 @@ class UdpTransport:
     def __init__(self, host: str, port: int, drops: Counter):
         self.drops = drops
         self.sock = _bound_socket(host, port)
-        self.arrival_ns: int | None = None  # kernel arrival time (wall clock, ns) of the last datagram read
         self._overflow_seen = 0
 
     @property
@@ -53,8 +52,9 @@ class UdpTransport:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def receive(self, limit: int) -> Iterator[tuple[bytes, str]]:
-        """Up to ``limit`` waiting datagrams as (data, sender host); sets ``arrival_ns`` for each."""
+    def receive(self, limit: int) -> Iterator[tuple[bytes, str, int]]:
+        """Up to ``limit`` waiting datagrams as (data, sender host, arrival): when each reached the machine,
+        wall clock ns, by the kernel's time stamp, else when it was read."""
         for _ in range(limit):
             try:
                 data, ancillary, _, sender = self.sock.recvmsg(MAX_DATAGRAM, ANCILLARY_SPACE)
@@ -63,15 +63,7 @@ class UdpTransport:
             except OSError:
                 self.drops["socket_error"] += 1
                 return
-            self.arrival_ns = self._read_ancillary(ancillary)
-            yield data, sender[0]
-
-    def since_arrival(self, read_at: float, clock) -> float:
-        """Seconds since the last datagram reached the machine; without kernel times, since
-        ``read_at`` on ``clock`` (when it was read)."""
-        if self.arrival_ns is not None:
-            return (time.time_ns() - self.arrival_ns) / 1e9
-        return clock() - read_at
+            yield data, sender[0], self._read_ancillary(ancillary) or time.time_ns()
 
     def send(self, datagram: bytes, destination: tuple[str, int]) -> None:
         try:
