@@ -367,7 +367,7 @@ frames = st.one_of(
 @budget(4)
 @given(frames, st.sampled_from(["web:1", "web:2"]))
 def test_web_frames_parse_or_are_counted_as_bad(server, frame, host):
-    from robojam.live.page_socket import parse_message
+    from robojam.live.webapp import parse_message
 
     with within(2.0, "parse_message"):
         parsed = parse_message(frame)

@@ -26,7 +26,7 @@ from robojam import RobojamError
 from robojam.core.touchlog import read_log
 from robojam.live.knobs import RANGES
 from robojam.live.logwriter import TouchLog
-from robojam.live.page_socket import OUTBOX_SIZE, _Client, parse_message
+from robojam.live.webapp import OUTBOX_SIZE, _Client, parse_message
 from robojam.live.webapp import Site, WebApp, web_client_folder
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,12 +1,6 @@
-"""RoboJam's HTTP API, ``POST /api/predict``: the request's and response's formats, and the predictions
-(:mod:`robojam.live.webapp` serves it, by the rules of :mod:`robojam.live.api_rules`). MicroJam and
-RoboJam's scripts work with it unchanged.
-
-A request is JSON ``{"perf": "<CSV>"}`` whatever its Content-Type, or a form field ``perf`` holding a
-JSON string; the CSV (``time,x,y,z,moving``, rows after newlines, ``", "`` or ``","``) is cleaned as in
-training. The answer is ``{"response": "<CSV>"}``: about 5 s, at most :data:`MAX_ROWS` rows of five
-numbers, z in MicroJam's points. Each request plays a fresh engine of the current model; with
-``--seed`` the answer depends only on the seed and the call.
+"""RoboJam's HTTP API, ``POST /api/predict`` (its formats: the README's "RoboJam's HTTP API"): the
+predictions, and the rules :mod:`robojam.live.webapp` serves it by, aiohttp middlewares acting on
+``/api/`` alone: open CORS, refusals as JSON counted by reason, admission with a deadline.
 """
 
 from __future__ import annotations
@@ -15,22 +9,26 @@ import asyncio
 import hashlib
 import json
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
 import numpy as np
+from aiohttp import web
 
 from robojam import RobojamError
 from robojam.core.corpus import clean
 from robojam.core.engine import Engine
-from robojam.core.performance import COLUMNS, parse_csv, stroke_continues, touch_dynamics, unfold_rows
+from robojam.core.performance import Performance, parse_csv, to_csv_text, unfold_rows
 
-API_PATH = "/api/predict"
+API_PATH, API_PREFIX = "/api/predict", "/api/"
 RESPONSE_SECONDS = 5.0   # a response's length, as RoboJam's
 MAX_ROWS = 1000          # rows in a response, at most
 MICROJAM_Z = 38.0        # points: the touch radius RoboJam sent for every touch
 DYNAMICS_AT_38 = 0.55    # touch_dynamics of a touch moving a screen's width a second: 38 points
 SHORTEST_DT = 1e-6       # seconds: closer touches are simultaneous (no subnormal gaps reach the maths)
+NO_STORE = {"Cache-Control": "no-store"}
+COUNTED_AS = {408: "timed_out", 413: "too_large", 503: "busy"}  # a BadRequest's count by status; else bad_request
 
 
 class BadRequest(ValueError):
@@ -45,35 +43,28 @@ def perf_from_body(body: bytes) -> str:
     """The CSV a request carries: JSON ``{"perf": CSV}``, or a form field ``perf`` holding a JSON string."""
     try:
         data = json.loads(body)
-    except RecursionError:
-        raise BadRequest("the body is not a JSON object with a perf string") from None
-    except ValueError:
-        return _perf_from_form(body)
-    if not isinstance(data, dict) or "perf" not in data:
-        raise BadRequest('the body must be a JSON object {"perf": "<CSV>"}')
-    if not isinstance(data["perf"], str):
-        raise BadRequest("perf must be a string of CSV, not " + type(data["perf"]).__name__)
-    return data["perf"]
-
-
-def _perf_from_form(body: bytes) -> str:
-    try:
-        form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True, max_num_fields=64)
-    except ValueError:  # not UTF-8 (UnicodeDecodeError is one), or not a form
-        form = {}
-    if "perf" not in form:
-        raise BadRequest('the body must be JSON {"perf": "<CSV>"} or a form with a perf field')
-    try:
-        decoded = json.loads(form["perf"][0])
     except (ValueError, RecursionError):
-        decoded = form["perf"][0]  # not JSON-encoded after all: the CSV itself
-    if not isinstance(decoded, str):
-        raise BadRequest("the form's perf field must hold a JSON-encoded string of CSV")
-    return decoded
+        data = {"perf": _form_field(body)}
+    perf = data.get("perf") if isinstance(data, dict) else None
+    if not isinstance(perf, str):
+        raise BadRequest('the body must be JSON {"perf": "<CSV>"}, or a form whose perf field holds a JSON string')
+    return perf
+
+
+def _form_field(body: bytes):
+    """A form's perf field, JSON-decoded if it is JSON (else the CSV itself); None without one."""
+    try:
+        perf = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True, max_num_fields=64)["perf"][0]
+    except (ValueError, KeyError):  # not UTF-8 (UnicodeDecodeError is one), not a form, or no perf field
+        return None
+    try:
+        return json.loads(perf)
+    except (ValueError, RecursionError):
+        return perf  # not JSON-encoded after all: the CSV itself
 
 
 def parse_call(text: str) -> np.ndarray:
-    """A request's CSV as cleaned ``x, y, dt`` rows (robojam.core.performance reads it)."""
+    """A request's CSV as cleaned ``x, y, dt`` rows."""
     try:
         performance = parse_csv(unfold_rows(text, "perf"), "perf", ordered=False)
     except RobojamError as e:
@@ -84,19 +75,14 @@ def parse_call(text: str) -> np.ndarray:
 
 
 def response_csv(xy_dt: np.ndarray) -> str:
-    """A response's ``x, y, dt`` rows (first dt 0) as MicroJam reads them; strokes follow the times
+    """A response's ``x, y, dt`` rows as MicroJam reads them, z in its points; strokes follow the times
     as written, so a client subtracting them finds moving 0 wherever dt > 0.1."""
     xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)[:MAX_ROWS]
-    times = [f"{t:.6f}" for t in np.cumsum(xy_dt[:, 2]) - xy_dt[0, 2]] if len(xy_dt) else []
-    written = np.array([float(t) for t in times])
+    written = np.array([float(f"{t:.6f}") for t in np.cumsum(xy_dt[:, 2]) - xy_dt[:1, 2]])
     as_written = np.column_stack([xy_dt[:, :2], np.diff(written, prepend=written[:1])])
-    lines = [",".join(COLUMNS)]
-    previous = as_written[0, :2] if len(as_written) else None
-    for t, (x, y, dt), m in zip(times, as_written, stroke_continues(as_written)):
-        z = MICROJAM_Z * touch_dynamics(previous[0], previous[1], x, y, dt, not m) / DYNAMICS_AT_38
-        lines.append(f"{t},{x:.6f},{y:.6f},{z:.6f},{int(m)}")
-        previous = (x, y)
-    return "\n".join(lines) + "\n"
+    performance = Performance.from_xy_dt(as_written, z=None)
+    performance.events[:, 3] = MICROJAM_Z * performance.events[:, 3] / DYNAMICS_AT_38
+    return to_csv_text(performance)
 
 
 def request_rng(seed: int | None, call: np.ndarray) -> np.random.Generator:
@@ -144,3 +130,90 @@ class Predictor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def error(status: int, message: str, headers: dict | None = None) -> web.Response:
+    """A refusal as JSON ``{"error": message}``; a 503 says when to try again, a 408 or 413 hangs up."""
+    extra = {"Retry-After": "1"} if status == 503 else {}
+    response = web.json_response({"error": message}, status=status, headers={**NO_STORE, **extra, **(headers or {})})
+    if status in (408, 413):
+        response.force_close()
+    return response
+
+
+@web.middleware
+async def cors(request: web.Request, handler) -> web.StreamResponse:
+    """Any web page may call the API (MicroJam's among them): the Origin echoed on every answer, errors too."""
+    response = await handler(request)
+    origin = _echoable(request.headers.get("Origin"))
+    if origin and request.path.startswith(API_PREFIX):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+async def preflight(request: web.Request) -> web.Response:
+    """The CORS preflight: any origin may POST JSON, from a public page to a private network too."""
+    headers = {"Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Max-Age": "600",
+               "Access-Control-Allow-Headers": _echoable(request.headers.get("Access-Control-Request-Headers"))
+               or "Content-Type"}
+    if request.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
+        headers["Access-Control-Allow-Private-Network"] = "true"
+    return web.Response(status=204, headers=headers)
+
+
+def refusals_as_json(counts: Counter):
+    """A middleware: the API's refusals as JSON, counted by reason; a bug is a 500, never a traceback."""
+
+    @web.middleware
+    async def refusals(request: web.Request, handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BadRequest as e:
+            counts[COUNTED_AS.get(e.status, "bad_request")] += 1
+            return error(e.status, str(e))
+        except web.HTTPException as e:  # aiohttp's own: no such path, a wrong method
+            if not request.path.startswith(API_PREFIX):
+                raise
+            if request.path != API_PATH:
+                return error(404, f"no such endpoint; POST performances to {API_PATH}")
+            return error(e.status, f"{e.reason}: POST performances to {API_PATH}", {"Allow": "POST, OPTIONS"})
+        except ConnectionError:  # the client hung up before its answer: neither its error nor robojam's
+            counts["hung_up"] += 1
+            return error(400, "the client hung up")  # heard by no one; aiohttp logs nothing for it
+        except Exception:  # noqa: BLE001 - a bug: the client gets a 500, the console nothing
+            counts["errors"] += 1
+            return error(500, "internal error")
+
+    return refusals
+
+
+class Admission:
+    """At most ``most`` API requests at once and ``per_address`` from any one address; each ends within
+    ``deadline`` seconds, however slowly its body trickles in."""
+
+    def __init__(self, counts: Counter, most: int, per_address: int, deadline: float):
+        self.counts, self.most, self.per_address, self.deadline = counts, most, per_address, deadline
+        self.in_flight: Counter = Counter()  # API requests being answered, by client address
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        if request.method != "POST" or not request.path.startswith(API_PREFIX):
+            return await handler(request)
+        address = request.remote or "?"
+        if sum(self.in_flight.values()) >= self.most or self.in_flight[address] >= self.per_address:
+            self.counts["refused"] += 1
+            return error(503, "busy: too many requests at once; try again")
+        self.in_flight[address] += 1
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await handler(request)
+        except TimeoutError:
+            raise BadRequest(f"the request took over {self.deadline:g} s", 408) from None
+        finally:
+            self.in_flight -= Counter([address])  # and gone from it at none
+
+
+def _echoable(value: str | None) -> str | None:
+    """A header value fit to send back: printable ASCII, not too long."""
+    return value if value and len(value) <= 512 and value.isascii() and value.isprintable() else None

@@ -1,37 +1,38 @@
 """robojam on the web: aiohttp applications on their own asyncio thread, beside the server's loop.
 
-Each :class:`Site` (a listening address) serves RoboJam's HTTP API ``POST /api/predict``
-(:mod:`robojam.live.api`, with the rules of :mod:`robojam.live.api_rules`) and ``GET /status`` (the
-server's figures as JSON); a site with the page (``--web``) also serves the browser touch instrument
-(``clients/web``) and its WebSocket at ``/ws``: the OSC protocol's messages as JSON text frames, both
-ways, each connection one performer, host ``web:ID``. aiohttp guards the HTTP itself (malformed
-requests, silent clients, body and frame sizes). Nothing is printed per request: the counts are in
-:attr:`WebApp.counts` and the final line.
+Each :class:`Site` serves the HTTP API (:mod:`robojam.live.api`) and ``GET /status``; a site with the
+page also serves ``clients/web`` and its WebSocket ``/ws``, each connection one performer (``web:ID``)
+whose frames are the OSC protocol's messages as JSON text. Nothing is printed per request: the counts
+are in :attr:`WebApp.counts` and the final line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import json
 import logging
 import ssl
 import threading
-from collections import Counter
-from dataclasses import dataclass
-from importlib import resources
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from robojam import SOURCE_ROOT, RobojamError
-from robojam.live.api import API_PATH, BadRequest, Predictor
-from robojam.live.api_rules import NO_STORE, Admission, cors, error, preflight, refusals_as_json
-from robojam.live.knobs import DEFAULTS
-from robojam.live.page_socket import PageSocket
+from robojam.live.api import (API_PATH, NO_STORE, Admission, BadRequest, Predictor, cors, error, preflight,
+                              refusals_as_json)
+from robojam.live.knobs import DEFAULTS, LIVE, RANGES
+from robojam.live.model_switch import model_names
 from robojam.live.transport import lan_address
 
 SOCKET_PATH, STATUS_PATH = "/ws", "/status"
+SETTINGS_ADDRESS = "/robojam/web/settings"  # web only: the server's settings, sent on connect
+MAX_FRAME = 4096          # bytes: a touch is ~60; anything much bigger is not robojam's
+OUTBOX_SIZE = 256         # messages queued per connection (~4 s of touches) before the oldest go
 CLOSE_FLUSH_S = 0.5       # at shutdown, time given to send what is queued (the final response/end)
 STATUS_WAIT_S = 2.0       # how long GET /status waits for the server's thread before its 503
 MAX_BODY = 256 * 1024     # bytes: a MicroJam performance is ~10 kB; this is ~20,000 touches
@@ -43,7 +44,7 @@ IDLE_S = 10.0             # a connection silent (or still sending its headers) t
 DEADLINE_S = 30.0         # an API request's whole life, however slowly its client trickles
 LINGER_S = 1.0            # a refused body is read this long so that its client sees the answer
 PAGE_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-              ".css": "text/css; charset=utf-8"}
+              ".css": "text/css; charset=utf-8"}  # the page's files are those of these kinds, nothing else
 # Why API requests went unanswered, as counted.
 UNANSWERED = ("bad_request", "too_large", "busy", "refused", "timed_out", "hung_up", "errors")
 
@@ -56,6 +57,90 @@ class Site:
     port: int
     page: bool = True
     tls: ssl.SSLContext | None = None
+
+
+@dataclass
+class _Client:
+    """One browser connection and the latest messages waiting to go to it."""
+
+    websocket: web.WebSocketResponse | None
+    conn_id: str
+    outbox: deque = field(default_factory=lambda: deque(maxlen=OUTBOX_SIZE))
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    spoke: bool = False  # it sent the server something, so the server may hold a session for it
+
+
+class PageSocket:
+    """Every browser connection, on the web app's loop; ``counts`` gets connections, bad_frames, dropped_sends."""
+
+    def __init__(self, server, counts: Counter):
+        self.server, self.counts = server, counts
+        self.clients: dict[str, _Client] = {}
+        self._ids = itertools.count(1)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """A connection's life: its settings first, then its frames posted to the server as they come."""
+        origin = request.headers.get("Origin")  # any other site open in a browser could play robojam through it
+        if origin is not None and urlsplit(origin).netloc.lower() != request.headers.get("Host", "").lower():
+            return web.Response(status=403, text="Only robojam's own page may connect\n")
+        websocket = web.WebSocketResponse(max_msg_size=MAX_FRAME, compress=False)
+        await websocket.prepare(request)
+        client = _Client(websocket, str(next(self._ids)))
+        self.clients[client.conn_id] = client
+        self.counts["connections"] += 1
+        writer = asyncio.create_task(self._write(client))
+        self.enqueue(client.conn_id, json.dumps({"address": SETTINGS_ADDRESS, "args": self._settings()}))
+        try:
+            async for message in websocket:
+                self._receive(client, message)
+        finally:
+            writer.cancel()
+            del self.clients[client.conn_id]
+            if client.spoke:  # end a response still playing to nobody
+                self.server.post("/robojam/stop", [], host=f"web:{client.conn_id}")
+        return websocket
+
+    def enqueue(self, conn_id: str, text: str) -> None:
+        """Queue a frame for one connection (on the loop), dropping its oldest if it lags; none if it is gone."""
+        client = self.clients.get(conn_id)
+        if client is None:
+            return
+        if len(client.outbox) == OUTBOX_SIZE:  # a lagging client hears the latest, not the oldest
+            self.counts["dropped_sends"] += 1
+        client.outbox.append(text)
+        client.ready.set()
+
+    async def close(self, flush_s: float) -> None:
+        """Give what is queued (the final response/end) up to ``flush_s`` to go, then close every connection."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + flush_s
+        while any(client.outbox for client in self.clients.values()) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for client in list(self.clients.values()):
+            await client.websocket.close()
+
+    async def _write(self, client: _Client) -> None:
+        while not client.websocket.closed:
+            await client.ready.wait()
+            client.ready.clear()
+            while client.outbox and not client.websocket.closed:
+                await client.websocket.send_str(client.outbox.popleft())
+
+    def _receive(self, client: _Client, message) -> None:
+        parsed = parse_message(message.data) if message.type == WSMsgType.TEXT else None
+        if parsed is None:
+            self.counts["bad_frames"] += 1  # not robojam's, binary, or over MAX_FRAME (aiohttp closed it)
+            return
+        client.spoke = True
+        self.server.post(*parsed, host=f"web:{client.conn_id}")
+
+    def _settings(self) -> list:
+        """The server's settings as name-value pairs, after the ranges the page's sliders keep to
+        ({name: [low, high]}) and the models it may choose from."""
+        limits = {name: [RANGES[name].low, RANGES[name].high] for name in LIVE}
+        pairs = ["limits", limits, "models", model_names(self.server.options.models_dir),
+                 "model", self.server.model_path.name]
+        return pairs + [item for pair in asdict(self.server.settings).items() for item in pair]
 
 
 class WebApp:
@@ -78,7 +163,6 @@ class WebApp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     # --- life cycle: one asyncio loop on a thread of its own --------------------------------
 
@@ -130,8 +214,8 @@ class WebApp:
         app.router.add_get(STATUS_PATH, self._status)
         if page:
             app.router.add_get(SOCKET_PATH, self.sockets.handle)
-            for name, file in page_files(self.folder).items():
-                app.router.add_get(name, page_file_handler(file))
+            for name in ["", *(file.name for file in self.folder.iterdir() if file.suffix in PAGE_TYPES)]:
+                app.router.add_get(f"/{name}", self._page_file)
         return app
 
     def _counting_logger(self) -> logging.Logger:
@@ -142,8 +226,7 @@ class WebApp:
 
     def stop(self) -> None:
         """Close every connection and end the loop thread; safe to call twice."""
-        with self._lock:
-            loop, self._loop = self._loop, None
+        loop, self._loop = self._loop, None
         if loop is None:
             return
         loop.call_soon_threadsafe(self._stopping.set)
@@ -205,30 +288,26 @@ class WebApp:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         return None
 
-
-def page_files(folder: Path) -> dict[str, Path]:
-    """The page's files by URL path (``/`` is ``index.html``): only these are served, nothing else of the disk."""
-    files = {f"/{file.name}": file for file in sorted(folder.iterdir()) if file.suffix in PAGE_TYPES}
-    return {"/": folder / "index.html", **files}
-
-
-def page_file_handler(file: Path):
-    """A handler serving one of the page's files, read afresh each time (aiohttp answers If-Modified-Since)."""
-    headers = {"Content-Type": PAGE_TYPES[file.suffix], "Cache-Control": "no-cache",
-               "X-Content-Type-Options": "nosniff"}
-
-    async def page_file(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(file, headers=headers)
-
-    return page_file
+    async def _page_file(self, request: web.Request) -> web.FileResponse:
+        """One of the page's files, read afresh each time (aiohttp answers If-Modified-Since)."""
+        file = self.folder / (request.path[1:] or "index.html")
+        return web.FileResponse(file, headers={"Content-Type": PAGE_TYPES[file.suffix], "Cache-Control": "no-cache",
+                                               "X-Content-Type-Options": "nosniff"})
 
 
 def web_client_folder() -> Path:
     """The page's files: package data when installed, ``clients/web`` in a source checkout."""
+    installed = Path(__file__).parents[1] / "webclient"
+    return installed if (installed / "index.html").is_file() else SOURCE_ROOT / "clients" / "web"
+
+
+def parse_message(text: str) -> tuple[str, list] | None:
+    """(address, args) from a JSON text frame, or None unless it is a /robojam/ message (the server
+    checks the arguments, counting bad ones by reason)."""
     try:
-        installed = Path(str(resources.files("robojam.webclient")))
-    except ModuleNotFoundError:
-        installed = None
-    if installed is not None and (installed / "index.html").is_file():
-        return installed
-    return SOURCE_ROOT / "clients" / "web"
+        data = json.loads(text)
+        address, args = data["address"], data.get("args", [])
+    except Exception:  # noqa: BLE001 - whatever a hostile frame makes the decoder raise (RecursionError
+        return None    # at 1,000 nested brackets) is a bad frame, never a closed connection
+    robojams = isinstance(address, str) and address.startswith("/robojam/") and isinstance(args, list)
+    return (address, args) if robojams else None
