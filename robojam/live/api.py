@@ -141,17 +141,6 @@ def error(status: int, message: str, headers: dict | None = None) -> web.Respons
     return response
 
 
-@web.middleware
-async def cors(request: web.Request, handler) -> web.StreamResponse:
-    """Any web page may call the API (MicroJam's among them): the Origin echoed on every answer, errors too."""
-    response = await handler(request)
-    origin = _echoable(request.headers.get("Origin"))
-    if origin and request.path.startswith(API_PREFIX):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Vary"] = "Origin"
-    return response
-
-
 async def preflight(request: web.Request) -> web.Response:
     """The CORS preflight: any origin may POST JSON, from a public page to a private network too."""
     headers = {"Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Max-Age": "600",
@@ -162,42 +151,40 @@ async def preflight(request: web.Request) -> web.Response:
     return web.Response(status=204, headers=headers)
 
 
-def refusals_as_json(counts: Counter):
-    """A middleware: the API's refusals as JSON, counted by reason; a bug is a 500, never a traceback."""
-
-    @web.middleware
-    async def refusals(request: web.Request, handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except BadRequest as e:
-            counts[COUNTED_AS.get(e.status, "bad_request")] += 1
-            return error(e.status, str(e))
-        except web.HTTPException as e:  # aiohttp's own: no such path, a wrong method
-            if not request.path.startswith(API_PREFIX):
-                raise
-            if request.path != API_PATH:
-                return error(404, f"no such endpoint; POST performances to {API_PATH}")
-            return error(e.status, f"{e.reason}: POST performances to {API_PATH}", {"Allow": "POST, OPTIONS"})
-        except ConnectionError:  # the client hung up before its answer: neither its error nor robojam's
-            counts["hung_up"] += 1
-            return error(400, "the client hung up")  # heard by no one; aiohttp logs nothing for it
-        except Exception:  # noqa: BLE001 - a bug: the client gets a 500, the console nothing
-            counts["errors"] += 1
-            return error(500, "internal error")
-
-    return refusals
-
-
 class Admission:
-    """At most ``most`` API requests at once and ``per_address`` from any one address; each ends within
-    ``deadline`` seconds, however slowly its body trickles in."""
+    """The API's rules: at most ``most`` requests at once and ``per_address`` from any one address, each
+    ended within ``deadline`` seconds; its answers and refusals (as JSON, counted by reason) open to any page."""
 
     def __init__(self, counts: Counter, most: int, per_address: int, deadline: float):
         self.counts, self.most, self.per_address, self.deadline = counts, most, per_address, deadline
         self.in_flight: Counter = Counter()  # API requests being answered, by client address
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
+    async def answers(self, request: web.Request, handler) -> web.StreamResponse:
+        """The answer, or the refusal, with the Origin echoed: any page (MicroJam's) may read it, errors too."""
+        try:
+            response = await handler(request)
+        except BadRequest as e:
+            self.counts[COUNTED_AS.get(e.status, "bad_request")] += 1
+            response = error(e.status, str(e))
+        except web.HTTPException as e:  # aiohttp's own: no such path, a wrong method
+            if not request.path.startswith(API_PREFIX):
+                raise
+            allow = {"Allow": "POST, OPTIONS"} if request.path == API_PATH else {}
+            response = error(e.status, f"{e.reason}: POST performances to {API_PATH}", allow)
+        except ConnectionError:  # the client hung up before its answer: neither its error nor robojam's
+            self.counts["hung_up"] += 1
+            response = error(400, "the client hung up")  # heard by no one; aiohttp logs nothing for it
+        except Exception:  # noqa: BLE001 - a bug: the client gets a 500, the console nothing
+            self.counts["errors"] += 1
+            response = error(500, "internal error")
+        origin = _echoable(request.headers.get("Origin"))
+        if origin and request.path.startswith(API_PREFIX):
+            response.headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
+        return response
+
+    @web.middleware
+    async def admit(self, request: web.Request, handler) -> web.StreamResponse:
         if request.method != "POST" or not request.path.startswith(API_PREFIX):
             return await handler(request)
         address = request.remote or "?"

@@ -1,15 +1,15 @@
 """robojam on the web: aiohttp applications on their own asyncio thread, beside the server's loop.
 
 Each :class:`Site` serves the HTTP API (:mod:`robojam.live.api`) and ``GET /status``; a site with the
-page also serves ``clients/web`` and its WebSocket ``/ws``, each connection one performer (``web:ID``)
-whose frames are the OSC protocol's messages as JSON text. Nothing is printed per request: the counts
-are in :attr:`WebApp.counts` and the final line.
+page serves ``clients/web`` and its WebSocket too (the README's "In a browser"). Nothing is printed per
+request: the counts are in :attr:`WebApp.counts` and the final line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import json
 import logging
@@ -23,8 +23,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from robojam import SOURCE_ROOT, RobojamError
-from robojam.live.api import (API_PATH, NO_STORE, Admission, BadRequest, Predictor, cors, error, preflight,
-                              refusals_as_json)
+from robojam.live.api import API_PATH, NO_STORE, Admission, BadRequest, Predictor, error, preflight
 from robojam.live.knobs import DEFAULTS, LIVE, RANGES
 from robojam.live.model_switch import model_names
 from robojam.live.transport import lan_address
@@ -45,8 +44,7 @@ DEADLINE_S = 30.0         # an API request's whole life, however slowly its clie
 LINGER_S = 1.0            # a refused body is read this long so that its client sees the answer
 PAGE_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
               ".css": "text/css; charset=utf-8"}  # the page's files are those of these kinds, nothing else
-# Why API requests went unanswered, as counted.
-UNANSWERED = ("bad_request", "too_large", "busy", "refused", "timed_out", "hung_up", "errors")
+UNANSWERED = ("bad_request", "too_large", "busy", "refused", "timed_out", "hung_up", "errors")  # counted reasons
 
 
 @dataclass(frozen=True)
@@ -135,8 +133,7 @@ class PageSocket:
         self.server.post(*parsed, host=f"web:{client.conn_id}")
 
     def _settings(self) -> list:
-        """The server's settings as name-value pairs, after the ranges the page's sliders keep to
-        ({name: [low, high]}) and the models it may choose from."""
+        """The server's settings as name-value pairs, after its sliders' ranges and the models to choose from."""
         limits = {name: [RANGES[name].low, RANGES[name].high] for name in LIVE}
         pairs = ["limits", limits, "models", model_names(self.server.options.models_dir),
                  "model", self.server.model_path.name]
@@ -164,8 +161,6 @@ class WebApp:
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
 
-    # --- life cycle: one asyncio loop on a thread of its own --------------------------------
-
     def start(self) -> None:
         """Listen on every site; returns once listening. RobojamError if a port cannot be had."""
         listening = concurrent.futures.Future()
@@ -184,10 +179,6 @@ class WebApp:
         try:
             for site in self.sites:
                 await self._listen(site)
-        except OSError as e:
-            listening.set_exception(RobojamError(
-                f"cannot serve on {site.host}:{site.port} ({e.strerror or e}); is another robojam running? "
-                "choose another --web or --api port"))
         except Exception as e:  # noqa: BLE001 - handed to start(), which raises it on its own thread
             listening.set_exception(e)
         else:
@@ -203,12 +194,16 @@ class WebApp:
                                keepalive_timeout=self.idle, lingering_time=LINGER_S, logger=self._counting_logger())
         await runner.setup()
         self._runners.append(runner)
-        await web.TCPSite(runner, site.host, site.port, ssl_context=site.tls).start()
+        try:
+            await web.TCPSite(runner, site.host, site.port, ssl_context=site.tls).start()
+        except OSError as e:
+            raise RobojamError(f"cannot serve on {site.host}:{site.port} ({e.strerror or e}); is another robojam "
+                               "running? choose another --web or --api port") from None
         self.addresses.append(runner.addresses[0][:2])
 
     def _app(self, page: bool) -> web.Application:
         app = web.Application(client_max_size=self.max_body,
-                              middlewares=[cors, refusals_as_json(self.counts), self.admission.middleware])
+                              middlewares=[self.admission.answers, self.admission.admit])
         app.router.add_post(API_PATH, self._predict, expect_handler=self._expect)
         app.router.add_route("OPTIONS", API_PATH, preflight)
         app.router.add_get(STATUS_PATH, self._status)
@@ -247,18 +242,14 @@ class WebApp:
         return f"HTTP API: {self.counts['responses']} response(s)" + (f"; not answered: {others}" if others else "")
 
     def send(self, peer: str, address: str, args: list) -> bool:
-        """Queue a message for one browser connection; from any thread, never blocks, dropped if it is gone.
+        """Queue a message for one browser connection, from any thread, never blocking; dropped if it is gone.
         True: a browser's replies go back over its connection, never to OSC's --send destinations."""
         loop = self._loop
-        if loop is not None:
-            text = json.dumps({"address": address, "args": list(args)}, default=float)
-            try:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            if loop is not None:
+                text = json.dumps({"address": address, "args": list(args)}, default=float)
                 loop.call_soon_threadsafe(self.sockets.enqueue, peer, text)
-            except RuntimeError:
-                pass  # the loop closed meanwhile
         return True
-
-    # --- HTTP -------------------------------------------------------------------------------------
 
     async def _status(self, request: web.Request) -> web.Response:
         """The server's figures, read on its own thread (where they change)."""
@@ -302,8 +293,7 @@ def web_client_folder() -> Path:
 
 
 def parse_message(text: str) -> tuple[str, list] | None:
-    """(address, args) from a JSON text frame, or None unless it is a /robojam/ message (the server
-    checks the arguments, counting bad ones by reason)."""
+    """(address, args) from a JSON text frame, or None unless it is a /robojam/ message (args: the server's)."""
     try:
         data = json.loads(text)
         address, args = data["address"], data.get("args", [])
