@@ -51,7 +51,7 @@ def perf_from_body(body: bytes) -> str:
     return perf
 
 
-def _form_field(body: bytes):
+def _form_field(body: bytes) -> object:
     """A form's perf field, JSON-decoded if it is JSON (else the CSV itself); None without one."""
     try:
         perf = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True, max_num_fields=64)["perf"][0]
@@ -198,7 +198,7 @@ class Admission:
         except TimeoutError:
             raise BadRequest(f"the request took over {self.deadline:g} s", 408) from None
         finally:
-            self.in_flight -= Counter([address])  # and gone from it at none
+            self.in_flight -= Counter([address])  # -= keeps positive counts: an address at none is gone
 
 
 def _echoable(value: str | None) -> str | None:

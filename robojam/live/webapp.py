@@ -78,7 +78,8 @@ class PageSocket:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """A connection's life: its settings first, then its frames posted to the server as they come."""
-        origin = request.headers.get("Origin")  # any other site open in a browser could play robojam through it
+        # Only robojam's own page (or a script: no Origin), or any site open in a browser could play robojam.
+        origin = request.headers.get("Origin")
         if origin is not None and urlsplit(origin).netloc.lower() != request.headers.get("Host", "").lower():
             return web.Response(status=403, text="Only robojam's own page may connect\n")
         websocket = web.WebSocketResponse(max_msg_size=MAX_FRAME, compress=False)
