@@ -141,8 +141,6 @@ def test_hostile_input_leaves_the_console_clean(serve):
     assert_clean_console(process)
 
 
-@pytest.mark.xfail(strict=True, reason="#25 item 4, the hardening branch's: robojam.live.model_switch echoes a "
-                                       "refused model name whole (remove this mark once it cuts names short)")
 def test_a_long_model_name_leaves_the_console_clean(serve):
     process, ports = serve
     send_frames(ports["web"], [json.dumps({"address": "/robojam/model", "args": ["x" * 3900]})])

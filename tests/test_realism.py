@@ -2,10 +2,13 @@
 
 import json
 import sys
+import warnings
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 
 from robojam import RobojamError
 from robojam.cli import main
@@ -105,6 +108,26 @@ def test_features_are_finite_for_any_input(touches):
     f = describe(touches)
     assert list(f) == list(FEATURES)
     assert all(np.isfinite(v) for v in f.values()), f
+
+
+@settings(max_examples=300, deadline=None)
+@given(hnp.arrays(np.float64, st.tuples(st.integers(0, 12), st.just(3)),
+                  elements=st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                                     st.floats(-1e-300, 1e-300), st.sampled_from([5e-324, 1e-320, 1e308]))))
+def test_no_input_makes_numpy_warn(touches):
+    """Subnormal gaps and huge numbers (#25): a warning from here reaches the stage console."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = describe(touches)
+    assert all(np.isfinite(v) for v in f.values()), f
+
+
+@pytest.mark.filterwarnings("error")
+def test_gaps_under_a_microsecond_count_as_none():
+    moving = np.column_stack([np.linspace(0.1, 0.9, 40), np.full(40, 0.5), np.full(40, 1e-320)])
+    assert describe(moving)["touch_rate"] == describe(moving)["speed"] == 0.0
+    moving[:, 2] = 1e-6
+    assert describe(moving)["touch_rate"] == pytest.approx(1e6)
 
 
 def test_feature_set():

@@ -45,6 +45,8 @@ from robojam.core.performance import STROKE_GAP_S, stroke_continues
 EDGE = 0.02
 STRAIGHT_RAD = 0.2
 MIN_STEP = 1e-9  # a step shorter than this has no direction (no turn is measured at it)
+MIN_GAP_S = 1e-6  # a gap shorter than this counts as none: no screen reports faster, and a rate over a
+                  # subnormal time would overflow
 
 RHYTHM = ("touch_rate", "dt_q10", "dt_median", "dt_q90", "pause_share", "pause_median")
 STROKES = ("strokes_per_s", "tap_share", "stroke_touches", "stroke_length", "jump_length", "step_length",
@@ -58,6 +60,7 @@ STYLE_FEATURES = ("touch_rate", "pause_share", "strokes_per_s", "stroke_length",
 def describe(xy_dt: np.ndarray) -> dict[str, float]:
     """The ``FEATURES`` of one performance (rows ``x, y, dt``), each a finite float."""
     touches = clean(np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3))
+    touches[touches[:, 2] < MIN_GAP_S, 2] = 0.0
     values = {**_rhythm(touches), **_strokes(touches), **_space(touches)}
     return {name: _finite(values[name]) for name in FEATURES}
 

@@ -43,6 +43,7 @@ from robojam import SOURCE_ROOT, RobojamError
 from robojam.core.encoding import Encoding, from_dict as encoding_from_dict
 from robojam.core.style import Style, style_from_dict
 from robojam.core.temperatures import Temperatures, temperatures_from_dict
+from robojam.core.shown import cut
 
 FORMAT = "robojam-model"
 FORMAT_VERSION = 1
@@ -230,7 +231,7 @@ def _shown(value) -> str:
         text = json.dumps(value)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "..."
+    return cut(text)
 
 
 def _read_metadata(folder: Path) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 from robojam import RobojamError
 from robojam.core.modelfile import load_model
 from robojam.live.knobs import RANGES, SERVE
-from robojam.live.limits import shown
+from robojam.core.shown import shown
 from robojam.live.server import Server, ServerOptions
 from robojam.live.session import Settings
 from robojam.live.transport import parse_destination

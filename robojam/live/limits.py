@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from robojam import RobojamError
+from robojam.core.shown import shown
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,6 @@ class Limit:
         if not fits:
             raise RobojamError(f"{name} must be {kind} from {self.text()}, not {shown(value)}")
         return int(value) if self.integer else value
-
-
-def shown(value, most: int = 40) -> str:
-    """A value as an error message shows it: its repr, cut short."""
-    try:
-        text = repr(value)
-    except ValueError:  # an integer with thousands of digits
-        return "a number too long to show"
-    return text if len(text) <= most else text[:most] + "..."
 
 
 # Session ids (the last string argument of a message) longer than this are refused:

@@ -18,8 +18,10 @@ from collections.abc import Callable
 
 from robojam import RobojamError
 from robojam.core.modelfile import Model, default_model_path, load_model
+from robojam.core.shown import MOST, cut, shown
 
-MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MODEL_NAME_MOST = 64
+MODEL_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MODEL_NAME_MOST - 1}}}")
 SHIPPED = "default"
 
 Done = Callable[[Path, "Model | None", "str | None"], None]  # (path, the model or None, why it was refused)
@@ -39,9 +41,14 @@ def model_path(spec: str, models_dir: Path, trusted: bool) -> Path:
         folder = Path(models_dir) / spec
         return default_model_path() if spec == SHIPPED and not folder.is_dir() else folder
     if not trusted:
-        raise RobojamError(f"model {spec!r} refused: over the network, name a model folder under the "
-                           "models folder (letters, digits, '.', '_', '-'); paths only from this machine")
+        raise RobojamError(f"model {_name(spec)} refused: not a model folder's name; paths only "
+                           "from this machine")
     return Path(spec).expanduser()
+
+
+def _name(spec: str) -> str:
+    """A model name as replies show it: a real one whole, anything longer cut."""
+    return shown(spec, MODEL_NAME_MOST + 2)
 
 
 def model_names(models_dir: Path) -> list[str]:
@@ -71,9 +78,9 @@ class ModelLoader:
         try:
             model, error = load_model(path), None
         except RobojamError as e:
-            model, error = None, str(e)
+            model, error = None, cut(str(e), 2 * MOST)  # a hostile file's text may be in it
         except Exception as e:  # noqa: BLE001 - a hostile file must not take the loader down silently
-            model, error = None, f"model {path}: cannot load it ({e!r})"
+            model, error = None, f"model {shown(str(path))}: cannot load it ({shown(e)})"
         finally:
             self._busy.release()
         self.run_on_server(lambda: done(path, model, error))
@@ -103,7 +110,7 @@ class ModelKeeper:
             self._refuse(key, str(e))
             return
         if not self.loader.load(path, lambda p, model, error: self._loaded(key, p, model, error)):
-            self._refuse(key, f"model {spec!r} refused: another model is loading")
+            self._refuse(key, f"model {_name(spec)} refused: another model is loading")
 
     def reload(self) -> None:
         """Read the model folder in use again (SIGHUP): retrain, then reload without a restart."""

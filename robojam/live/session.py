@@ -30,7 +30,7 @@ from robojam.core.engine import Engine
 from robojam.core.corpus import MAX_DT
 from robojam.core.performance import starts_stroke, stroke_accent, touch_dynamics
 from robojam.live.knobs import DEFAULTS, LIVE, MODES, RANGES
-from robojam.live.limits import shown
+from robojam.core.shown import shown
 
 # Response touches are generated this far ahead of their deadlines.
 LOOKAHEAD_S = 0.25
