@@ -30,7 +30,8 @@ from oscpeer import running_server
 from robojam import RobojamError
 from robojam.core.engine import Engine
 from robojam.core.modelfile import load_model
-from robojam.live.api import MAX_ROWS, parse_call, perf_from_body, request_rng, response_csv
+from robojam.core.microjam import MAX_ROWS, call_rng, parse_call, response_csv
+from robojam.live.api import perf_from_body
 from robojam.live.session import Settings
 from robojam.live.webapp import Site, WebApp
 from synthetic import random_model
@@ -190,7 +191,7 @@ def twenty_at_once(shipped, server, api_, url):
         check_response(reply["response"])
         # the same as a fresh engine of its own gives, one at a time: no request touched another's state
         call = parse_call(perf)
-        alone = Engine(shipped).respond(call, 5.0, request_rng(server.options.seed, call),
+        alone = Engine(shipped).respond(call, 5.0, call_rng(server.options.seed, call),
                                         server.settings.temp, server.settings.sigma_temp)
         assert reply["response"] == response_csv(alone)
     assert len({reply["response"] for _, reply in replies}) == 20

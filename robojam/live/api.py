@@ -6,7 +6,6 @@ predictions, and the rules :mod:`robojam.live.webapp` serves it by, aiohttp midd
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import threading
 from collections import Counter
@@ -17,16 +16,11 @@ import numpy as np
 from aiohttp import web
 
 from robojam import RobojamError
-from robojam.core.corpus import clean
 from robojam.core.engine import Engine
-from robojam.core.performance import Performance, parse_csv, to_csv_text, unfold_rows
+from robojam.core.microjam import call_rng, parse_call, response_csv
 
 API_PATH, API_PREFIX = "/api/predict", "/api/"
 RESPONSE_SECONDS = 5.0   # a response's length, as RoboJam's
-MAX_ROWS = 1000          # rows in a response, at most
-MICROJAM_Z = 38.0        # points: the touch radius RoboJam sent for every touch
-DYNAMICS_AT_38 = 0.55    # touch_dynamics of a touch moving a screen's width a second: 38 points
-SHORTEST_DT = 1e-6       # seconds: closer touches are simultaneous (no subnormal gaps reach the maths)
 NO_STORE = {"Cache-Control": "no-store"}
 COUNTED_AS = {408: "timed_out", 413: "too_large", 503: "busy"}  # a BadRequest's count by status; else bad_request
 
@@ -63,36 +57,6 @@ def _form_field(body: bytes) -> object:
         return perf  # not JSON-encoded after all: the CSV itself
 
 
-def parse_call(text: str) -> np.ndarray:
-    """A request's CSV as cleaned ``x, y, dt`` rows."""
-    try:
-        performance = parse_csv(unfold_rows(text, "perf"), "perf", ordered=False)
-    except RobojamError as e:
-        raise BadRequest(str(e)) from None
-    xy_dt = clean(performance.xy_dt())
-    xy_dt[xy_dt[:, 2] < SHORTEST_DT, 2] = 0.0
-    return xy_dt
-
-
-def response_csv(xy_dt: np.ndarray) -> str:
-    """A response's ``x, y, dt`` rows as MicroJam reads them, z in its points; strokes follow the times
-    as written, so a client subtracting them finds moving 0 wherever dt > 0.1."""
-    xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)[:MAX_ROWS]
-    written = np.array([float(f"{t:.6f}") for t in np.cumsum(xy_dt[:, 2]) - xy_dt[:1, 2]])
-    as_written = np.column_stack([xy_dt[:, :2], np.diff(written, prepend=written[:1])])
-    performance = Performance.from_xy_dt(as_written, z=None)
-    performance.events[:, 3] = MICROJAM_Z * performance.events[:, 3] / DYNAMICS_AT_38
-    return to_csv_text(performance)
-
-
-def request_rng(seed: int | None, call: np.ndarray) -> np.random.Generator:
-    """Fresh randomness for one request; with a seed, the same for the same call whatever the order."""
-    if seed is None:
-        return np.random.default_rng()
-    digest = hashlib.sha256(np.ascontiguousarray(call, dtype=np.float64).tobytes()).digest()
-    return np.random.default_rng([int(seed), int.from_bytes(digest, "big")])
-
-
 class Predictor:
     """At most ``slots`` predictions at once on threads of their own; the rest wait up to ``queue_wait``."""
 
@@ -117,7 +81,7 @@ class Predictor:
 
     def _predict(self, call: np.ndarray) -> str:
         settings = self.server.settings
-        rng = request_rng(self.server.options.seed, call)
+        rng = call_rng(self.server.options.seed, call)
         return response_csv(self.engine().respond(call, RESPONSE_SECONDS, rng, settings.temp, settings.sigma_temp))
 
     def engine(self) -> Engine:
@@ -164,9 +128,10 @@ class Admission:
         """The answer, or the refusal, with the Origin echoed: any page (MicroJam's) may read it, errors too."""
         try:
             response = await handler(request)
-        except BadRequest as e:
-            self.counts[COUNTED_AS.get(e.status, "bad_request")] += 1
-            response = error(e.status, str(e))
+        except (BadRequest, RobojamError) as e:  # RobojamError: a call robojam cannot read
+            status = getattr(e, "status", 400)
+            self.counts[COUNTED_AS.get(status, "bad_request")] += 1
+            response = error(status, str(e))
         except web.HTTPException as e:  # aiohttp's own: no such path, a wrong method
             if not request.path.startswith(API_PREFIX):
                 raise
