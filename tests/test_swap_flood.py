@@ -1,6 +1,7 @@
 """A flood of model changes cannot stall the music (#25): loading and replaying happen off the server's
 loop, changes are rate-limited per sending host and the refusals counted, and waiting requests coalesce."""
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -109,12 +110,14 @@ def test_browser_connections_share_one_limit_and_a_gap_of_zero_lets_every_change
 # --- coalescing -------------------------------------------------------------------------------
 
 
-def test_requests_waiting_for_a_load_coalesce_to_the_latest():
-    started, release, results = [], threading.Event(), []
+def test_requests_waiting_for_a_load_coalesce_to_the_latest_and_the_switch_interval_comes_back():
+    started, release, results, intervals = [], threading.Event(), [], []
     finished = threading.Event()
+    before = sys.getswitchinterval()
 
     def slow_load(path):
         started.append(path.name)
+        intervals.append(sys.getswitchinterval())
         if path.name == "a":
             release.wait(5)
         return random_model(units=4)
@@ -141,6 +144,8 @@ def test_requests_waiting_for_a_load_coalesce_to_the_latest():
     assert sorted(results) == [("a", True, None), ("b", False, SUPERSEDED), ("c", False, SUPERSEDED),
                                ("d", True, None)]
     assert loader.superseded == 2
+    # while a load runs, the GIL changes hands every 0.5 ms (process-wide), and the old interval is back after
+    assert intervals == [0.0005, 0.0005] and sys.getswitchinterval() == before
 
 
 # --- the swap: prepared off the loop, with each session's state replayed ----------------------

@@ -65,7 +65,7 @@ class _FastSwitching:
         with self._lock:
             self._users -= 1
             if self._users == 0 and self._saved is not None:
-                if sys.getswitchinterval() == min(self._saved, LOAD_SWITCH_INTERVAL_S):
+                if abs(sys.getswitchinterval() - min(self._saved, LOAD_SWITCH_INTERVAL_S)) < 1e-7:
                     sys.setswitchinterval(self._saved)
                 self._saved = None
         return False
@@ -154,6 +154,8 @@ class ModelLoader:
                 self._next_start = time.monotonic() + self.min_interval_s
             try:
                 loaded, error = self._prepare(request.path)
+            except Exception as e:  # noqa: BLE001 - a bug here must not end the loader: this change fails, not the next
+                loaded, error = None, f"model {request.path}: not changed ({e!r})"
             finally:
                 with self._wake:
                     self._busy = False
