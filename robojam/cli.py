@@ -392,19 +392,35 @@ def plot(performances, output):
 @click.option("--soak", "soak_minutes", type=click.FloatRange(min=0.05, max=24 * 60),
               help="Instead, play a real robojam serve for this many minutes with --performers performers, "
                    "reporting memory, responses, drops and first-response latency minute by minute.")
-@click.option("--performers", type=click.IntRange(1, 512), default=32, show_default=True,
-              help="With --soak: performers playing call-and-response at once, each with its own session id.")
+@click.option("--swap-flood", is_flag=True,
+              help="Instead, play a real robojam serve quiet and then while a sender on this machine asks for "
+                   "a model change 100 times a second (two models in turn), three rounds of 8 s each, and "
+                   "report timing and feed-latency p99 quiet against flooded.")
+@click.option("--performers", type=click.IntRange(1, 512),
+              help="With --soak (default 32) or --swap-flood (default 4): performers playing call-and-response "
+                   "at once, each with its own session id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--verbose", is_flag=True, callback=lambda ctx, param, value: _verbose(value), expose_value=False,
               help="Also show TensorFlow's and LiteRT's own start-up lines.")
-def bench(model_path, steps, no_keras, no_litert, no_live, no_midi, soak_minutes, performers, as_json):
+def bench(model_path, steps, no_keras, no_litert, no_live, no_midi, soak_minutes, swap_flood, performers,
+          as_json):
     """Time the inference engine against the Keras and LiteRT references, robojam serve over
-    OSC on loopback and MIDI on real ports, on this machine; or, with --soak, play a server for long."""
+    OSC on loopback and MIDI on real ports, on this machine; or, with --soak, play a server for long;
+    or, with --swap-flood, play one while a sender floods it with model changes."""
+    report = (lambda line: None) if as_json else click.echo
+    if soak_minutes is not None and swap_flood:
+        raise click.UsageError("--soak and --swap-flood are separate runs: give one")
     if soak_minutes is not None:
         from robojam.tools.bench_soak import run_soak
-        result = run_soak(soak_minutes, performers, model_path, report=(lambda line: None) if as_json else click.echo)
+        result = run_soak(soak_minutes, performers or 32, model_path, report=report)
         click.echo(json.dumps(result, indent=2) if as_json else json.dumps({k: v for k, v in result.items()
                                                                             if k != "minutes"}))
+        return
+    if swap_flood:
+        from robojam.tools.bench_swap import run_swap_flood
+        result = run_swap_flood(performers=performers or 4, model_path=model_path, report=report)
+        click.echo(json.dumps(result, indent=2) if as_json else json.dumps({k: v for k, v in result.items()
+                                                                            if k != "swap_flood_rounds"}))
         return
     if not no_keras:
         _require("keras", "train", "robojam bench's Keras reference (skip it with --no-keras)")

@@ -57,6 +57,7 @@ def server_options(settings: dict) -> ServerOptions:
         max_sessions=_number(settings, "max_sessions", int), session_timeout=_number(settings, "session_timeout"),
         status_every=_number(settings, "status_every"), seed=_number(settings, "seed", int),
         model_path=_model(settings), models_dir=_path(settings, "models_dir") or Path("models"),
+        model_change_gap_s=_number(settings, "model_change_gap"),
     )
 
 

@@ -89,6 +89,8 @@ SERVE: dict[str, Knob] = _knobs(
     Knob("cc", 74, "MIDI controller that y drives.", range=Limit(0, 119, integer=True)),
     Knob("max_sessions", 16, "Most performers at once.", range=Limit(1, 1024, integer=True)),
     Knob("session_timeout", 600.0, "Seconds before an idle performer's session expires.", range=Limit(1, 86400)),
+    Knob("model_change_gap", 1.0, "Seconds a host must wait between model changes (/robojam/model); asked "
+         "sooner, a change is refused and counted as rate_limited.", range=Limit(0, 3600)),
     Knob("status_every", 10.0, "Seconds between status lines (0: none).", range=Limit(0, 3600)),
     Knob("seed", None, "Random seed for reproducible responses.", range=Limit(0, 2**32 - 1, integer=True)),
     Knob("adapter", None, "An [adapter] table translating another app's OSC (robojam.live.adapters).", "table"),

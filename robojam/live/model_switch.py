@@ -4,27 +4,30 @@ Over the network a model is named: a folder under ``--models-dir``, or
 ``default`` for the shipped one. A filesystem path is accepted only from the
 command line, a config file, SIGHUP, or a sender on this machine (loopback),
 so a stranger on the venue's network cannot make robojam read files of their
-choosing. Models load on a thread of their own, one at a time, so the show
-goes on meanwhile.
+choosing. Models load, and every session hears its history again through the
+new one, on a thread of their own (:mod:`robojam.live.model_loader`), so the
+show goes on meanwhile. Each sending host may change the model at most once
+every ``model_change_gap_s`` seconds; more often is refused, counted as
+``rate_limited``, and answered with ``/robojam/model/refused``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import threading
+import time
 from pathlib import Path
 from collections.abc import Callable
 
 from robojam import RobojamError
-from robojam.core.modelfile import Model, default_model_path, load_model
-from robojam.core.shown import MOST, cut, shown
+from robojam.core.modelfile import Model, default_model_path
+from robojam.core.shown import shown
+from robojam.live.model_loader import SUPERSEDED, Loaded, ModelLoader
 
 MODEL_NAME_MOST = 64
 MODEL_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MODEL_NAME_MOST - 1}}}")
 SHIPPED = "default"
-
-Done = Callable[[Path, "Model | None", "str | None"], None]  # (path, the model or None, why it was refused)
+MAX_HOSTS_REMEMBERED = 1024  # senders whose last change is kept for the rate limit; older ones are forgotten
 
 
 def trusted_host(host: str) -> bool:
@@ -51,6 +54,15 @@ def _name(spec: str) -> str:
     return shown(spec, MODEL_NAME_MOST + 2)
 
 
+def rate_key(host: str) -> str:
+    """Whom the change rate limit counts as one sender: an address, or a pseudo-host's scheme ("web:3"
+    and "web:4" are two browser connections, perhaps of one person: they share "web")."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host.split(":", 1)[0]
+
+
 def model_names(models_dir: Path) -> list[str]:
     """The models a performer can name: folders under ``models_dir`` holding a model, and ``default``."""
     try:
@@ -60,70 +72,71 @@ def model_names(models_dir: Path) -> list[str]:
     return sorted(found | {SHIPPED})
 
 
-class ModelLoader:
-    """Loads one model at a time off the server's thread; ``run_on_server`` hands back the result."""
-
-    def __init__(self, run_on_server: Callable[[Callable[[], None]], None]):
-        self.run_on_server = run_on_server
-        self._busy = threading.Lock()
-
-    def load(self, path: Path, done: Done) -> bool:
-        """Start loading ``path``; False (and nothing done) while another load is under way."""
-        if not self._busy.acquire(blocking=False):
-            return False
-        threading.Thread(target=self._work, args=(path, done), name="robojam-model-loader", daemon=True).start()
-        return True
-
-    def _work(self, path: Path, done: Done) -> None:
-        try:
-            model, error = load_model(path), None
-        except RobojamError as e:
-            model, error = None, cut(str(e), 2 * MOST)  # a hostile file's text may be in it
-        except Exception as e:  # noqa: BLE001 - a hostile file must not take the loader down silently
-            model, error = None, f"model {shown(str(path))}: cannot load it ({shown(e)})"
-        finally:
-            self._busy.release()
-        self.run_on_server(lambda: done(path, model, error))
-
-
 class ModelKeeper:
     """The model the server plays, changed live by a performer's request or SIGHUP.
 
     ``registry`` gets each new model (robojam.live.registry); ``reply(key,
     address, *args)`` answers the performer who asked; ``drops`` counts
-    refusals as ``bad_model``; ``warnings`` and ``notices`` print at most a
-    line per reason every few seconds.
+    refusals as ``bad_model``, or ``rate_limited`` for a host changing models
+    more often than every ``change_gap_s`` seconds; ``warnings`` and
+    ``notices`` print at most a line per reason every few seconds.
     """
 
     def __init__(self, model: Model, path: Path, models_dir: Path, registry, reply, drops, run_on_server,
-                 warnings, notices):
+                 warnings, notices, *, change_gap_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
         self.model, self.path, self.models_dir = model, path, Path(models_dir)
         self.registry, self.reply, self.drops = registry, reply, drops
         self.warnings, self.notices = warnings, notices
-        self.loader = ModelLoader(run_on_server)
+        self.change_gap_s, self.clock = change_gap_s, clock
+        self._last_change: dict[str, float] = {}  # rate_key(host) -> when it last asked for a change
+        self.loader = ModelLoader(run_on_server, registry.histories)
 
     def change(self, key: str, host: str, spec: str) -> None:
         """Load the model a performer named, then answer every new call with it."""
+        if not self._allowed(host):
+            self.drops["rate_limited"] += 1
+            why = f"model change refused: at most one every {self.change_gap_s:g} s from one host"
+            self.warnings.warn("model_rate_limited", f"{why} (counted as rate_limited)")
+            self.reply(key, "/robojam/model/refused", why)
+            return
         try:
             path = model_path(spec, self.models_dir, trusted_host(host))
         except RobojamError as e:
             self._refuse(key, str(e))
             return
-        if not self.loader.load(path, lambda p, model, error: self._loaded(key, p, model, error)):
-            self._refuse(key, f"model {_name(spec)} refused: another model is loading")
+        self.loader.load(path, lambda p, loaded, error: self._loaded(key, p, loaded, error))
+
+    def _allowed(self, host: str) -> bool:
+        """Whether ``host`` may change the model now; if so, its gap starts again."""
+        now, sender = self.clock(), rate_key(host)
+        last = self._last_change.get(sender)
+        if last is not None and now - last < self.change_gap_s:
+            return False
+        if len(self._last_change) >= MAX_HOSTS_REMEMBERED:  # spoofed addresses cannot grow this without end
+            self._last_change = {h: t for h, t in self._last_change.items() if now - t < self.change_gap_s}
+            if len(self._last_change) >= MAX_HOSTS_REMEMBERED:
+                return False
+        self._last_change[sender] = now
+        return True
 
     def reload(self) -> None:
         """Read the model folder in use again (SIGHUP): retrain, then reload without a restart."""
-        if not self.loader.load(self.path, lambda p, model, error: self._loaded(None, p, model, error)):
-            self.warnings.warn("bad_model", "not reloading: another model is loading")
+        self.loader.load(self.path, lambda p, loaded, error: self._loaded(None, p, loaded, error))
 
-    def _loaded(self, key: str | None, path: Path, model: Model | None, error: str | None) -> None:
-        if model is None:
+    def close(self) -> None:
+        self.loader.close()
+
+    def _loaded(self, key: str | None, path: Path, loaded: Loaded | None, error: str | None) -> None:
+        """On the server's thread: swap in what the loader prepared (cheap), or refuse."""
+        if loaded is None and error == SUPERSEDED:  # not a bad model: the sender hears why, uncounted
+            self.reply(key, "/robojam/model/refused", error)
+            return
+        if loaded is None:
             self._refuse(key, error)
             return
-        self.model, self.path = model, path
-        self.registry.use_model(model)
-        self.notices.warn("model_changed", f"now playing model {path.name}: {model.describe()}")
+        self.model, self.path = loaded.model, path
+        self.registry.use_loaded(loaded.engine, loaded.sessions)
+        self.notices.warn("model_changed", f"now playing model {path.name}: {loaded.model.describe()}")
         self.reply(key, "/robojam/model/changed", path.name)
 
     def _refuse(self, key: str | None, why: str) -> None:

@@ -188,10 +188,14 @@ def threshold(server, key, values, timetag, now):
 def model(server, key, values, timetag, now):
     """Change the model, for every performer, without a restart. From another machine only a
     name is accepted (letters, digits, '.', '_', '-'); a sender on this machine may also give a
-    model folder's path. It loads in the background: a response that is playing finishes on the
-    old model, and every call after it is answered by the new one (which hears again what was
+    model folder's path. It loads in the background, and each performer's history is replayed
+    through it there too, so the music keeps its timing: a response that is playing finishes on
+    the old model, and every call after it is answered by the new one (which hears again what was
     played so far). /robojam/model/changed or /robojam/model/refused answers the sender; a
-    missing, corrupt or mismatched model is refused and the old one stays."""
+    missing, corrupt or mismatched model is refused (counted as bad_model) and the old one stays.
+    A sending host may change the model once every --model-change-gap seconds (1); sooner, the
+    change is refused and counted as rate_limited (browser connections count as one host). Asked
+    for while another loads, a change waits; a later one replaces it (the earlier sender is told)."""
     server.change_model(key, values[0])
 
 
@@ -202,11 +206,12 @@ def status(server, key, values, timetag, now):
     int) pairs: sessions, received, touches, responses,
     unlogged (touches the touch log could not write, a full disk say; only once there are any),
     then dropped and one dropped.REASON for each reason seen (malformed, unknown_type_tag,
-    unknown_address, bad_args, not_finite, out_of_range, bad_value, rate_limited,
-    too_many_sessions, bad_model, socket_overflow, socket_error, send_failed, internal_error,
-    adapter), then, once measured, timing_error_us_p99 (how late response touches
-    left, against their deadlines) and feed_latency_us_p99 (from a touch reaching the machine
-    to its being in the model state), over the last 20,000 of each."""
+    unknown_address, bad_args, not_finite, out_of_range, bad_value, rate_limited (touches over
+    the touch rate, model changes sooner than --model-change-gap), too_many_sessions,
+    bad_model, socket_overflow, socket_error, send_failed, internal_error, adapter), then, once
+    measured, timing_error_us_p99 (how late response touches left, against their deadlines) and
+    feed_latency_us_p99 (from a touch reaching the machine to its being in the model state), over
+    the last 20,000 of each."""
     server.send_status(key, now)
 
 
@@ -221,8 +226,9 @@ OUTGOING = [
     ("/robojam/response/end", "The response is over: it ran its length, was stopped, or the performer "
                               "played over it."),
     ("/robojam/model/changed name", "The model asked for with /robojam/model now plays."),
-    ("/robojam/model/refused reason", "The model asked for with /robojam/model was refused: why; the old "
-                                      "one stays."),
+    ("/robojam/model/refused reason", "The model asked for with /robojam/model was refused: why (a bad "
+                                      "model, a change asked too soon after the host's last, or one "
+                                      "replaced by a later change while it waited); the old one stays."),
     ("/robojam/status name value ...", "The reply to /robojam/status."),
 ]
 

@@ -54,10 +54,27 @@ class SessionRegistry:
         return key
 
     def use_model(self, model: Model) -> None:
-        """New performers get the model's engine; those here switch at their next call."""
+        """New performers get the model's engine; those here switch at their next call (each replays
+        what it heard here, on the caller's thread: ``use_loaded`` takes engines replayed already)."""
         self._engine = Engine(model)
         for performer in self.performers.values():
             performer.session.use_engine(self._engine.spawn())
+
+    def histories(self) -> dict:
+        """Each performer's session and what it heard (robojam.live.session.History), for the model
+        loader to replay off the server's loop."""
+        return {key: (p.session, p.session.history()) for key, p in self.performers.items()}
+
+    def use_loaded(self, engine: Engine, sessions: dict) -> None:
+        """As ``use_model``, with ``sessions`` (key -> (session, its engine, the History it replayed))
+        prepared by robojam.live.model_loader; a performer who came since replays here."""
+        self._engine = engine
+        for key, performer in self.performers.items():
+            session, prepared, history = sessions.get(key, (None, None, None))
+            if session is performer.session:
+                performer.session.use_prepared(prepared, history)
+            else:
+                performer.session.use_engine(engine.spawn())
 
     def session(self, key: str, now: float) -> Session:
         performer = self.performers[key]

@@ -60,6 +60,7 @@ class ServerOptions:
     seed: int | None = DEFAULTS["seed"]
     model_path: Path | None = DEFAULTS["model"]   # the model's folder, re-read on SIGHUP (None: the shipped one)
     models_dir: Path = Path(DEFAULTS["models_dir"])  # where models named over the network are found
+    model_change_gap_s: float = DEFAULTS["model_change_gap"]  # a host may change the model once in this many s
 
 
 class Server:
@@ -99,7 +100,8 @@ class Server:
         self.models = ModelKeeper(
             model, Path(options.model_path) if options.model_path is not None else default_model_path(),
             options.models_dir, self.registry, self._reply, self.drops, self.inbox.run_soon, self.warnings,
-            RateLimitedWarnings(write=lambda line: print(line, flush=True)))
+            RateLimitedWarnings(write=lambda line: print(line, flush=True)),
+            change_gap_s=options.model_change_gap_s, clock=clock)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -305,6 +307,7 @@ class Server:
         server never run)."""
         while self.bridges:
             self.bridges.pop().stop()
+        self.models.close()
         self.logbook.close()
         self.transport.close()
         self.inbox.close()

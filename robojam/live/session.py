@@ -69,6 +69,29 @@ class Settings:
         return Settings(**values)
 
 
+@dataclass(frozen=True)
+class History:
+    """What a session heard, as a new model's engine hears it again (``replayed``): the call its
+    part answers, and its last HISTORY_TOUCHES touches; ``epoch`` and ``heard_count`` (resets, touches
+    heard ever) tell ``Session.use_prepared`` what it heard since."""
+
+    epoch: int
+    heard_count: int
+    answered: tuple
+    heard: tuple
+
+
+def replayed(engine: Engine, history: History) -> Engine:
+    """``engine``, reset, having heard ``history`` again (what ``Session.use_engine`` does; the
+    model loader does it off the server's loop)."""
+    engine.set_style(None)
+    engine.reset()
+    engine.hear_call(list(history.answered))
+    if history.heard:
+        engine.condition(list(history.heard))
+    return engine
+
+
 @dataclass(order=True)
 class Output:
     """An event for the outside world: ``start``, ``touch``, ``up`` or ``end`` of robojam's part."""
@@ -107,6 +130,9 @@ class Session:
         self._style_of: list | None = None  # the call whose style robojam is about to play in
         self._answered: list = []  # the call robojam's part answers (its leaps echo there)
         self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
+        self._next_history: History | None = None  # what that engine has heard already (None: nothing)
+        self._epoch = 0  # resets so far
+        self._heard_count = 0  # touches appended to _heard so far
 
     def use_engine(self, engine: Engine) -> None:
         """Answer with another model's engine from the next response on.
@@ -115,26 +141,43 @@ class Session:
         HISTORY_TOUCHES touches), so a call in progress carries over. A
         response that is playing finishes on the old model; a duet switches at once.
         """
+        self.use_prepared(engine, None)
+
+    def history(self) -> History:
+        """What this session heard, for a new model's engine to hear again (cheap: two short copies)."""
+        return History(self._epoch, self._heard_count, tuple(self._answered), tuple(self._heard))
+
+    def use_prepared(self, engine: Engine, history: History | None) -> None:
+        """As ``use_engine``, with an engine that has heard ``history`` already (``replayed``, off the
+        server's loop): only what was heard since is fed to it here."""
         if self._playing and self.settings.mode == "call-and-response":
-            self._next_engine = engine
+            self._next_engine, self._next_history = engine, history
             return
-        self._switch_to(engine)
+        self._switch_to(engine, history)
         if self._playing:
             self._draw_duet_touch()
 
-    def _switch_to(self, engine: Engine) -> None:
-        engine.set_style(None)
-        engine.reset()
-        engine.hear_call(self._answered)
-        if self._heard:
-            engine.condition(list(self._heard))
-        self.engine, self._next_engine = engine, None
+    def _switch_to(self, engine: Engine, history: History | None = None) -> None:
+        current = history is not None and history.epoch == self._epoch
+        since = self._heard_count - history.heard_count if current else -1
+        if 0 <= since <= len(self._heard):
+            # The engine heard ``history``; bring it up to date with the touches heard since (none
+            # during a response) and the call robojam answers now. Past the last HISTORY_TOUCHES,
+            # the engine remembers a little further back than a full replay would.
+            if since:
+                engine.condition(list(self._heard)[-since:])
+            if tuple(self._answered) != history.answered:
+                engine.hear_call(self._answered)
+        else:
+            replayed(engine, self.history())
+        self.engine, self._next_engine, self._next_history = engine, None, None
 
     def _feed(self, x: float, y: float, dt: float) -> None:
         """Feed a touch that belongs to what the session heard (not a response's own)."""
         self._read_style()  # in a duet, the performer plays on in the style robojam took up
         self.engine.feed(x, y, dt)
         self._heard.append((x, y, dt))
+        self._heard_count += 1
         self._call.append((x, y, dt))
 
     def _take_the_call(self) -> None:
@@ -206,6 +249,7 @@ class Session:
         self.stop(now)
         self.engine.reset()
         self._heard.clear()
+        self._epoch += 1
         self._call.clear()
         self._answered = []
         self.engine.hear_call(self._answered)
@@ -346,4 +390,4 @@ class Session:
             self.engine.restore(self._heard_state)
             self._heard_state = None
         if self._next_engine is not None:
-            self._switch_to(self._next_engine)
+            self._switch_to(self._next_engine, self._next_history)
