@@ -213,12 +213,14 @@ def test_beyond_the_prediction_limit_a_503(shipped):
 
 
 def test_the_current_model_answers(api):
-    server, api_, url = api
-    before = api_.predictor.engine()
-    server.models.model = random_model(units=8)            # as robojam.live.model_switch.ModelKeeper does on a change
-    after = api_.predictor.engine()
-    assert before.model is not server.model and after.model is server.model
-    assert predict(url, call_csv())[0] == 200
+    server, _, url = api
+    new = random_model(units=8)
+    server.registry.use_model(new)  # as robojam.live.model_switch.ModelKeeper does on a change
+    status, reply = predict(url, call_csv())
+    call = parse_call(call_csv())
+    alone = Engine(new).respond(call, 5.0, call_rng(server.options.seed, call),
+                                server.settings.temp, server.settings.sigma_temp)
+    assert status == 200 and reply["response"] == response_csv(alone)
 
 
 # --- CORS ------------------------------------------------------------------------------------

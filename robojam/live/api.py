@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
@@ -16,7 +15,6 @@ import numpy as np
 from aiohttp import web
 
 from robojam import RobojamError
-from robojam.core.engine import Engine
 from robojam.core.microjam import call_rng, parse_call, response_csv
 
 API_PATH, API_PREFIX = "/api/predict", "/api/"
@@ -64,8 +62,6 @@ class Predictor:
         self.server, self.slots, self.queue_wait = server, slots, queue_wait
         self._pool = ThreadPoolExecutor(slots, thread_name_prefix="robojam-predict")
         self.free = asyncio.Semaphore(slots)  # bound to the app's loop when first awaited
-        self._lock = threading.Lock()
-        self._template: Engine | None = None
 
     async def respond(self, body: bytes) -> str:
         """The response CSV for a request's body; BadRequest (400, or 503 when busy) otherwise."""
@@ -82,15 +78,8 @@ class Predictor:
     def _predict(self, call: np.ndarray) -> str:
         settings = self.server.settings
         rng = call_rng(self.server.options.seed, call)
-        return response_csv(self.engine().respond(call, RESPONSE_SECONDS, rng, settings.temp, settings.sigma_temp))
-
-    def engine(self) -> Engine:
-        """A fresh engine of the server's current model, sharing its (read-only) weights with the others."""
-        model = self.server.model
-        with self._lock:
-            if self._template is None or self._template.model is not model:
-                self._template = Engine(model)
-            return self._template.spawn()
+        engine = self.server.registry.spawn_engine()
+        return response_csv(engine.respond(call, RESPONSE_SECONDS, rng, settings.temp, settings.sigma_temp))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -60,6 +60,10 @@ class SessionRegistry:
         for performer in self.performers.values():
             performer.session.use_engine(self._engine.spawn())
 
+    def spawn_engine(self) -> Engine:
+        """A fresh engine of the model playing now, sharing its kernels (from any thread: read-only)."""
+        return self._engine.spawn()
+
     def histories(self) -> dict:
         """Each performer's session and what it heard (robojam.live.session.History), for the model
         loader to replay off the server's loop."""

@@ -15,7 +15,7 @@ import json
 import logging
 import ssl
 import threading
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -63,8 +63,7 @@ class _Client:
 
     websocket: web.WebSocketResponse | None
     conn_id: str
-    outbox: deque = field(default_factory=lambda: deque(maxlen=OUTBOX_SIZE))
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
     spoke: bool = False  # it sent the server something, so the server may hold a session for it
 
 
@@ -104,26 +103,25 @@ class PageSocket:
         client = self.clients.get(conn_id)
         if client is None:
             return
-        if len(client.outbox) == OUTBOX_SIZE:  # a lagging client hears the latest, not the oldest
+        if client.outbox.full():  # a lagging client hears the latest, not the oldest
+            client.outbox.get_nowait()
             self.counts["dropped_sends"] += 1
-        client.outbox.append(text)
-        client.ready.set()
+        client.outbox.put_nowait(text)
 
     async def close(self, flush_s: float) -> None:
         """Give what is queued (the final response/end) up to ``flush_s`` to go, then close every connection."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + flush_s
-        while any(client.outbox for client in self.clients.values()) and loop.time() < deadline:
+        while any(client.outbox.qsize() for client in self.clients.values()) and loop.time() < deadline:
             await asyncio.sleep(0.01)
         for client in list(self.clients.values()):
             await client.websocket.close()
 
     async def _write(self, client: _Client) -> None:
         while not client.websocket.closed:
-            await client.ready.wait()
-            client.ready.clear()
-            while client.outbox and not client.websocket.closed:
-                await client.websocket.send_str(client.outbox.popleft())
+            text = await client.outbox.get()
+            if not client.websocket.closed:  # it may have closed while this waited
+                await client.websocket.send_str(text)
 
     def _receive(self, client: _Client, message) -> None:
         parsed = parse_message(message.data) if message.type == WSMsgType.TEXT else None
