@@ -25,6 +25,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.performance import COLUMNS, CsvRows, _header_columns, _parse_row
+from robojam.core.text_lines import MAX_LINE_CHARS, quote
 
 PERFORMER = "performer"
 ROBOJAM = "robojam"
@@ -38,7 +39,7 @@ def is_log_file(path: str | Path) -> bool:
     """Whether a CSV file is a touch log: its header has the session and source columns."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
-            header = next(csv.reader([f.readline()]), [])
+            header = next(csv.reader([f.readline(MAX_LINE_CHARS)]), [])  # a bounded look at the header
     except (OSError, UnicodeDecodeError, csv.Error):
         return False
     names = {h.strip().lower() for h in header}
@@ -113,7 +114,7 @@ def _log_event(row: list[str], columns: dict[str, int], name: str, line: int):
         raise RobojamError(f"{name}, line {line}: missing the session or source column")
     source = row[columns["source"]].strip()
     if source not in SOURCES:
-        raise RobojamError(f"{name}, line {line}: source {source!r} is neither {PERFORMER!r} nor {ROBOJAM!r}")
+        raise RobojamError(f"{name}, line {line}: source {quote(source)} is neither {PERFORMER!r} nor {ROBOJAM!r}")
     return line, row[columns["session"]], source, [time_, x, y]
 
 
