@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from robojam import RobojamError
-from robojam.core.text_lines import MAX_LINE_CHARS, quote, read_lines
+from robojam.core.text_lines import MAX_LINE_CHARS, quote, read_complete_lines, read_lines
 
 
 def test_lines_come_back_with_their_endings_read_as_newlines(tmp_path):
@@ -79,3 +79,15 @@ def test_read_lines_agrees_with_splitlines_or_names_the_first_long_line(tmp_path
 
 def test_the_limit_is_far_above_any_real_row():
     assert MAX_LINE_CHARS == 65_536
+
+
+def test_complete_lines_leave_out_a_torn_last_line_and_refuse_a_long_one(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"\xef\xbb\xbfa,b\r\nc\n" + "caf\u00e9".encode()[:-1])
+    assert list(read_complete_lines(path)) == ["a,b\n", "c\n"]
+    path.write_bytes(b"a\n" + b"x" * 11 + b"\n")
+    with pytest.raises(RobojamError, match=r"log\.csv, line 2: longer than 10 bytes"):
+        list(read_complete_lines(path, limit=10))
+    path.write_bytes(b"a\n\xff\nb\n")
+    with pytest.raises(RobojamError, match=r"log\.csv, line 2: cannot read touch log \(not UTF-8\)"):
+        list(read_complete_lines(path, "touch log"))

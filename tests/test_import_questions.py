@@ -13,6 +13,10 @@ from robojam.cli import main
 from robojam.core import performance as performance_module
 from robojam.core.importers import ColumnMap, read_columns_csv, read_impsy_log, read_impsy_npz, read_robojam_csv
 from robojam.core.performance import read_csv, to_csv_text
+from robojam.core import touchlog
+from robojam.core.touchlog import read_log
+
+LOG_HEADER = "time,x,y,z,moving,session,source\n"
 
 
 def run(*args):
@@ -83,6 +87,34 @@ def test_a_wide_row_in_an_impsy_log_or_mapped_csv_is_refused_with_the_count(tmp_
         read_columns_csv(mapped, ColumnMap.parse("time,x,y"))
 
 
+def test_a_touch_log_line_of_ten_million_cells_is_refused_without_holding_it(tmp_path):
+    path = tmp_path / "serve.csv"
+    path.write_text(LOG_HEADER + "0,0.5,0.5,0.5,0,a,performer" + ",1" * 10_000_000 + "\n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(RobojamError, match=r"serve\.csv, line 2: longer than 65,536 bytes"):
+            read_log(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, f"{peak:,} bytes"
+    assert "line 2: longer than 65,536 bytes" in error_line(run(path, "-o", tmp_path / "out"))
+
+
+def test_touch_log_sessions_and_touches_are_capped(tmp_path, monkeypatch):
+    path = tmp_path / "serve.csv"
+    path.write_text(LOG_HEADER + "".join(f"{i},0.5,0.5,0.5,0,s{i},performer\n" for i in range(4)))
+    monkeypatch.setattr(touchlog, "MAX_PERFORMANCES", 3)
+    with pytest.raises(RobojamError, match=r"line 5: refused: more sessions, more than robojam reads \(3 sessions"):
+        read_log(path)
+    monkeypatch.setattr(touchlog, "MAX_PERFORMANCES", 10)
+    monkeypatch.setattr(touchlog, "MAX_FILE_TOUCHES", 2)
+    with pytest.raises(RobojamError, match=r"line 4: refused: more touches, more than robojam reads \(2 touches"):
+        read_log(path)
+    monkeypatch.setattr(touchlog, "MAX_FILE_TOUCHES", 10)
+    assert len(read_log(path)) == 4
+
+
 # ---- bounded memory, row by row ----------------------------------------------------------------
 
 def test_rows_are_kept_compactly_while_reading(tmp_path):
@@ -146,6 +178,9 @@ def test_a_time_of_1e308_is_refused_in_every_format(tmp_path):
     log.write_text("2024-05-01T12:00:00,interface,0.1,-1e200\n")
     with pytest.raises(RobojamError, match=r"huge\.log, line 1: x2 -1e\+200 is beyond"):
         read_impsy_log(log)
+    served = tmp_path / "served.csv"
+    served.write_text(LOG_HEADER + "0,0.5,0.5,0.5,0,a,performer\n1e300,0.5,0.5,0.5,1,a,performer\n")
+    assert "served.csv, line 3: time 1e+300 is beyond" in error_line(run(served, "-o", tmp_path / "out"))
     npz = tmp_path / "huge.npz"
     np.savez(npz, perfs=np.array([[0.0, 0.5, 0.5], [1e150, 0.5, 0.5]]))
     with pytest.raises(RobojamError, match=r"performance 1, row 2: dt 1e\+150 is beyond"):

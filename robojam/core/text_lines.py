@@ -53,3 +53,33 @@ def read_lines(path: str | Path, what: str = "text", limit: int = MAX_LINE_CHARS
         raise RobojamError(f"{path}: cannot read {what} (not UTF-8, near line {number + 1})") from None
     except OSError as e:
         raise RobojamError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+
+
+def read_complete_lines(path: str | Path, what: str = "text", limit: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """As :func:`read_lines`, for a file still being written: a last line without its newline (a writer
+    killed mid-line, perhaps inside a multi-byte character) is left out. ``limit`` counts bytes here."""
+    path = Path(path)
+    number = 0
+    try:
+        with open(path, "rb") as f:
+            while True:
+                raw = f.readline(limit + 1)
+                if not raw.endswith(b"\n"):
+                    if len(raw) > limit:
+                        raise RobojamError(f"{path}, line {number + 1}: longer than {limit:,} bytes; "
+                                           f"not a {what} robojam reads")
+                    return  # the end, or a torn last line
+                number += 1
+                if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise RobojamError(f"{path}, line {number}: cannot read {what} (not UTF-8)") from None
+                yield text[:-2] + "\n" if text.endswith("\r\n") else text
+    except FileNotFoundError:
+        raise RobojamError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise RobojamError(f"{path}: is a folder, expected a {what} file") from None
+    except OSError as e:
+        raise RobojamError(f"{path}: cannot read {what} ({e.strerror or e})") from None
