@@ -7,12 +7,15 @@ Every hostile file is built here, in tmp_path: no test needs the corpus.
 import io
 import pickle
 import re
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
 
 from robojam import RobojamError
 from robojam.cli import main
@@ -230,11 +233,89 @@ def test_the_header_cap_holds_when_the_zip_understates_the_size(tmp_path):
         load_npz_arrays(path)
 
 
-def test_import_and_eval_refuse_the_gigabyte_array(gigabyte_npz, tmp_path):
+def test_import_refuses_the_gigabyte_array(gigabyte_npz, tmp_path):
     result = run("import", gigabyte_npz, "-o", tmp_path / "out")
     assert result.exit_code != 0 and "more than robojam reads" in result.output
     one_line(result.output.strip().splitlines()[-1])
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_eval_refuses_corpora_past_the_caps_from_their_headers(tmp_path):
+    numbers = write_npz(tmp_path / "numbers.npz", {"arr_0": npy_member((20, 500_000, 16), "<f8", bytes(64))})
+    result = run("eval", numbers, "--yardstick")
+    assert result.exit_code != 0 and "bytes of numbers or more" in result.output
+    many = write_npz(tmp_path / "many.npz", {"arr_0": npy_member((3_000_000,), "|O", b"\x80\x03.")})
+    result = run("eval", many, "--yardstick")
+    assert result.exit_code != 0 and "3,000,000 performances" in result.output
+    one_line(result.output.strip().splitlines()[-1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255), st.sampled_from(["set", "insert", "cut"])),
+                min_size=1, max_size=4))
+def test_a_mutated_pickle_loads_or_is_one_robojam_error(tmp_path_factory, edits):
+    pickled = bytearray(pickle.dumps(_items([PERF, PERF * 2, np.float64(0.5)]), protocol=3))
+    for position, value, kind in edits:
+        position %= len(pickled)
+        if kind == "set":
+            pickled[position] = value
+        elif kind == "insert":
+            pickled.insert(position, value)
+        else:
+            del pickled[position]
+    path = write_npz(tmp_path_factory.mktemp("mut") / "m.npz", {"perfs": npy_member((3,), "|O", bytes(pickled))})
+    try:
+        load_npz_arrays(path)
+    except RobojamError as e:
+        one_line(str(e))
+
+
+FORGED = """
+import pickle, sys, zipfile, io
+import numpy as np
+from robojam import RobojamError
+from robojam.core.safe_npz import load_npz_arrays
+old, new, shape = bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3]), int(sys.argv[4])
+items = np.empty(3, dtype=object)
+for i in range(3):
+    items[i] = np.full((2, 3), 0.5, np.float32)
+pickled = pickle.dumps(items, protocol=3)
+assert pickled.count(old) >= 1
+pickled = pickled.replace(old, new, 1)
+header = io.BytesIO()
+np.lib.format.write_array_header_1_0(header, {"descr": "|O", "fortran_order": False, "shape": (shape,)})
+with zipfile.ZipFile(sys.argv[1], "w") as archive:
+    archive.writestr("perfs.npy", header.getvalue() + pickled)
+try:
+    loaded = load_npz_arrays(sys.argv[1])["perfs"]
+    print(sum(float(np.asarray(item, np.float64).sum()) for item in loaded))
+except RobojamError as e:
+    print(e)
+"""
+
+
+@pytest.mark.parametrize("old, new, shape, refusal", [
+    # the object array's state says 1000 items and lists 3: numpy reads past the list's end
+    (b"(K\x01K\x03\x85", b"(K\x01M\xe8\x03\x85", 1000, "an array's data is not numpy's"),
+    # a float32 dtype's state given the flags of an object dtype: numpy would take floats for pointers
+    (b"\xff\xff\xff\xffK\x00t", b"\xff\xff\xff\xffK?t", 3, "a dtype's state is not numpy's"),
+    # a dtype state of 6 fields where numpy writes 8
+    (b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t", b"NJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t", 3,
+     "a dtype's state is not numpy's"),
+], ids=["short-list", "object-flags", "short-dtype-state"])
+def test_states_numpy_would_crash_on_are_refused(tmp_path, old, new, shape, refusal):
+    # numpy's own __setstate__ trusts these and the process dies (SIGSEGV) or reads garbage: run apart.
+    result = subprocess.run([sys.executable, "-c", FORGED, str(tmp_path / "forged.npz"), old.hex(), new.hex(),
+                             str(shape)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, (result.returncode, result.stderr[-500:])
+    assert f"damaged .npy data ({refusal})" in result.stdout
+
+
+def _items(values):
+    items = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        items[i] = value
+    return items
 
 
 def test_memory_of_an_accepted_file_stays_near_what_robojam_keeps(tmp_path):

@@ -93,7 +93,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, tal
         raise
     except (ValueError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, zlib.error,
             NotImplementedError, RuntimeError, SyntaxError, OverflowError, MemoryError, RecursionError,
-            TypeError, AttributeError, IndexError, KeyError) as e:
+            TypeError, AttributeError, IndexError, KeyError, struct.error) as e:
         raise RobojamError(f"{name}: damaged .npy data ({str(e)[:120]})") from None
     if not isinstance(array, np.ndarray) or array.shape != tuple(shape):
         raise RobojamError(f"{name}: damaged .npy data (the pickle is not the array its header describes)")

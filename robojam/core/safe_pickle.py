@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import pickle
 import pickletools
+import re
 
 import numpy as np
 
@@ -48,6 +49,8 @@ _REFUSED_OPS = {op.code.encode("latin1")[0] for op in pickletools.opcodes
                 if op.name in ("INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "PERSID", "BINPERSID",
                                "EXT1", "EXT2", "EXT4", "NEXT_BUFFER", "READONLY_BUFFER")}
 _LINE_BYTES = 1 << 16  # the longest line a pickle opcode (a global's name) is read with
+# The dtypes a corpus pickle names: numbers and objects, by code ('f4', 'b1', 'O8').
+_DTYPE_CODE = re.compile(r"[biufO][0-9]{1,2}")
 
 
 class BoundedReader:
@@ -142,6 +145,9 @@ class _CheckedUnpickler(pickle._Unpickler):
             raise RobojamError(f"{self.name}: refused to load: its pickle calls "
                                f"{getattr(func, '__name__', type(func).__name__)[:80]}, not numpy's array "
                                "reconstruction")
+        if func is np.dtype and not (isinstance(args, tuple) and len(args) == 3 and isinstance(args[0], str)
+                                     and _DTYPE_CODE.fullmatch(args[0]) and args[1:] == (False, True)):
+            raise RobojamError(f"{self.name}: refused: its pickle makes a dtype other than numbers or objects")
         if func is _RECONSTRUCT and not (isinstance(args, tuple) and len(args) == 3 and args[0] is np.ndarray
                                          and _shape(args[1]) is not None and math.prod(_shape(args[1])) == 0):
             raise RobojamError(f"{self.name}: refused: its pickle builds an array other than numpy's way "
@@ -152,17 +158,31 @@ class _CheckedUnpickler(pickle._Unpickler):
         state, inst = self.stack[-1], self.stack[-2]
         if type(inst) is np.ndarray:
             self._check_array_state(state)
-        elif not isinstance(inst, np.dtype):
+        elif isinstance(inst, np.dtype):
+            # numpy's dtype.__setstate__ trusts its input (a malformed state, or flags saying a float is
+            # an object pointer, can crash the process): the dtype is numpy's own fresh copy (copy=True
+            # above), and its state may differ from the one numpy gives it only in byte order.
+            own = inst.__reduce__()[2]
+            orders = ("<", ">") if own[1] in ("<", ">") else (own[1],)
+            if not (isinstance(state, tuple) and len(state) == len(own) and state[1] in orders
+                    and state[:1] + state[2:] == own[:1] + own[2:]):
+                raise RobojamError(f"{self.name}: damaged .npy data (a dtype's state is not numpy's)")
+        else:
             raise RobojamError(f"{self.name}: refused: its pickle sets the state of a "
                                f"{type(inst).__name__[:80]}, not of a numpy array")
         pickle._Unpickler.load_build(self)
 
     def _check_array_state(self, state) -> None:
-        if not isinstance(state, tuple) or len(state) not in (4, 5):
+        if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1 and type(state[3]) is bool):
             raise RobojamError(f"{self.name}: damaged .npy data (an array's state is not numpy's)")
-        shape, dtype = _shape(state[-4]), state[-3]
+        shape, dtype, data = _shape(state[1]), state[2], state[4]
         if shape is None or not isinstance(dtype, np.dtype):
             raise RobojamError(f"{self.name}: damaged .npy data (an array's shape or dtype is not numpy's)")
+        # numpy's __setstate__ reads an object array's list for as many items as the shape says, however
+        # short the list (a crash): the list must hold exactly that many.
+        if not (isinstance(data, list) and len(data) == math.prod(shape) if dtype.hasobject
+                else isinstance(data, (bytes, str))):
+            raise RobojamError(f"{self.name}: damaged .npy data (an array's data is not numpy's)")
         if dtype.hasobject:
             self.object_arrays += 1
             if self.object_arrays > 1 or shape != self.shape:
