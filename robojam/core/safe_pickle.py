@@ -10,7 +10,10 @@ a few of its opcodes checked) so that:
   array; every other global, and the opcodes that build other objects, are
   refused before anything runs;
 - every array's shape and dtype are checked against the caps of
-  :mod:`robojam.core.data_caps` before numpy allocates it (at ``BUILD``);
+  :mod:`robojam.core.data_caps` before numpy allocates it (at ``BUILD``),
+  and every state is checked to be numpy's own layout before numpy's
+  ``__setstate__`` sees it (numpy trusts it: an object array's state
+  listing fewer items than its shape crashes the process);
 - an array may not be referred to twice (a memo ``GET`` or a ``DUP`` of an
   array): a 600-byte pickle could otherwise hold 100,000 references to one
   array and come back as 100,000 performances;
