@@ -76,8 +76,11 @@ def test_errors_name_the_file_and_the_line(tmp_path):
     with pytest.raises(RobojamError, match=r"^<csv>: no touch events"):
         parse_csv("time,x,y\n")
     path.write_text('time,x,y\n0,0.5,0.5\n1,"' + "9" * 200_000 + '",0.5\n')
+    with pytest.raises(RobojamError, match=f"^{path}, line 3: longer than 65,536 characters"):
+        read_csv(path)  # refused by the line reader before csv sees it
+    path.write_text('time,x,y\n0,0.5,0.5\n1,"' + "9\n" * 70_000 + '",0.5\n')
     with pytest.raises(RobojamError, match=f"^{path}, line [0-9]+: not readable as CSV"):
-        read_csv(path)
+        read_csv(path)  # short lines, one quoted field past csv's limit
 
 
 def test_blank_lines_and_rows_of_empty_cells_are_skipped():

@@ -21,14 +21,21 @@ Formats:
 - ``columns``: any CSV, through a :class:`ColumnMap` naming its columns.
 
 Malformed input raises :class:`RobojamError` naming the file and line (or
-performance and row). Positions outside [0, 1] are kept as they are
-(:func:`robojam.core.corpus.clean` clips them for training) and counted.
+performance and row), quoting what it read in at most about 80 characters.
+Files are read a line at a time (:func:`robojam.core.text_lines.read_lines`,
+each line at most 65,536 characters) and held to the caps of
+:mod:`robojam.core.data_caps`; a row with more cells than the header names
+is refused, not cut, and a number beyond ±1e100 is refused. Odd but possible
+data is kept and counted in the summary: positions outside [0, 1]
+(:func:`robojam.core.corpus.clean` clips them for training), pauses over an
+hour (training clips gaps) and touches over a day from the start.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from pathlib import Path
@@ -36,8 +43,12 @@ from pathlib import Path
 import numpy as np
 
 from robojam import RobojamError
-from robojam.core.performance import DEFAULT_Z, CsvRows, Performance, read_csv, stroke_continues, write_csv
+from robojam.core.data_caps import MAX_FILE_TOUCHES, MAX_ROW_NUMBERS, MAX_TOUCHES, refuse
+from robojam.core.performance import (
+    DEFAULT_Z, MAX_MAGNITUDE, CsvRows, Performance, read_csv, read_number, stroke_continues, write_csv,
+)
 from robojam.core.safe_npz import load_npz_arrays
+from robojam.core.text_lines import quote, read_lines
 from robojam.core.touchlog import CALL_GAP_S, is_log_file, read_log
 
 FORMATS = ("impsy-npz", "impsy-log", "csv", "columns")
@@ -49,6 +60,9 @@ IMPSY_INTERFACE = "interface"
 DEFAULT_Y = 0.5
 COLUMN_NAMES = ("time", "dt", "x", "y", "z", "moving")
 SKIP_NAMES = ("-", "skip")
+# Odd but possible, so kept and counted in the summary (as positions off the screen are):
+LONG_GAP_S = 3600.0     # a pause between touches over an hour
+LONG_TIME_S = 86400.0   # a touch over a day from its performance's start
 
 
 # --- column mappings ---------------------------------------------------------------------------
@@ -81,18 +95,18 @@ def parse_columns(spec: str) -> tuple[str, ...]:
     names = tuple(name.strip().lower() for name in spec.split(","))
     unknown = [n for n in names if n not in COLUMN_NAMES + SKIP_NAMES]
     if unknown:
-        raise RobojamError(f"--columns {spec!r}: unknown column {unknown[0]!r}; name each column one of "
+        raise RobojamError(f"--columns {quote(spec)}: unknown column {quote(unknown[0])}; name each column one of "
                            f"{', '.join(COLUMN_NAMES)}, or - (or skip) to ignore it")
     used = [n for n in names if n not in SKIP_NAMES]
     repeated = sorted({n for n in used if used.count(n) > 1})
     if repeated:
-        raise RobojamError(f"--columns {spec!r}: {repeated[0]!r} is named twice")
+        raise RobojamError(f"--columns {quote(spec)}: {quote(repeated[0])} is named twice")
     if ("time" in used) == ("dt" in used):
-        raise RobojamError(f"--columns {spec!r}: name exactly one of time (seconds from the start) "
+        raise RobojamError(f"--columns {quote(spec)}: name exactly one of time (seconds from the start) "
                            "or dt (seconds since the previous touch)")
     missing = [n for n in ("x", "y") if n not in used]
     if missing:
-        raise RobojamError(f"--columns {spec!r}: no {' or '.join(missing)} column")
+        raise RobojamError(f"--columns {quote(spec)}: no {' or '.join(missing)} column")
     return names
 
 
@@ -104,7 +118,7 @@ def parse_scale(spec: str) -> tuple[float, float]:
     except ValueError:
         values = []
     if len(values) not in (1, 2) or not all(math.isfinite(v) and v > 0 for v in values):
-        raise RobojamError(f"--scale {spec!r}: expected one positive number (x and y) or two (x,y), "
+        raise RobojamError(f"--scale {quote(spec)}: expected one positive number (x and y) or two (x,y), "
                            "e.g. 1024 or 1024,768")
     return (values[0], values[-1])
 
@@ -148,6 +162,12 @@ def _impsy_performance(item, path: Path, number: int) -> Performance:
         row, col = bad[0]
         label = "dt" if col == 0 else f"x{col}"
         raise RobojamError(f"{where}, row {row + 1}: {label} is {rows[row, col]}, not a finite number")
+    huge = np.argwhere(np.abs(rows) > MAX_MAGNITUDE)
+    if len(huge):
+        row, col = huge[0]
+        label = "dt" if col == 0 else f"x{col}"
+        raise RobojamError(f"{where}, row {row + 1}: {label} {rows[row, col]:.3g} is beyond ±{MAX_MAGNITUDE:.0e}, "
+                           "not a touch's number")
     negative = np.nonzero(rows[:, 0] < 0)[0]
     if len(negative):
         row = negative[0]
@@ -166,14 +186,16 @@ def read_impsy_log(path: str | Path, gap: float = CALL_GAP_S) -> list[Performanc
     """
     path = Path(path)
     name = str(path)
-    events: list[tuple[int, float, list[float]]] = []
+    # Kept as they are read, 32 bytes a row: the line, the time, x1 and x2 (the rest are checked, not kept).
+    lines, times, xs, ys = array("q"), array("d"), array("d"), array("d")
     width = first_line = origin = None
-    for line_no, line in enumerate(_read_text(path, "IMPSY log").splitlines(), 1):
+    for line_no, line in enumerate(read_lines(path, "IMPSY log"), 1):
         if not line.strip():
             continue
         cells = [cell.strip() for cell in line.split(",")]
         if len(cells) < 2:
-            raise RobojamError(f"{name}, line {line_no}: expected 'timestamp,source,x1,...', got {line.strip()!r}")
+            raise RobojamError(f"{name}, line {line_no}: expected 'timestamp,source,x1,...', "
+                               f"got {quote(line.strip())}")
         stamp = _iso_time(cells[0], name, line_no)
         if cells[1] != IMPSY_INTERFACE:
             continue
@@ -181,23 +203,32 @@ def read_impsy_log(path: str | Path, gap: float = CALL_GAP_S) -> list[Performanc
         if width is None:
             if not values:
                 raise RobojamError(f"{name}, line {line_no}: an interface row with no values")
+            if len(values) > MAX_ROW_NUMBERS:
+                raise refuse(f"{name}, line {line_no}", f"rows of {len(values):,} values", MAX_ROW_NUMBERS,
+                             "numbers per row")
             width, first_line = len(values), line_no
         elif len(values) != width:
-            raise RobojamError(f"{name}, line {line_no}: {len(values)} values, expected {width} "
+            raise RobojamError(f"{name}, line {line_no}: {len(values):,} values, expected {width} "
                                f"as on line {first_line}")
+        if len(lines) >= MAX_FILE_TOUCHES:
+            raise refuse(f"{name}, line {line_no}", "more interface rows", MAX_FILE_TOUCHES, "touches per file")
         origin = origin or stamp
-        seconds = (stamp - origin).total_seconds()  # exact to the microsecond
-        events.append((line_no, seconds, [_number(v, f"x{i + 1}", name, line_no) for i, v in enumerate(values)]))
-    if not events:
+        numbers = [read_number(v, f"x{i + 1}", f"{name}, line {line_no}") for i, v in enumerate(values)]
+        lines.append(line_no)
+        times.append((stamp - origin).total_seconds())  # exact to the microsecond
+        xs.append(numbers[0])
+        ys.append(numbers[1] if width >= 2 else DEFAULT_Y)
+    if not lines:
         return []
-    times = np.array([t for _, t, _ in events])
-    values = np.array([v for _, _, v in events])
-    _check_forward(times, [line for line, _, _ in events], name)
+    times, xs, ys = (np.frombuffer(a, dtype=np.float64) for a in (times, xs, ys))
+    _check_forward(times, lines, name)
     starts = np.nonzero(np.diff(times) > gap)[0] + 1
     performances = []
-    for index in np.split(np.arange(len(events)), starts):
-        y = values[index, 1] if width >= 2 else np.full(len(index), DEFAULT_Y)
-        performances.append(_performance(times[index] - times[index[0]], values[index, 0], y))
+    for index in np.split(np.arange(len(times)), starts):
+        if len(index) > MAX_TOUCHES:
+            raise refuse(f"{name}, line {lines[index[0]]}", f"a performance of {len(index):,} touches",
+                         MAX_TOUCHES, "touches per performance")
+        performances.append(_performance(times[index] - times[index[0]], xs[index], ys[index]))
     return performances
 
 
@@ -226,9 +257,9 @@ def read_columns_csv(path: str | Path, columns: ColumnMap) -> list[Performance]:
     path = Path(path)
     name = str(path)
     names = columns.names
-    rows = CsvRows(_read_text(path, "CSV"), name)
-    parsed: dict[str, list[float]] = {n: [] for n in names if n not in SKIP_NAMES}
-    lines: list[int] = []
+    rows = CsvRows(read_lines(path, "CSV"), name)
+    parsed = {n: array("d") for n in names if n not in SKIP_NAMES}
+    lines = array("q")
     first = True
     for row in rows:
         line = rows.line_num
@@ -240,15 +271,18 @@ def read_columns_csv(path: str | Path, columns: ColumnMap) -> list[Performance]:
             if columns.header or (columns.header is None and not _numeric_row(cells, names)):
                 continue
         if len(cells) != len(names):
-            raise RobojamError(f"{name}, line {line}: {len(cells)} columns, expected {len(names)} "
+            raise RobojamError(f"{name}, line {line}: {len(cells):,} columns, expected {len(names)} "
                                f"(--columns {columns.describe()})")
+        if len(lines) >= MAX_TOUCHES:
+            raise refuse(f"{name}, line {line}", "a performance of more touches", MAX_TOUCHES,
+                         "touches per performance")
         for column, cell in zip(names, cells):
             if column not in SKIP_NAMES:
-                parsed[column].append(_number(cell, column, name, line))
+                parsed[column].append(read_number(cell, column, f"{name}, line {line}"))
         lines.append(line)
     if not lines:
         raise RobojamError(f"{name}: no touch rows")
-    data = {column: np.array(values) for column, values in parsed.items()}
+    data = {column: np.frombuffer(values, dtype=np.float64) for column, values in parsed.items()}
     if "dt" in data:
         negative = np.nonzero(data["dt"] < 0)[0]
         if len(negative):
@@ -259,7 +293,13 @@ def read_columns_csv(path: str | Path, columns: ColumnMap) -> list[Performance]:
         _check_forward(data["time"], lines, name)
         time = data["time"] - data["time"][0]
     sx, sy = columns.scale
-    return [_performance(time, data["x"] / sx, data["y"] / sy, data.get("z"), data.get("moving"))]
+    x, y = data["x"] / sx, data["y"] / sy
+    for label, scaled in (("x", x), ("y", y)):
+        huge = np.nonzero(~(np.abs(scaled) <= MAX_MAGNITUDE))[0]
+        if len(huge):
+            raise RobojamError(f"{name}, line {lines[huge[0]]}: {label} divided by --scale is "
+                               f"{scaled[huge[0]]:.3g}, beyond ±{MAX_MAGNITUDE:.0e}")
+    return [_performance(time, x, y, data.get("z"), data.get("moving"))]
 
 
 def _numeric_row(cells: list[str], names: tuple[str, ...]) -> bool:
@@ -283,33 +323,12 @@ def _performance(time, x, y, z=None, moving=None) -> Performance:
     return Performance(np.column_stack([time, x, y, z, moving]))
 
 
-def _read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise RobojamError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise RobojamError(f"{path}: is a folder, expected a {what} file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RobojamError(f"{path}: cannot read {what} ({getattr(e, 'strerror', None) or e})") from None
-
-
-def _number(text: str, column: str, name: str, line: int) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise RobojamError(f"{name}, line {line}: {column} {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise RobojamError(f"{name}, line {line}: {column} is {text!r}, not a finite number")
-    return value
-
-
 def _iso_time(text: str, name: str, line: int) -> datetime:
     """An ISO 8601 timestamp as an aware datetime (taken as UTC when it names no zone)."""
     try:
         stamp = datetime.fromisoformat(text)
     except ValueError:
-        raise RobojamError(f"{name}, line {line}: timestamp {text!r} is not an ISO date and time "
+        raise RobojamError(f"{name}, line {line}: timestamp {quote(text)} is not an ISO date and time "
                            "(expected e.g. 2024-05-01T12:00:00.123456)") from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
@@ -442,6 +461,16 @@ class SourceResult:
         return sum(len(p) for p in self.performances)
 
     @property
+    def long_gaps(self) -> int:
+        """Pauses over an hour between touches (kept; training clips every gap)."""
+        return sum(int((np.diff(p.time) > LONG_GAP_S).sum()) for p in self.performances)
+
+    @property
+    def late_touches(self) -> int:
+        """Touches whose time is over a day from their performance's start (kept)."""
+        return sum(int((p.time > LONG_TIME_S).sum()) for p in self.performances)
+
+    @property
     def off_screen(self) -> int:
         """Touches with x or y outside [0, 1] (kept; training clips them)."""
         return sum(int((((p.events[:, 1:3] < 0) | (p.events[:, 1:3] > 1)).any(axis=1)).sum())
@@ -454,6 +483,10 @@ class SourceResult:
         notes = []
         if self.off_screen:
             notes.append(f"{_count(self.off_screen, 'touch')} outside [0, 1] kept (training clips them)")
+        if self.long_gaps:
+            notes.append(f"{_count(self.long_gaps, 'gap')} over an hour kept (training clips gaps)")
+        if self.late_touches:
+            notes.append(f"{_count(self.late_touches, 'touch')} over a day from the start kept")
         if self.empty:
             notes.append(f"{_count(self.empty, 'empty performance')} skipped")
         if not self.performances and self.format == "impsy-log" and not self.empty:

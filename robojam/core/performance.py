@@ -11,12 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import math
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from robojam import RobojamError
+from robojam.core.data_caps import MAX_TOUCHES, refuse
+from robojam.core.text_lines import quote, read_lines
 
 COLUMNS = ("time", "x", "y", "z", "moving")
 DEFAULT_Z = 0.5
@@ -27,6 +31,9 @@ STROKE_GAP_S = 0.1
 STROKE_JUMP = 0.1
 # Files are UTF-8 whatever the platform; a leading byte-order mark is read as nothing.
 CSV_ENCODING = "utf-8-sig"
+# A number read from a file beyond this is refused: no touch is 1e100 s long or 1e100 screens away,
+# and a 1e308 would be written back as a 309-digit number.
+MAX_MAGNITUDE = 1e100
 
 
 @dataclass
@@ -123,7 +130,13 @@ def write_csv(performance: Performance, path: str | Path) -> None:
 def to_csv_text(performance: Performance) -> str:
     out = io.StringIO()
     out.write(",".join(COLUMNS) + "\n")
-    for t, x, y, z, moving in performance.events:
+    events = performance.events
+    if len(events) and not np.abs(events[:, :4]).max() < 1e15:
+        # numbers this large (a time of 1e99, say) in exponent form, not as 100 digits
+        for t, x, y, z, moving in events:
+            out.write(f"{t:.15g},{x:.15g},{y:.15g},{z:.15g},{int(moving)}\n")
+        return out.getvalue()
+    for t, x, y, z, moving in events:
         out.write(f"{t:.6f},{x:.6f},{y:.6f},{z:.6f},{int(moving)}\n")
     return out.getvalue()
 
@@ -133,26 +146,23 @@ def read_csv(path: str | Path) -> Performance:
 
     Forgiving about what is optional (``z`` and ``moving`` columns, column
     order, blank lines, a ``\\r\\n`` line end) and strict about the rest: a
-    missing file, a missing ``time``/``x``/``y`` column, a cell that is not a
-    finite number or time running backwards raise :class:`RobojamError`
-    naming the file and line.
+    missing file, a missing ``time``/``x``/``y`` column, a row with more
+    cells than the header names, a cell that is not a finite number (or is
+    beyond ``MAX_MAGNITUDE``), time running backwards or more than
+    ``MAX_TOUCHES`` rows raise :class:`RobojamError` naming the file and
+    line. The file is read a line at a time (:func:`read_lines`), so a line
+    of millions of cells is refused without being held.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding=CSV_ENCODING)
-    except FileNotFoundError:
-        raise RobojamError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RobojamError(f"{path}: cannot read performance CSV ({e})") from None
-    return parse_csv(text, name=str(path))
+    return _parse_rows(CsvRows(read_lines(path, "performance CSV"), str(path)), str(path))
 
 
 class CsvRows:
-    """``csv.reader`` over text, lines ending in ``\n``, ``\r\n`` or ``\r``; what csv refuses (a field
-    over its size limit, say) is a RobojamError naming the file and line. ``line_num`` as csv's."""
+    """``csv.reader`` over text or an iterable of lines, lines ending in ``\n``, ``\r\n`` or ``\r``; what
+    csv refuses (a field over its size limit, say) is a RobojamError naming the file and line. ``line_num``
+    as csv's."""
 
-    def __init__(self, text: str, name: str):
-        self._rows = csv.reader(io.StringIO(text, newline=None))
+    def __init__(self, text: str | Iterable[str], name: str):
+        self._rows = csv.reader(io.StringIO(text, newline=None) if isinstance(text, str) else text)
         self.name = name
 
     @property
@@ -166,30 +176,50 @@ class CsvRows:
         try:
             return next(self._rows)
         except csv.Error as e:
-            raise RobojamError(f"{self.name}, line {max(self._rows.line_num, 1)}: not readable as CSV ({e})") from None
+            raise RobojamError(f"{self.name}, line {max(self._rows.line_num, 1)}: not readable as CSV "
+                               f"({str(e)[:120]})") from None
 
 
 def parse_csv(text: str, name: str = "<csv>", ordered: bool = True) -> Performance:
     """A RoboJam CSV performance from text; ``ordered=False`` lets time run backwards (as MicroJam
     clients may send it: :func:`unfold_rows` and the HTTP API clamp such gaps to 0)."""
-    rows = CsvRows(text.lstrip("\ufeff"), name)
+    return _parse_rows(CsvRows(text.lstrip("\ufeff"), name), name, ordered)
+
+
+def _parse_rows(rows: CsvRows, name: str, ordered: bool = True) -> Performance:
     header = next(rows, None)
     if header is None:
         raise RobojamError(f"{name}: empty file, expected a header 'time,x,y,z,moving'")
     columns = _header_columns(header, name)
-    events, lines = [], []
+    width = len(_without_trailing_blanks(header))
+    events, lines = array("d"), array("q")  # 48 bytes a row, not a list of five floats' 200
     for row in rows:
         if not row or all(not cell.strip() for cell in row):
             continue
-        events.append(_parse_row(row, columns, name, rows.line_num))
+        cells = len(_without_trailing_blanks(row))
+        if cells > width:
+            raise RobojamError(f"{name}, line {rows.line_num}: {cells:,} cells, the header names {width}; "
+                               "robojam does not drop cells unread")
+        if len(lines) >= MAX_TOUCHES:
+            raise refuse(f"{name}, line {rows.line_num}", "a performance of more touches", MAX_TOUCHES,
+                         "touches per performance")
+        events.extend(_parse_row(row, columns, name, rows.line_num))
         lines.append(rows.line_num)
     if not events:
         raise RobojamError(f"{name}: no touch events after the header")
-    performance = Performance(np.array(events))
+    performance = Performance(np.frombuffer(events, dtype=np.float64).reshape(-1, len(COLUMNS)))  # shared, not copied
     if ordered:
         _check_time_order(performance, name, lines)
     _fill_unknown_strokes(performance)
     return performance
+
+
+def _without_trailing_blanks(cells: list[str]) -> list[str]:
+    """A row without the empty cells a trailing comma leaves."""
+    end = len(cells)
+    while end and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
 
 
 def unfold_rows(text: str, name: str = "<csv>") -> str:
@@ -250,14 +280,21 @@ def _parse_row(row: list[str], columns: dict[str, int], name: str, line: int) ->
     for column, index in columns.items():
         if index >= len(row):
             raise RobojamError(f"{name}, line {line}: missing the {column!r} column")
-        try:
-            value = float(row[index])
-        except ValueError:
-            raise RobojamError(f"{name}, line {line}: {column} {row[index]!r} is not a number") from None
-        if not math.isfinite(value):
-            raise RobojamError(f"{name}, line {line}: {column} is {row[index]!r}, not a finite number")
-        values[column] = value
+        values[column] = read_number(row[index], column, f"{name}, line {line}")
     return [values["time"], values["x"], values["y"], values["z"], values["moving"]]
+
+
+def read_number(text: str, column: str, where: str) -> float:
+    """A cell as a finite float within ``MAX_MAGNITUDE``, else RobojamError at ``where`` quoting it briefly."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise RobojamError(f"{where}: {column} {quote(text)} is not a number") from None
+    if not math.isfinite(value):
+        raise RobojamError(f"{where}: {column} is {quote(text)}, not a finite number")
+    if abs(value) > MAX_MAGNITUDE:
+        raise RobojamError(f"{where}: {column} {value:.3g} is beyond ±{MAX_MAGNITUDE:.0e}, not a touch's number")
+    return value
 
 
 def _check_time_order(performance: Performance, name: str, lines: list[int]) -> None:

@@ -5,9 +5,12 @@ the published corpus save them) as a pickle inside the ``.npy`` member, and
 ``np.load(..., allow_pickle=True)`` would run whatever that pickle names:
 a crafted file can call ``os.system``. :func:`load_npz_arrays` never does.
 Plain numeric members are read by numpy with ``allow_pickle=False``; object
-members are unpickled by :class:`ArrayUnpickler`, which builds numpy arrays,
-dtypes and scalars and refuses every other global, so nothing in the file
-can run code.
+members are unpickled by :func:`robojam.core.safe_pickle.load_object_array`,
+which builds numpy arrays, dtypes and scalars and refuses every other global,
+so nothing in the file can run code. Every member is held to the caps of
+:mod:`robojam.core.data_caps` (performances, touches, numbers, bytes), checked
+from its headers before anything is allocated, and a file's members share one
+:class:`~robojam.core.data_caps.Tally`.
 """
 
 from __future__ import annotations
@@ -22,46 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from robojam import RobojamError
-
-# The callables a pickled numpy array needs, whichever numpy wrote it: numpy 1
-# pickles name them under numpy.core, numpy 2 under numpy._core.
-_RECONSTRUCT = np.zeros(0).__reduce__()[0]   # multiarray._reconstruct
-_SCALAR = np.float64(0).__reduce__()[0]      # multiarray.scalar
-MAX_MEMBER_BYTES = 1 << 30  # one array's bytes at most, as the archive declares them (no corpus comes close)
-ALLOWED_GLOBALS = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy.core.multiarray", "scalar"): _SCALAR,
-    ("numpy._core.multiarray", "scalar"): _SCALAR,
-}
-
-
-class ArrayUnpickler(pickle.Unpickler):
-    """An unpickler that builds numpy arrays and nothing else.
-
-    ``find_class`` is the only way a pickle reaches a callable; here it
-    answers with numpy's array reconstruction (``_reconstruct``,
-    ``ndarray``, ``dtype``, ``scalar``) and refuses any other global with a
-    :class:`RobojamError` naming it, before anything is called.
-    """
-
-    def __init__(self, file, name: str):
-        super().__init__(file, encoding="latin1")
-        self.name = name
-
-    def find_class(self, module: str, name: str):
-        try:
-            return ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            raise RobojamError(
-                f"{self.name}: refused to load: its pickle calls {module}.{name}, and only numpy arrays "
-                "are allowed (a crafted or foreign file)") from None
-
-    def persistent_load(self, pid):
-        raise RobojamError(f"{self.name}: refused to load: its pickle holds a persistent reference")
-
+from robojam.core.data_caps import MAX_MEMBER_BYTES, Tally, check_member_bytes
+from robojam.core.safe_pickle import BoundedReader, load_object_array
 
 def load_npz_arrays(path: str | Path, keys=None) -> dict[str, np.ndarray]:
     """Every array in an ``.npz`` archive (or those named in ``keys``), loaded safely.
@@ -86,7 +51,8 @@ def load_npz_arrays(path: str | Path, keys=None) -> dict[str, np.ndarray]:
                 held = ", ".join(map(repr, list(members)[:10])) + (", ..." if len(members) > 10 else "")
                 raise RobojamError(f"{path}: no {', '.join(map(repr, missing))} array; "
                                    f"it holds {held or 'no arrays'}")
-            return {key: _read_member(archive, members[key], f"{path}[{key}]") for key in wanted}
+            tally = Tally(str(path))
+            return {key: _read_member(archive, members[key], f"{path}[{key}]", tally) for key in wanted}
     except zipfile.BadZipFile:
         raise RobojamError(f"{path}: not a .npz archive (not a zip file)") from None
     except OSError as e:
@@ -96,13 +62,12 @@ def load_npz_arrays(path: str | Path, keys=None) -> dict[str, np.ndarray]:
         raise RobojamError(f"{path}: not a .npz archive robojam can read ({str(e)[:120]})") from None
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, tally: Tally) -> np.ndarray:
     fmt = np.lib.format
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise RobojamError(f"{name}: {info.file_size:,} bytes, more than robojam reads of one array "
-                           f"({MAX_MEMBER_BYTES:,})")
+    check_member_bytes(info.file_size, name)
     try:
-        with archive.open(info) as f:
+        with archive.open(info) as member:
+            f = BoundedReader(member, min(info.file_size, MAX_MEMBER_BYTES), name)
             version = fmt.read_magic(f)
             if version == (1, 0):
                 shape, fortran, dtype = fmt.read_array_header_1_0(f)
@@ -110,20 +75,26 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> 
                 shape, fortran, dtype = fmt.read_array_header_2_0(f)
             else:
                 raise RobojamError(f"{name}: unsupported .npy format version {version}")
-            if not dtype.hasobject:
-                needed = f.tell() + dtype.itemsize * math.prod(shape)
-                if needed > info.file_size:  # checked before numpy allocates the array its header claims
+            if dtype.hasobject:
+                array = load_object_array(f, tuple(shape), name, tally)
+            else:
+                # checked from the header before numpy allocates the array it claims
+                tally.add(shape, performances=math.prod(shape[:-2]) if len(shape) > 2 else 1)
+                needed = f.file.tell() + dtype.itemsize * math.prod(shape)
+                if needed > info.file_size:
                     raise RobojamError(f"{name}: damaged .npy data (its header claims {needed:,} bytes, "
                                        f"the archive holds {info.file_size:,})")
-                with archive.open(info) as again:
-                    return fmt.read_array(again, allow_pickle=False)
-            array = ArrayUnpickler(f, name).load()
+                if dtype.kind not in "biuf":
+                    raise RobojamError(f"{name}: holds a {str(dtype)[:80]} array, expected numbers")
+        if not dtype.hasobject:
+            with archive.open(info) as again:  # numpy reads the header again, then the data in chunks
+                return fmt.read_array(BoundedReader(again, info.file_size, name), allow_pickle=False)
     except RobojamError:
         raise
     except (ValueError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, zlib.error,
             NotImplementedError, RuntimeError, SyntaxError, OverflowError, MemoryError, RecursionError,
-            TypeError, AttributeError, IndexError, KeyError) as e:
-        raise RobojamError(f"{name}: damaged .npy data ({e})") from None
+            TypeError, AttributeError, IndexError, KeyError, struct.error) as e:
+        raise RobojamError(f"{name}: damaged .npy data ({str(e)[:120]})") from None
     if not isinstance(array, np.ndarray) or array.shape != tuple(shape):
         raise RobojamError(f"{name}: damaged .npy data (the pickle is not the array its header describes)")
     for item in array.flat:
@@ -134,6 +105,6 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> 
 def _check_item(item, name: str) -> None:
     if isinstance(item, np.ndarray):
         if item.dtype.kind not in "biuf":
-            raise RobojamError(f"{name}: holds a {item.dtype} array, expected numbers")
+            raise RobojamError(f"{name}: holds a {str(item.dtype)[:80]} array, expected numbers")
     elif not isinstance(item, (int, float, np.integer, np.floating, np.bool_)):
-        raise RobojamError(f"{name}: holds a {type(item).__name__}, expected numeric arrays or numbers")
+        raise RobojamError(f"{name}: holds a {type(item).__name__[:80]}, expected numeric arrays or numbers")

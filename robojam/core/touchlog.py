@@ -19,12 +19,15 @@ wherever the performer pauses for longer than a gap.
 from __future__ import annotations
 
 import csv
+from array import array
 from pathlib import Path
 
 import numpy as np
 
 from robojam import RobojamError
 from robojam.core.performance import COLUMNS, CsvRows, _header_columns, _parse_row
+from robojam.core.data_caps import MAX_FILE_TOUCHES, MAX_PERFORMANCES, refuse
+from robojam.core.text_lines import MAX_LINE_CHARS, quote, read_complete_lines
 
 PERFORMER = "performer"
 ROBOJAM = "robojam"
@@ -38,7 +41,7 @@ def is_log_file(path: str | Path) -> bool:
     """Whether a CSV file is a touch log: its header has the session and source columns."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
-            header = next(csv.reader([f.readline()]), [])
+            header = next(csv.reader([f.readline(MAX_LINE_CHARS)]), [])  # a bounded look at the header
     except (OSError, UnicodeDecodeError, csv.Error):
         return False
     names = {h.strip().lower() for h in header}
@@ -57,35 +60,29 @@ def read_log(path: str | Path, sources=(PERFORMER,), gap: float = CALL_GAP_S) ->
     if unknown:
         raise ValueError(f"unknown touch sources {unknown}; choose from {', '.join(SOURCES)}")
     name = str(path)
-    groups: dict[tuple[str, str], list[tuple[int, list[float]]]] = {}
-    for line, session, source, txy in _log_events(_complete_lines(path), name):
-        if source in sources:
-            groups.setdefault((session, source), []).append((line, txy))
+    # Each (session, source) group's lines and [time, x, y] rows, kept compactly as they are read.
+    groups: dict[tuple[str, str], tuple[array, array]] = {}
+    rows = 0
+    for line, session, source, txy in _log_events(read_complete_lines(path, "touch log"), name):
+        if source not in sources:
+            continue
+        rows += 1
+        if rows > MAX_FILE_TOUCHES:
+            raise refuse(f"{name}, line {line}", "more touches", MAX_FILE_TOUCHES, "touches per file")
+        if (session, source) not in groups and len(groups) >= MAX_PERFORMANCES:
+            raise refuse(f"{name}, line {line}", "more sessions", MAX_PERFORMANCES, "sessions per file")
+        lines, values = groups.setdefault((session, source), (array("q"), array("d")))
+        lines.append(line)
+        values.extend(txy)
     performances = []
-    for events in groups.values():
-        performances.extend(_split_calls(events, gap, name))
+    for lines, values in groups.values():
+        performances.extend(_split_calls(lines, np.frombuffer(values, dtype=np.float64).reshape(-1, 3), gap, name))
     return performances
 
 
-def _complete_lines(path: str | Path) -> str:
-    """The log's text up to its last newline: a server killed mid-write leaves a torn line after it."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise RobojamError(f"{path}: no such file") from None
-    except OSError as e:
-        raise RobojamError(f"{path}: cannot read touch log ({e.strerror or e})") from None
-    # Cut on bytes before decoding: the tear may split a multi-byte character.
-    data = data[:data.rfind(b"\n") + 1]
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise RobojamError(f"{path}: cannot read touch log ({e})") from None
-
-
-def _log_events(text: str, name: str):
-    """(line, session, source, [time, x, y]) for every event of a log's text."""
-    rows = CsvRows(text, name)
+def _log_events(lines, name: str):
+    """(line, session, source, [time, x, y]) for every event of a log's lines."""
+    rows = CsvRows(lines, name)
     header = next(rows, None)
     if header is None:
         raise RobojamError(f"{name}: empty file, expected a header '{','.join(LOG_COLUMNS)}'")
@@ -113,14 +110,13 @@ def _log_event(row: list[str], columns: dict[str, int], name: str, line: int):
         raise RobojamError(f"{name}, line {line}: missing the session or source column")
     source = row[columns["source"]].strip()
     if source not in SOURCES:
-        raise RobojamError(f"{name}, line {line}: source {source!r} is neither {PERFORMER!r} nor {ROBOJAM!r}")
+        raise RobojamError(f"{name}, line {line}: source {quote(source)} is neither {PERFORMER!r} nor {ROBOJAM!r}")
     return line, row[columns["session"]], source, [time_, x, y]
 
 
-def _split_calls(events: list[tuple[int, list[float]]], gap: float, name: str) -> list[np.ndarray]:
-    """One group's touches as x, y, dt arrays, split at pauses longer than ``gap``."""
-    lines = [line for line, _ in events]
-    txy = np.array([values for _, values in events], dtype=np.float64)
+def _split_calls(lines, txy: np.ndarray, gap: float, name: str) -> list[np.ndarray]:
+    """One group's touches (rows time, x, y, read from ``lines``) as x, y, dt arrays, split at pauses
+    longer than ``gap``."""
     step = np.diff(txy[:, 0])
     backwards = np.nonzero(step < 0)[0]
     if len(backwards):
