@@ -13,15 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from robojam import RobojamError
+from robojam.core.shown import shown
 
 MAX_LINE_CHARS = 65_536  # a touch row is under 100 characters; a header of 16 names under 1,000
 QUOTE_CHARS = 80
 
 
 def quote(text: str, limit: int = QUOTE_CHARS) -> str:
-    """``repr(text)``, its content cut to ``limit`` characters with a mark (…) where it was cut."""
-    text = str(text)
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
+    """``repr(text)``, cut after ``limit`` characters of its content as :mod:`robojam.core.shown` cuts."""
+    return shown(str(text), limit + 2)  # + its quotes
 
 
 def read_lines(path: str | Path, what: str = "text", limit: int = MAX_LINE_CHARS) -> Iterator[str]:
