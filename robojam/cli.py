@@ -159,21 +159,26 @@ def main():
               help="Length of the response in seconds.")
 @_sampling_options()
 @click.option("--seed", type=int, default=None, help="Random seed: the same seed gives the same response.")
+@click.option("--steer", "steer", multiple=True, metavar="KNOB=VALUE",
+              help="Turn a knob, -2 to 2 (0: as robojam plays unsteered): density, energy, register, size, curl; "
+                   "or contrast, 0 to 1 (answers unlike the call). Repeat for several.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also draw the call and the response side by side to this PNG.")
 @click.option("--midi", "midi_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the response as a standard MIDI file (pentatonic over 3 octaves from C3, "
                    "y on CC 74), ready for any synth.")
-def respond(call, output, model_path, seconds, temp, sigma_temp, temperatures, seed, plot_path, midi_path):
+def respond(call, output, model_path, seconds, temp, sigma_temp, temperatures, seed, steer, plot_path, midi_path):
     """Answer the performance in CALL (a RoboJam CSV) with a sampled response."""
     import numpy as np
 
     from robojam.core.engine import Engine
     from robojam.core.performance import Performance, read_csv, write_csv
+    from robojam.core.steering import parse_steer, steered_model
 
+    knobs = parse_steer(steer)
     performance = read_csv(call)
-    engine = Engine(_load_model_with(model_path, temperatures))
-    response = engine.respond(performance.xy_dt(), seconds, np.random.default_rng(seed), temp, sigma_temp)
+    engine = Engine(steered_model(_load_model_with(model_path, temperatures), knobs))
+    response = engine.respond(performance.xy_dt(), seconds, np.random.default_rng(seed), temp, sigma_temp, knobs)
     result = Performance.from_xy_dt(response, z=None)  # robojam's dynamics
     _write(lambda: write_csv(result, output), output)
     click.echo(f"{output}: {len(result)} touches over {result.duration:.2f} s, "
@@ -293,14 +298,17 @@ def train(data, output, base_path, include_responses, **given):
                    "its second half the human continuation; two classifiers (on features, and on raw runs of "
                    "touches) try to tell the model's responses from them (needs the eval extra: "
                    "scikit-learn). See docs/realism.md.")
+@click.option("--steer", "steer", is_flag=True,
+              help="Report what each knob does instead (respond --steer): the calls of the split answered with "
+                   "each knob at -1.5, 0 and +1.5.")
 @click.option("--seed", type=int, default=0, show_default=True,
-              help="With --realism: random seed for the responses, the control's halves and the folds.")
-@_sampling_options("With --realism: ")
+              help="With --realism or --steer: random seed for the responses (and the realism report's folds).")
+@_sampling_options("With --realism or --steer: ")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --realism: also draw each feature's distribution (human against robojam) and a few "
                    "calls with both continuations to this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the score (or the realism report) as JSON.")
-def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp, temperatures, plot_path,
+def evaluate(data, model_path, split, yardstick, realism, steer, seed, temp, sigma_temp, temperatures, plot_path,
              as_json):
     """Score a model on DATA: mean negative log-likelihood per touch, in nats (lower is better).
 
@@ -314,9 +322,15 @@ def evaluate(data, model_path, split, yardstick, realism, seed, temp, sigma_temp
 
     if not realism and plot_path:
         raise click.UsageError("--plot draws the realism report: add --realism")
-    if realism and yardstick:
-        raise click.UsageError("--realism reports on a model, not the yardstick: choose one")
+    if (realism or steer) and yardstick or realism and steer:
+        raise click.UsageError("choose one of --realism, --steer and --yardstick")
     performances = load_performances(list(data))
+    if steer:
+        from robojam.train.steering_report import format_steer_report, steer_report
+        report = steer_report(_load_model_with(model_path, temperatures), performances, split=split, seed=seed,
+                              temp=temp, sigma_temp=sigma_temp)
+        click.echo(json.dumps(report, indent=2) if as_json else format_steer_report(report))
+        return
     if realism:
         model = _load_model_with(model_path, temperatures)
         _realism(performances, model, split, seed, temp, sigma_temp, plot_path, as_json)

@@ -22,6 +22,7 @@ from robojam.core.kernels import CELL, Kernels, compile_kernels, h_starts, layer
 from robojam.core.mixture import SIGMA_EPSILON, Noise, Sampler, elu_plus_one
 from robojam.core.modelfile import Model
 from robojam.core.policy import TouchPolicy
+from robojam.core.steering import check_steer, steered
 from robojam.core.temperatures import check_temperatures
 
 # A response stops after this many touches a second even if the model plays faster.
@@ -222,12 +223,15 @@ class Engine:
         return np.array(touches).reshape(-1, 3)  # pragma: no mutate (reshape-neg)
 
     def respond(self, call: np.ndarray, seconds: float = 5.0, rng: np.random.Generator | None = None,
-                temp: float = 1.0, sigma_temp: float = 1.0) -> np.ndarray:
+                temp: float = 1.0, sigma_temp: float = 1.0, steer: dict[str, float] | None = None) -> np.ndarray:
         """Reset, condition on a whole call and generate a response of at most ``seconds``.
 
-        The response's first touch has dt 0 (it starts when the response starts).
+        The response's first touch has dt 0 (it starts when the response starts). ``steer`` sets
+        knobs (:mod:`robojam.core.steering`); a model without a style input has none to turn.
         """
         check_temperatures(temp, sigma_temp)
+        if self.model.style is None and any(check_steer(steer).values()):
+            raise RobojamError("this model has no style input for the knobs to steer: train it with --style")
         rng = rng if rng is not None else np.random.default_rng()
         call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (dtype-alike, reshape-neg)
         self.set_style(None)
@@ -235,7 +239,7 @@ class Engine:
         self.hear_call(call)
         self.condition(call if len(call) else np.array([[0.5, 0.5, 0.0]]))
         if self.model.style is not None:  # the call is heard plainly, the response played in its style
-            self.set_style(self.model.style.vector(clean(call)))
+            self.set_style(steered(self.model.style, self.model.style.vector(clean(call)), steer))
         first = self.draw(rng, temp, sigma_temp)
         self.feed(first[0], first[1], first[2])
         rest = self.generate(seconds, rng, temp, sigma_temp)

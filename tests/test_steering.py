@@ -1,0 +1,120 @@
+"""Knobs a player understands (#24, robojam.core.steering): respond --steer and eval --steer."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from robojam import RobojamError
+from robojam.cli import main
+from robojam.core.engine import Engine
+from robojam.core.modelfile import load_model
+from robojam.core.steering import (CONTRAST, GAP_TILT_PER_UNIT, KNOBS, SPREADS_PER_UNIT, check_steer, parse_steer,
+                                   steered, steered_model)
+from robojam.core.style import CLIP
+from synthetic import random_model, synthetic_performance
+
+CALL = str(Path(__file__).resolve().parents[1] / "examples" / "call.csv")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model(None)  # the shipped model
+
+
+def call_touches():
+    return synthetic_performance(np.random.default_rng(3), strokes=6)
+
+
+@pytest.mark.parametrize("knob", [*KNOBS, CONTRAST])
+def test_a_knob_at_zero_gives_exactly_the_unsteered_response(shipped, knob):
+    plain = Engine(shipped).respond(call_touches(), 3.0, np.random.default_rng(5))
+    steered_response = Engine(steered_model(shipped, {knob: 0.0})).respond(
+        call_touches(), 3.0, np.random.default_rng(5), steer={knob: 0.0})
+    assert np.array_equal(plain, steered_response)
+
+
+def test_a_knob_moves_the_features_it_pulls_by_its_spreads_and_no_others(shipped):
+    style = shipped.style
+    vector = [0.1] * style.dim
+    moved = np.array(steered(style, vector, {"size": 0.5})) - 0.1
+    pulled = {style.features.index(f): w for f, w in KNOBS["size"].pulls.items() if f in style.features}
+    assert pulled and all(moved[i] == pytest.approx(0.5 * SPREADS_PER_UNIT * w) for i, w in pulled.items())
+    assert np.count_nonzero(moved) == len(pulled)
+    assert max(steered(style, [3.9] * style.dim, {"curl": 2.0})) == CLIP  # never past the style's clip
+    assert steered(style, vector, {}) is vector
+
+
+def test_contrast_turns_the_calls_style_around(shipped):
+    vector = list(np.linspace(-1, 1, shipped.style.dim))
+    assert steered(shipped.style, vector, {CONTRAST: 1.0}) == pytest.approx([-v for v in vector])
+    assert steered(shipped.style, vector, {CONTRAST: 0.5}) == pytest.approx([0.0] * shipped.style.dim)
+
+
+def test_density_also_tilts_the_gaps(shipped):
+    assert steered_model(shipped, {"density": 0.0}) is shipped and steered_model(shipped, None) is shipped
+    busier = steered_model(shipped, {"density": 1.5})
+    assert busier.temperatures.gap_tilt == pytest.approx(shipped.temperatures.gap_tilt - 1.5 * GAP_TILT_PER_UNIT)
+    assert shipped.temperatures.gap_tilt == 0.1  # the shipped model itself is untouched
+    assert steered_model(shipped, {"density": -2.0}).temperatures.gap_tilt <= 1.0
+
+
+@pytest.mark.parametrize("steer, words", [
+    ({"loudness": 1.0}, "no knob called 'loudness'; the knobs are density"),
+    ({"density": 2.5}, "density takes a number from -2 to 2, not 2.5"),
+    ({"curl": float("nan")}, "curl takes a number from -2 to 2, not nan"),
+    ({"size": True}, "size takes a number"),
+    ({CONTRAST: -0.1}, "contrast takes a number from 0 to 1"),
+    ({"x" * 5000: 1.0}, "(5,002 characters)"),
+])
+def test_a_wrong_knob_is_a_clear_short_error(steer, words):
+    with pytest.raises(RobojamError, match=None) as refused:
+        check_steer(steer)
+    assert words in str(refused.value) and len(str(refused.value)) < 200
+
+
+def test_steer_settings_are_read_from_name_equals_value():
+    assert parse_steer(["density=1.5", "curl = -1", "density=0.5"]) == {"density": 0.5, "curl": -1.0}
+    for wrong, words in [("density", "NAME=VALUE"), ("density=loud", "'loud' is not a number")]:
+        with pytest.raises(RobojamError, match=words):
+            parse_steer([wrong])
+
+
+def test_a_model_without_a_style_input_says_it_cannot_be_steered():
+    engine = Engine(random_model(units=8))
+    engine.respond(call_touches(), 1.0, np.random.default_rng(0), steer={"curl": 0.0})
+    with pytest.raises(RobojamError, match="no style input"):
+        engine.respond(call_touches(), 1.0, np.random.default_rng(0), steer={"curl": 1.0})
+
+
+def test_respond_steer_on_the_command_line(tmp_path):
+    runner = CliRunner()
+    out = {}
+    for name, steer in [("plain", []), ("zero", ["--steer", "energy=0"]), ("fast", ["--steer", "energy=1.5"])]:
+        result = runner.invoke(main, ["respond", CALL, "-o", str(tmp_path / f"{name}.csv"), "--seed", "4", *steer])
+        assert result.exit_code == 0, result.output
+        out[name] = (tmp_path / f"{name}.csv").read_text()
+    assert out["plain"] == out["zero"] != out["fast"]
+    refused = runner.invoke(main, ["respond", CALL, "-o", str(tmp_path / "x.csv"), "--steer", "energy=9"])
+    assert refused.exit_code != 0 and "energy takes a number from -2 to 2, not 9.0" in refused.output
+
+
+def test_eval_steer_reports_each_knob(tmp_path):
+    rng = np.random.default_rng(0)
+    items = np.empty(12, dtype=object)
+    items[:] = [synthetic_performance(rng, strokes=10).astype(np.float32) for _ in range(12)]
+    np.savez(tmp_path / "corpus.npz", items)
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert set(report["knobs"]) == set(KNOBS) and report["calls"] >= 10
+    energy = report["knobs"]["energy"]
+    assert energy["effect"] > 1.2 and energy["right_way"] >= 0.7  # the shipped model: faster when asked
+    assert energy["median_low"] < energy["median_unsteered"] < energy["median_high"]
+    assert 0 <= report[CONTRAST]["farther"] <= 1
+    text = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer"])
+    assert text.exit_code == 0 and "right way" in text.output and "energy" in text.output
+    both = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer", "--realism"])
+    assert both.exit_code != 0 and "choose one of" in both.output
