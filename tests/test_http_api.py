@@ -30,6 +30,7 @@ from oscpeer import running_server
 from robojam import RobojamError
 from robojam.core.engine import Engine
 from robojam.core.modelfile import load_model
+from robojam.core.steering import steered_model
 from robojam.core.microjam import MAX_ROWS, call_rng, parse_call, response_csv
 from robojam.live.api import perf_from_body
 from robojam.live.session import Settings
@@ -221,6 +222,26 @@ def test_the_current_model_answers(api):
     alone = Engine(new).respond(call, 5.0, call_rng(server.options.seed, call),
                                 server.settings.temp, server.settings.sigma_temp)
     assert status == 200 and reply["response"] == response_csv(alone)
+
+
+def test_knobs_as_query_parameters(api, shipped):
+    """POST /api/predict?energy=1.5&density=-1 (#24): the knobs of robojam respond --steer."""
+    server, api_, url = api
+    call = parse_call(call_csv())
+
+    def alone(steer):
+        engine = Engine(steered_model(shipped, steer))
+        return response_csv(engine.respond(call, 5.0, call_rng(server.options.seed, call), server.settings.temp,
+                                           server.settings.sigma_temp, steer))
+    plain = predict(url, call_csv())[1]["response"]
+    assert predict(url + "?energy=0", call_csv())[1]["response"] == plain
+    steered_reply = predict(url + "?energy=1.5&density=-1", call_csv())[1]["response"]
+    assert steered_reply == alone({"energy": 1.5, "density": -1.0}) != plain
+    for query, words in [("?loud=1", "no knob called 'loud'"), ("?density=9", "density takes a number from -2 to 2"),
+                         ("?curl=left", "'left' is not a number")]:
+        status, reply = predict(url + query, call_csv())
+        assert status == 400 and words in reply["error"]
+    assert api_.counts["bad_request"] == 3
 
 
 # --- CORS ------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ import numpy as np
 from aiohttp import web
 
 from robojam import RobojamError
+from robojam.core.engine import Engine
 from robojam.core.microjam import call_rng, parse_call, response_csv
+from robojam.core.steering import steered_model
 
 API_PATH, API_PREFIX = "/api/predict", "/api/"
 RESPONSE_SECONDS = 5.0   # a response's length, as RoboJam's
@@ -63,23 +65,26 @@ class Predictor:
         self._pool = ThreadPoolExecutor(slots, thread_name_prefix="robojam-predict")
         self.free = asyncio.Semaphore(slots)  # bound to the app's loop when first awaited
 
-    async def respond(self, body: bytes) -> str:
-        """The response CSV for a request's body; BadRequest (400, or 503 when busy) otherwise."""
+    async def respond(self, body: bytes, steer: dict[str, float] | None = None) -> str:
+        """The response CSV for a request's body, with knobs set (robojam.core.steering); BadRequest
+        (400, or 503 when busy) otherwise."""
         call = parse_call(perf_from_body(body))
         try:
             await asyncio.wait_for(self.free.acquire(), self.queue_wait)
         except TimeoutError:
             raise BadRequest(f"busy: {self.slots} predictions running; try again", 503) from None
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._predict, call)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._predict, call, steer)
         finally:
             self.free.release()
 
-    def _predict(self, call: np.ndarray) -> str:
+    def _predict(self, call: np.ndarray, steer: dict[str, float] | None) -> str:
         settings = self.server.settings
         rng = call_rng(self.server.options.seed, call)
         engine = self.server.registry.spawn_engine()
-        return response_csv(engine.respond(call, RESPONSE_SECONDS, rng, settings.temp, settings.sigma_temp))
+        model = steered_model(engine.model, steer)
+        engine = engine if model is engine.model else Engine(model)
+        return response_csv(engine.respond(call, RESPONSE_SECONDS, rng, settings.temp, settings.sigma_temp, steer))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

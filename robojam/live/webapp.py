@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from robojam import SOURCE_ROOT, RobojamError
+from robojam.core.steering import parse_steer
 from robojam.live.api import API_PATH, NO_STORE, Admission, BadRequest, Predictor, error, preflight
 from robojam.live.knobs import DEFAULTS, LIVE, RANGES
 from robojam.live.model_switch import model_names
@@ -266,7 +267,7 @@ class WebApp:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:  # aiohttp stops reading at client_max_size, declared or chunked
             raise BadRequest(f"the body is over {self.max_body} bytes; at most {self.max_body}", 413) from None
-        response = await self.predictor.respond(body)
+        response = await self.predictor.respond(body, parse_steer(f"{k}={v}" for k, v in request.query.items()))
         self.counts["responses"] += 1
         return web.json_response({"response": response}, headers=NO_STORE)
 
