@@ -173,11 +173,11 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, temperatures, s
 
     from robojam.core.engine import Engine
     from robojam.core.performance import Performance, read_csv, write_csv
-    from robojam.core.steering import parse_steer, steered_model
+    from robojam.core.steering import parse_steer
 
     knobs = parse_steer(steer)
     performance = read_csv(call)
-    engine = Engine(steered_model(_load_model_with(model_path, temperatures), knobs))
+    engine = Engine(_load_model_with(model_path, temperatures))
     response = engine.respond(performance.xy_dt(), seconds, np.random.default_rng(seed), temp, sigma_temp, knobs)
     result = Performance.from_xy_dt(response, z=None)  # robojam's dynamics
     _write(lambda: write_csv(result, output), output)

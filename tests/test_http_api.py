@@ -30,7 +30,6 @@ from oscpeer import running_server
 from robojam import RobojamError
 from robojam.core.engine import Engine
 from robojam.core.modelfile import load_model
-from robojam.core.steering import steered_model
 from robojam.core.microjam import MAX_ROWS, call_rng, parse_call, response_csv
 from robojam.live.api import perf_from_body
 from robojam.live.session import Settings
@@ -230,7 +229,7 @@ def test_knobs_as_query_parameters(api, shipped):
     call = parse_call(call_csv())
 
     def alone(steer):
-        engine = Engine(steered_model(shipped, steer))
+        engine = Engine(shipped)
         return response_csv(engine.respond(call, 5.0, call_rng(server.options.seed, call), server.settings.temp,
                                            server.settings.sigma_temp, steer))
     plain = predict(url, call_csv())[1]["response"]

@@ -1,6 +1,7 @@
 """Knobs a player understands (#24, robojam.core.steering): respond --steer and eval --steer."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,9 @@ from robojam import RobojamError
 from robojam.cli import main
 from robojam.core.engine import Engine
 from robojam.core.modelfile import load_model
-from robojam.core.steering import (CONTRAST, GAP_TILT_PER_UNIT, KNOBS, SPREADS_PER_UNIT, check_steer, parse_steer,
-                                   steered, steered_model)
+from robojam.core.performance import read_csv
+from robojam.core.steering import (CONTRAST, GAP_TILT_PER_UNIT, KNOBS, MOVERS, SPREADS_PER_UNIT, check_steer,
+                                   extra_gap_tilt, parse_steer, steered)
 from robojam.core.style import CLIP
 from synthetic import random_model, synthetic_performance
 
@@ -28,37 +30,51 @@ def call_touches():
     return synthetic_performance(np.random.default_rng(3), strokes=6)
 
 
-@pytest.mark.parametrize("knob", [*KNOBS, CONTRAST])
+@pytest.mark.parametrize("knob", KNOBS)
 def test_a_knob_at_zero_gives_exactly_the_unsteered_response(shipped, knob):
     plain = Engine(shipped).respond(call_touches(), 3.0, np.random.default_rng(5))
-    steered_response = Engine(steered_model(shipped, {knob: 0.0})).respond(
-        call_touches(), 3.0, np.random.default_rng(5), steer={knob: 0.0})
+    steered_response = Engine(shipped).respond(call_touches(), 3.0, np.random.default_rng(5), steer={knob: 0.0})
     assert np.array_equal(plain, steered_response)
 
 
 def test_a_knob_moves_the_features_it_pulls_by_its_spreads_and_no_others(shipped):
-    style = shipped.style
-    vector = [0.1] * style.dim
-    moved = np.array(steered(style, vector, {"size": 0.5})) - 0.1
-    pulled = {style.features.index(f): w for f, w in KNOBS["size"].pulls.items() if f in style.features}
+    features = shipped.style.features
+    vector = [0.1] * len(features)
+    moved = np.array(steered(features, vector, {"size": 0.5}, CLIP)) - 0.1
+    pulled = {features.index(f): w for f, w in KNOBS["size"].pulls.items() if f in features}
     assert pulled and all(moved[i] == pytest.approx(0.5 * SPREADS_PER_UNIT * w) for i, w in pulled.items())
     assert np.count_nonzero(moved) == len(pulled)
-    assert max(steered(style, [3.9] * style.dim, {"curl": 2.0})) == CLIP  # never past the style's clip
-    assert steered(style, vector, {}) is vector
+    assert max(steered(features, [3.9] * len(features), {"curl": 2.0}, CLIP)) == CLIP  # never past the clip
+    assert steered(features, vector, {}, CLIP) is vector
+    every = {name: 1.0 for name in MOVERS}
+    assert all(feature in features or feature == "curl" for name in every for feature in KNOBS[name].pulls)
 
 
 def test_contrast_turns_the_calls_style_around(shipped):
-    vector = list(np.linspace(-1, 1, shipped.style.dim))
-    assert steered(shipped.style, vector, {CONTRAST: 1.0}) == pytest.approx([-v for v in vector])
-    assert steered(shipped.style, vector, {CONTRAST: 0.5}) == pytest.approx([0.0] * shipped.style.dim)
+    features = shipped.style.features
+    vector = list(np.linspace(-1, 1, len(features)))
+    assert steered(features, vector, {CONTRAST: 1.0}, CLIP) == pytest.approx([-v for v in vector])
+    assert steered(features, vector, {CONTRAST: 0.5}, CLIP) == pytest.approx([0.0] * len(features))
 
 
-def test_density_also_tilts_the_gaps(shipped):
-    assert steered_model(shipped, {"density": 0.0}) is shipped and steered_model(shipped, None) is shipped
-    busier = steered_model(shipped, {"density": 1.5})
-    assert busier.temperatures.gap_tilt == pytest.approx(shipped.temperatures.gap_tilt - 1.5 * GAP_TILT_PER_UNIT)
-    assert shipped.temperatures.gap_tilt == 0.1  # the shipped model itself is untouched
-    assert steered_model(shipped, {"density": -2.0}).temperatures.gap_tilt <= 1.0
+def test_density_tilts_the_choice_of_gesture_as_a_model_with_more_gap_tilt_would(shipped):
+    assert extra_gap_tilt(0.1, {"density": 1.5}) == pytest.approx(-1.5 * GAP_TILT_PER_UNIT)
+    assert extra_gap_tilt(0.1, {"density": -2.0}) == pytest.approx(2 * GAP_TILT_PER_UNIT)
+    assert extra_gap_tilt(0.9, {"density": -2.0}) == pytest.approx(0.1)  # within the gap tilt's limits
+    assert extra_gap_tilt(0.1, None) == 0.0
+    more = replace(shipped, temperatures=replace(shipped.temperatures, gap_tilt=0.1 - 1.5 * GAP_TILT_PER_UNIT))
+    steered_engine, folded = Engine(shipped), Engine(more)
+    steered_engine.set_gap_tilt({"density": 1.5})
+    for engine in (steered_engine, folded):
+        engine.condition(call_touches())
+    sampler = steered_engine.policy.sampler
+    tilted = sampler._logits + np.float32(sampler.tilt) * sampler._gaps
+    assert np.allclose(tilted, folded.policy.sampler._logits, atol=1e-4)
+    assert not np.allclose(sampler._logits, folded.policy.sampler._logits, atol=1e-2)
+    call = read_csv(CALL).xy_dt()
+    sparse, busy = (sum(len(Engine(shipped).respond(call, 5.0, np.random.default_rng(seed), steer={"density": d}))
+                        for seed in range(4)) for d in (-1.5, 1.5))
+    assert busy > 2 * sparse  # 586 touches against 176
 
 
 @pytest.mark.parametrize("steer, words", [
@@ -109,7 +125,7 @@ def test_eval_steer_reports_each_knob(tmp_path):
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert set(report["knobs"]) == set(KNOBS) and report["calls"] >= 10
+    assert set(report["knobs"]) == set(MOVERS) and report["calls"] >= 10
     energy = report["knobs"]["energy"]
     assert energy["effect"] > 1.2 and energy["right_way"] >= 0.7  # the shipped model: faster when asked
     assert energy["median_low"] < energy["median_unsteered"] < energy["median_high"]

@@ -22,7 +22,8 @@ from robojam.core.kernels import CELL, Kernels, compile_kernels, h_starts, layer
 from robojam.core.mixture import SIGMA_EPSILON, Noise, Sampler, elu_plus_one
 from robojam.core.modelfile import Model
 from robojam.core.policy import TouchPolicy
-from robojam.core.steering import check_steer, steered
+from robojam.core.steering import check_steer, extra_gap_tilt, steered
+from robojam.core.style import CLIP
 from robojam.core.temperatures import check_temperatures
 
 # A response stops after this many touches a second even if the model plays faster.
@@ -139,6 +140,16 @@ class Engine:
         self._style = values
         self._write_input(values, at=1 + self.encoding.input_dim)
 
+    def steered_style(self, call, steer: dict[str, float] | None) -> list[float]:
+        """The style input a model with one plays ``call``'s answer in, with the knobs ``steer`` set."""
+        style = self.model.style
+        return steered(style.features, style.vector(clean(np.asarray(call, dtype=np.float64).reshape(-1, 3))),
+                       steer, CLIP)
+
+    def set_gap_tilt(self, steer: dict[str, float] | None) -> None:
+        """The density knob's part: from the next draw, the gap tilt the knobs ``steer`` ask for."""
+        self.policy.sampler.tilt = extra_gap_tilt(self.model.temperatures.gap_tilt, steer)
+
     def hear_call(self, call) -> None:
         """Take a call's leaps for new strokes to echo (``TouchPolicy.hear_call``), until the next call."""
         self.policy.hear_call(call)
@@ -239,7 +250,8 @@ class Engine:
         self.hear_call(call)
         self.condition(call if len(call) else np.array([[0.5, 0.5, 0.0]]))
         if self.model.style is not None:  # the call is heard plainly, the response played in its style
-            self.set_style(steered(self.model.style, self.model.style.vector(clean(call)), steer))
+            self.set_style(self.steered_style(call, steer))
+        self.set_gap_tilt(steer)
         first = self.draw(rng, temp, sigma_temp)
         self.feed(first[0], first[1], first[2])
         rest = self.generate(seconds, rng, temp, sigma_temp)

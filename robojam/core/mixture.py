@@ -99,6 +99,9 @@ class Sampler:
     temperatures, :mod:`robojam.core.temperatures`); 1 when not given.
     ``logits`` (a float32 buffer) are the weight logits to choose by, when
     not those in ``params`` (the engine's, tilted towards longer gaps).
+    ``tilt`` tilts them further by each component's mean in the last dimension
+    (the gap): the same choice as a model whose gap tilt is that much more,
+    since both are linear in the head's inputs (a player's density knob).
     """
 
     def __init__(self, params: np.ndarray, dim: int, mixtures: int, sigma_of=float, spreads=None, logits=None):
@@ -107,6 +110,8 @@ class Sampler:
         self._logits = params[2 * mixtures * dim:2 * mixtures * dim + mixtures] if logits is None else logits
         self._scores = np.zeros(mixtures, np.float32)  # pragma: no mutate (float-width)
         self._spreads = list(spreads) if spreads is not None else [1.0] * dim
+        self._gaps = params[dim - 1:mixtures * dim:dim]
+        self.tilt = 0.0
 
     def draw(self, noise: Noise, temp: float = 1.0, sigma_temp: float = 1.0) -> list[float]:
         """One draw with RoboJam's two temperatures: ``temp`` divides the weight logits,
@@ -114,6 +119,8 @@ class Sampler:
         on top of the per-dimension ``spreads`` factors the sampler was made with."""
         gumbels, normals = noise.take(temp)
         np.add(self._logits, gumbels, self._scores)
+        if self.tilt:
+            self._scores += np.float32(self.tilt) * self._gaps
         k = int(self._scores.argmax())
         items, sigma_of, spreads, root = self._items, self._sigma_of, self._spreads, math.sqrt(sigma_temp)
         mu, sigma = k * self.dim, self._kd + k * self.dim

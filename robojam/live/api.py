@@ -15,9 +15,7 @@ import numpy as np
 from aiohttp import web
 
 from robojam import RobojamError
-from robojam.core.engine import Engine
 from robojam.core.microjam import call_rng, parse_call, response_csv
-from robojam.core.steering import steered_model
 
 API_PATH, API_PREFIX = "/api/predict", "/api/"
 RESPONSE_SECONDS = 5.0   # a response's length, as RoboJam's
@@ -82,8 +80,6 @@ class Predictor:
         settings = self.server.settings
         rng = call_rng(self.server.options.seed, call)
         engine = self.server.registry.spawn_engine()
-        model = steered_model(engine.model, steer)
-        engine = engine if model is engine.model else Engine(model)
         return response_csv(engine.respond(call, RESPONSE_SECONDS, rng, settings.temp, settings.sigma_temp, steer))
 
     def close(self) -> None:

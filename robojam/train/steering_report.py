@@ -16,7 +16,7 @@ from robojam.core.corpus import clean, select_split
 from robojam.core.engine import Engine
 from robojam.core.features import describe
 from robojam.core.modelfile import Model
-from robojam.core.steering import CONTRAST, KNOBS, steered_model
+from robojam.core.steering import CONTRAST, KNOBS, MOVERS
 from robojam.train.realism import make_pairs
 
 LEVEL = 1.5
@@ -32,17 +32,16 @@ def steer_report(model: Model, performances: list[np.ndarray], *, split: str = "
     if not pairs:
         raise RobojamError(f"no performance of the {split} split is long enough to give a call")
     chosen = np.random.default_rng(seed).permutation(len(pairs))[:calls]
-    answer = _answerer(model, [pairs[i].call for i in sorted(chosen)], seed, temp, sigma_temp)
-    knobs = {name: _knob_effect(answer, name, level) for name in KNOBS}
+    answer = _answerer(Engine(model), [pairs[i].call for i in sorted(chosen)], seed, temp, sigma_temp)
+    knobs = {name: _knob_effect(answer, name, level) for name in MOVERS}
     return {"split": split, "calls": len(chosen), "level": level, "seed": seed, "knobs": knobs,
             CONTRAST: _contrast_effect(answer, model)}
 
 
-def _answerer(model: Model, calls: list[np.ndarray], seed: int, temp: float, sigma_temp: float):
+def _answerer(engine: Engine, calls: list[np.ndarray], seed: int, temp: float, sigma_temp: float):
     """answer(steer) -> [(call, response)]: every call answered for 5 s, call i's randomness the same
     whatever the steer."""
     def answer(steer: dict[str, float]) -> list[tuple[np.ndarray, np.ndarray]]:
-        engine = Engine(steered_model(model, steer))
         return [(call, engine.respond(call, 5.0, np.random.default_rng([seed, i]), temp, sigma_temp, steer))
                 for i, call in enumerate(calls)]
     return answer
