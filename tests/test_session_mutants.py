@@ -41,6 +41,12 @@ class FakeEngine:
     def set_style(self, values):
         self.style = values
 
+    def steered_style(self, call, steer):
+        return ("steered", len(call), tuple(sorted(steer.items())))
+
+    def set_gap_tilt(self, steer):
+        self.tilted = dict(steer)
+
     def hear_call(self, call):
         self.heard_call = list(call)
 

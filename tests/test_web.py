@@ -181,11 +181,13 @@ def test_the_page_starts_from_the_servers_settings(web):
         hello = json.loads(ws.recv(timeout=5))
     settings = dict(zip(hello["args"][::2], hello["args"][1::2]))
     limits = settings.pop("limits")
+    knobs = {"density": 0.0, "energy": 0.0, "register": 0.0, "size": 0.0, "curl": 0.0, "contrast": 0.0}
     assert settings == {"mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 1.0, "threshold": 0.3,
-                        "model": "default", "models": ["default"]}  # the shipped model, under models/
+                        "model": "default", "models": ["default"], **knobs}  # the shipped model, under models/
     assert hello["args"][0] == "limits"  # first, so the sliders keep to them before taking values
     assert limits == {name: [RANGES[name].low, RANGES[name].high] for name in ("temp", "sigma_temp", "seconds",
-                                                                               "threshold")}
+                                                                               "threshold", *knobs)}
+    assert limits["density"] == [-2.0, 2.0] and limits["contrast"] == [0.0, 1.0]
 
 
 def test_bad_frames_harm_nothing(web):
@@ -384,7 +386,7 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             page.on("console", lambda message: message.type == "error" and errors.append(message.text))
             page.goto(bridge.url())
             page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=10000)
-            for name in ("temp", "sigma_temp", "seconds", "threshold"):  # the sliders keep to the server's ranges
+            for name in ("temp", "sigma_temp", "seconds", "threshold", "density", "contrast"):  # the server's ranges
                 low, high = page.eval_on_selector(f"#{name}", "i => [Number(i.min), Number(i.max)]")
                 assert RANGES[name].low <= low <= high <= RANGES[name].high, name
 
@@ -406,11 +408,14 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
 
             set_slider(page, "seconds", 2.5)
             wait_for(lambda: server.performers["web:1"].session.settings.seconds == 2.5, what="the control")
+            set_slider(page, "curl", -1.5)  # a knob: /robojam/steer curl -1.5
+            wait_for(lambda: server.performers["web:1"].session.settings.curl == -1.5, what="the knob")
             drop_connections(bridge)
             page.wait_for_function("document.body.dataset.connection === 'disconnected'", timeout=5000)
             page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=5000)
             wait_for(lambda: "web:2" in server.performers
-                     and server.performers["web:2"].session.settings.seconds == 2.5,
+                     and server.performers["web:2"].session.settings.seconds == 2.5
+                     and server.performers["web:2"].session.settings.curl == -1.5,
                      what="the page to reconnect and re-apply its controls")
 
             play_two_fingers(page)

@@ -20,6 +20,7 @@ const SCALE = [0, 2, 4, 7, 9];     // major pentatonic
 const OCTAVES = 3;
 const ROOT_MIDI = 48;              // C3, as robojam's MIDI output
 const SLIDERS = ["seconds", "threshold", "temp", "sigma_temp"];
+const KNOBS = ["density", "energy", "register", "size", "curl", "contrast"];  // /robojam/steer NAME VALUE
 const TIMBRES = {
   performer: { wave: "sawtooth", q: 4, level: 0.22 },
   robojam: { wave: "square", q: 8, level: 0.16 },
@@ -431,7 +432,7 @@ function showModels(names, current) {
 
 /** Keep each slider inside the server's range for its setting: a value outside is refused there. */
 function applyLimits(ranges) {
-  for (const name of SLIDERS) {
+  for (const name of [...SLIDERS, ...KNOBS]) {
     const range = ranges && ranges[name];
     if (!Array.isArray(range) || range.length !== 2) continue;
     const [low, high] = range.map(Number);
@@ -472,7 +473,13 @@ function sendControl(name) {
   const value = controlValue(name);
   if (name !== "mode" && !withinLimits(name, value)) return;  // the server would refuse it
   changedByMusician.add(name);
-  send(`/robojam/${name}`, value);
+  sendSetting(name, value);
+}
+
+/** A setting's message: a knob's is /robojam/steer NAME VALUE, any other's /robojam/NAME VALUE. */
+function sendSetting(name, value) {
+  if (KNOBS.includes(name)) send("/robojam/steer", name, value);
+  else send(`/robojam/${name}`, value);
 }
 
 /** The server's settings on connect: show them, then re-apply what the musician changed. */
@@ -481,7 +488,7 @@ function applyServerSettings(pairs) {
     if (!changedByMusician.has(pairs[i])) setControl(pairs[i], pairs[i + 1]);
   }
   for (const name of changedByMusician) {
-    if (name === "mode" || withinLimits(name, controlValue(name))) send(`/robojam/${name}`, controlValue(name));
+    if (name === "mode" || withinLimits(name, controlValue(name))) sendSetting(name, controlValue(name));
   }
 }
 
@@ -496,7 +503,7 @@ function showMode() {
 }
 
 function setUpControls() {
-  for (const name of SLIDERS) {
+  for (const name of [...SLIDERS, ...KNOBS]) {
     const input = document.getElementById(name);
     input.addEventListener("input", () => showValue(name));
     input.addEventListener("change", () => sendControl(name));

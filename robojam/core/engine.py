@@ -241,8 +241,9 @@ class Engine:
         knobs (:mod:`robojam.core.steering`); a model without a style input has none to turn.
         """
         check_temperatures(temp, sigma_temp)
-        if self.model.style is None and any(check_steer(steer).values()):
-            raise RobojamError("this model has no style input for the knobs to steer: train it with --style")
+        if self.model.style is None and any(v for k, v in check_steer(steer).items() if k != "density"):
+            raise RobojamError("this model has no style input for the knobs but density to steer: "
+                               "train it with --style")
         rng = rng if rng is not None else np.random.default_rng()
         call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (dtype-alike, reshape-neg)
         self.set_style(None)

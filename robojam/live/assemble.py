@@ -9,7 +9,7 @@ from pathlib import Path
 
 from robojam import RobojamError
 from robojam.core.modelfile import load_model
-from robojam.live.knobs import RANGES, SERVE
+from robojam.live.knobs import LIVE, RANGES, SERVE
 from robojam.core.shown import shown
 from robojam.live.server import Server, ServerOptions
 from robojam.live.session import Settings
@@ -40,9 +40,8 @@ def _model(settings: dict) -> Path | None:
 
 
 def session_settings(settings: dict) -> Settings:
-    return Settings(mode=str(settings["mode"]), temp=_number(settings, "temp"),
-                    sigma_temp=_number(settings, "sigma_temp"), seconds=_number(settings, "seconds"),
-                    threshold=_number(settings, "threshold"))
+    """Every performer's starting controls (robojam.live.knobs.LIVE), the player's knobs among them."""
+    return Settings(mode=str(settings["mode"]), **{name: _number(settings, name) for name in LIVE})
 
 
 def server_options(settings: dict) -> ServerOptions:

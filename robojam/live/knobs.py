@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from robojam.core.steering import KNOBS as PLAYER_KNOBS
 from robojam.live.limits import Limit
 
 PORT = Limit(0, 65535, integer=True)
@@ -59,6 +60,8 @@ SERVE: dict[str, Knob] = _knobs(
     Knob("sigma_temp", 1.0, "Variance scale.", range=Limit(0.01, 100), live=True),
     Knob("seconds", 5.0, "Length of a response in seconds.", range=Limit(0.1, 600), live=True),
     Knob("threshold", 1.5, "Seconds of silence before responding.", range=Limit(0.05, 60), live=True),
+    *(Knob(knob.name, 0.0, f"Knob: {knob.help} (0: unsteered; docs/steering.md).", range=Limit(knob.low, knob.high),
+           live=True) for knob in PLAYER_KNOBS.values()),
     Knob("log_dir", "robojam-logs", "Folder for the touch logs (CSV, one file a run).", "path"),
     Knob("no_log", False, "Do not log touches.", "flag"),
     Knob("web", None, "Also serve the browser touch instrument (HTTP and WebSocket) on this port; "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 
 from robojam import RobojamError
+from robojam.core.steering import check_steer
 from robojam.live.knobs import DEFAULTS, RANGES
 from robojam.live.limits import MAX_SESSION_ID
 from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
@@ -184,6 +185,19 @@ def threshold(server, key, values, timetag, now):
     _setting("threshold", values[0], server, key, now)
 
 
+@address("/robojam/steer", Arg("knob", "s", "density, energy, register, size, curl or contrast"),
+         Arg("value", "f", "-2 to 2 (contrast 0 to 1); 0: as robojam plays unsteered"))
+def steer(server, key, values, timetag, now):
+    """Turn one of this performer's knobs (docs/steering.md): density, energy, register, size and curl
+    from -2 to 2, contrast from 0 to 1. It takes effect from the next touch robojam draws; a wrong
+    name or value is refused (bad_value) and the knob keeps its value. /robojam/status reports them."""
+    try:
+        check_steer({values[0]: values[1]})  # a knob's name, not another setting's
+    except RobojamError as e:
+        raise BadMessage("bad_value", str(e)) from None
+    _setting(values[0], values[1], server, key, now)
+
+
 @address("/robojam/model", Arg("model", "s", "a model's name: a folder under --models-dir, or default"))
 def model(server, key, values, timetag, now):
     """Change the model, for every performer, without a restart. From another machine only a
@@ -211,7 +225,8 @@ def status(server, key, values, timetag, now):
     bad_model, socket_overflow, socket_error, send_failed, internal_error, adapter), then, once
     measured, timing_error_us_p99 (how late response touches left, against their deadlines) and
     feed_latency_us_p99 (from a touch reaching the machine to its being in the model state), over
-    the last 20,000 of each."""
+    the last 20,000 of each; last, (string, float) pairs: the asking performer's knobs, density,
+    energy, register, size, curl and contrast (/robojam/steer)."""
     server.send_status(key, now)
 
 

@@ -277,6 +277,8 @@ class Server:
         args: list = ["model", self.model_path.name]
         for name, value in self.status().items():
             args += [name, int(value)]
+        for name, value in self.performers[key].session.settings.steer().items():
+            args += [name, float(value)]  # the asking performer's knobs
         self.outbox.send(self.performers[key], "/robojam/status", *args)
 
     def status(self) -> dict[str, int]:

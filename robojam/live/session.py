@@ -31,6 +31,7 @@ from robojam.core.corpus import MAX_DT
 from robojam.core.performance import starts_stroke, stroke_accent, touch_dynamics
 from robojam.live.knobs import DEFAULTS, LIVE, MODES, RANGES
 from robojam.core.shown import shown
+from robojam.core.steering import KNOBS
 
 # Response touches are generated this far ahead of their deadlines.
 LOOKAHEAD_S = 0.25
@@ -49,6 +50,17 @@ class Settings:
     sigma_temp: float = DEFAULTS["sigma_temp"]
     seconds: float = DEFAULTS["seconds"]
     threshold: float = DEFAULTS["threshold"]
+    # the player's knobs (robojam.core.steering), 0: robojam as it plays unsteered
+    density: float = DEFAULTS["density"]
+    energy: float = DEFAULTS["energy"]
+    register: float = DEFAULTS["register"]
+    size: float = DEFAULTS["size"]
+    curl: float = DEFAULTS["curl"]
+    contrast: float = DEFAULTS["contrast"]
+
+    def steer(self) -> dict[str, float]:
+        """The knobs as ``robojam.core.steering`` reads them."""
+        return {name: getattr(self, name) for name in KNOBS}
 
     def __post_init__(self):
         self.validate()
@@ -109,6 +121,7 @@ class Session:
     def __init__(self, engine: Engine, settings: Settings, rng: np.random.Generator):
         self.engine = engine
         self.settings = settings
+        engine.set_gap_tilt(settings.steer())
         self.rng = rng
         self.last_heard: float | None = None      # server time of the performer's last touch
         self._last_touch_at: float | None = None  # the performer's own clock (time tags) for dt
@@ -170,6 +183,7 @@ class Session:
                 engine.hear_call(self._answered)
         else:
             replayed(engine, self.history())
+        engine.set_gap_tilt(self.settings.steer())
         self.engine, self._next_engine, self._next_history = engine, None, None
 
     def _feed(self, x: float, y: float, dt: float) -> None:
@@ -192,7 +206,7 @@ class Session:
 
     def _read_style(self) -> None:
         if self._style_of is not None:
-            self.engine.set_style(self.engine.model.style.vector(np.array(self._style_of)))
+            self.engine.set_style(self.engine.steered_style(self._style_of, self.settings.steer()))
             self._style_of = None
 
     @property
@@ -263,6 +277,14 @@ class Session:
             self.stop(now)
             self._call_pending = False  # pragma: no mutate (truth-value)
         self.settings = updated
+        if name in KNOBS:
+            self._steer_now()
+
+    def _steer_now(self) -> None:
+        """The knobs from robojam's next drawn touch: the gap tilt, and the style it is playing in."""
+        self.engine.set_gap_tilt(self.settings.steer())
+        if self._playing and self._style_of is None and self.engine.model.style is not None:
+            self.engine.set_style(self.engine.steered_style(self._answered, self.settings.steer()))
 
     # --- the clock ---------------------------------------------------------
 
