@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 
 from robojam import RobojamError
-from robojam.core.steering import check_steer
+from robojam.core.steering import KNOBS, check_steer
 from robojam.live.knobs import DEFAULTS, RANGES
 from robojam.live.limits import MAX_SESSION_ID
 from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
@@ -185,8 +185,9 @@ def threshold(server, key, values, timetag, now):
     _setting("threshold", values[0], server, key, now)
 
 
-@address("/robojam/steer", Arg("knob", "s", "density, energy, register, size, curl or contrast"),
-         Arg("value", "f", "-2 to 2 (contrast 0 to 1); 0: as robojam plays unsteered"))
+@address("/robojam/steer", Arg("knob", "s", ", ".join(KNOBS)),
+         Arg("value", "f", "; ".join(f"{k.name} {RANGES[k.name].text()}" for k in KNOBS.values())
+             + "; 0: as robojam plays unsteered"))
 def steer(server, key, values, timetag, now):
     """Turn one of this performer's knobs (docs/steering.md): density, energy, register, size and curl
     from -2 to 2, contrast from 0 to 1. It takes effect from the next touch robojam draws; a wrong
