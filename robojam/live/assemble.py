@@ -42,7 +42,7 @@ def _model(settings: dict) -> Path | None:
 def session_settings(settings: dict) -> Settings:
     return Settings(mode=str(settings["mode"]), temp=_number(settings, "temp"),
                     sigma_temp=_number(settings, "sigma_temp"), seconds=_number(settings, "seconds"),
-                    threshold=_number(settings, "threshold"))
+                    threshold=_number(settings, "threshold"), plan=not settings["no_plan"])
 
 
 def server_options(settings: dict) -> ServerOptions:
