@@ -14,7 +14,7 @@ from robojam import RobojamError
 from robojam.live.knobs import DEFAULTS, RANGES
 from robojam.live.limits import MAX_SESSION_ID
 from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
-from robojam.live.session import DUET_AHEAD_S, PLAN_CHUNK
+from robojam.live.session import DUET_AHEAD_S, LOOKAHEAD_S, PLAN_CHUNK
 
 POSITION_SLACK = 0.5  # x, y this far outside [0, 1] are clipped; further out, dropped
 
@@ -229,8 +229,9 @@ OUTGOING = [
      "the plan messages before it; an empty one (no triples) clears the plan. In call-and-response, the "
      "whole response is planned as it starts: its first touch plays at once, unplanned, so that showing "
      "the plan never delays it; every touch after it is planned, in messages of at most "
-     f"{PLAN_CHUNK} triples (under 600 bytes, one datagram), sent as they are drawn, within a few "
-     f"milliseconds of the start. In duet mode, robojam's part is planned at least {DUET_AHEAD_S:g} s "
+     f"{PLAN_CHUNK} triples (under 600 bytes with a session id, one datagram, never IP fragments), "
+     "sent as they are drawn, all within a few tens of milliseconds of the start (the touches due in the "
+     f"first {LOOKAHEAD_S:g} s first). In duet mode, robojam's part is planned at least {DUET_AHEAD_S:g} s "
      "ahead and kept so as it plays; when the performer plays, robojam redraws what it will play next "
      "and sends an empty plan, then the new one. A barge-in, /robojam/stop, a change of mode or a reset "
      "sends an empty plan. The touches played are exactly those planned, each at its planned time "

@@ -313,7 +313,7 @@ class Session:
         if self._drawing:
             if self.settings.mode == "duet":
                 if self.settings.plan:
-                    candidates.append(self._play_clock - DUET_AHEAD_S)
+                    candidates.append(self._play_clock - DUET_AHEAD_S - LOOKAHEAD_S / 2)  # a margin
             elif self.settings.plan:
                 candidates.append(self._play_start)  # draw on at once, a slice a turn
             else:
@@ -457,7 +457,7 @@ class Session:
             self._queue.sort()
         self._chain.clear()
         self._unplanned = []
-        self._queue = [o for o in self._queue if o.kind != "touch"]
+        self._queue = [o for o in self._queue if o.kind != "touch" and not o.points]  # and their plans unsent
 
     def _duet_touch_played(self, output: Output, now: float) -> None:
         entry = self._chain.popleft() if self._chain else None
