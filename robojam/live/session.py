@@ -343,7 +343,8 @@ class Session:
 
     def prepare(self, now: float) -> None:
         """Generate ahead, off the critical path: a response LOOKAHEAD_S ahead of playback, or with the
-        plan PLAN_CHUNK more touches of it towards its end; a duet with the plan DUET_AHEAD_S ahead."""
+        plan PLAN_SLICE more touches of it towards its end; a duet with the plan DUET_AHEAD_S ahead (up to
+        PLAN_CHUNK touches a call)."""
         if not self._drawing:
             pass
         elif self.settings.mode == "duet":
