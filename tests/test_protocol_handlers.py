@@ -235,7 +235,7 @@ def test_a_change_of_mode_ends_the_response_at_once(server):
     send(server, "/robojam/mode", ["duet"], now=100.2)
     assert not session.playing
     assert "end" not in [output.kind for output in session.due(100.19)]
-    assert [output.kind for output in session.due(100.2)] == ["end"]
+    assert [output.kind for output in session.due(100.2)] == ["plan", "end"]  # the plan cleared, then the end
 
 
 def test_settings_are_per_session(server):

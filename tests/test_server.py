@@ -29,7 +29,7 @@ def test_a_call_gets_a_timed_response():
     assert 0.25 < start - sent < 0.6          # after the 0.3 s silence threshold
     assert 0.5 < end - start < 1.2            # a 1 s response
     assert set(addresses) <= {"/robojam/response/start", "/robojam/response/touch",
-                              "/robojam/response/up", "/robojam/response/end"}
+                              "/robojam/response/up", "/robojam/response/end", "/robojam/plan"}
 
 
 def test_touches_arrive_at_their_deadlines_never_before():

@@ -55,7 +55,7 @@ def test_a_touch_during_the_response_stops_it_at_once():
     session.touch(0.9, 0.9, 0.5, now=last + 1.0)
     stopped = session.due(last + 1.0)
     assert [o.kind for o in stopped][-1] == "end"
-    assert all(o.kind in ("up", "end") for o in stopped)
+    assert all(o.kind in ("up", "end") or (o.kind, o.points) == ("plan", ()) for o in stopped)  # an empty plan
     assert not session.playing
     assert run_clock(session, last + 1.0, last + 1.19) == []  # listening again
     assert [o.kind for o in session.due(last + 1.2)][0] == "start"
@@ -129,8 +129,8 @@ def test_changing_mode_stops_the_part():
     session.due(last + 0.2)
     assert session.playing
     session.apply("mode", "duet", now=last + 0.3)
-    assert not session.playing
     assert session.due(last + 0.3)[-1].kind == "end"
+    assert not session.playing  # once its end is out
 
 
 def test_responses_have_dynamics_accented_strokes_and_speed():

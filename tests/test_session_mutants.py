@@ -68,7 +68,8 @@ class FakeEngine:
 
 def make(engine=None, **settings):
     engine = engine or FakeEngine()
-    return Session(engine, Settings(**settings), np.random.default_rng(0)), engine
+    # These pin the part drawn a moment ahead (no plan); test_plan.py pins the plan.
+    return Session(engine, Settings(**{"plan": False, **settings}), np.random.default_rng(0)), engine
 
 
 def test_settings_errors_name_the_setting_and_value():

@@ -183,7 +183,7 @@ def test_the_page_starts_from_the_servers_settings(web):
     limits = settings.pop("limits")
     knobs = {"density": 0.0, "energy": 0.0, "register": 0.0, "size": 0.0, "curl": 0.0, "contrast": 0.0}
     assert settings == {"mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 1.0, "threshold": 0.3,
-                        "model": "default", "models": ["default"], **knobs}  # the shipped model, under models/
+                        "plan": True, "model": "default", "models": ["default"], **knobs}  # the shipped model
     assert hello["args"][0] == "limits"  # first, so the sliders keep to them before taking values
     assert limits == {name: [RANGES[name].low, RANGES[name].high] for name in ("temp", "sigma_temp", "seconds",
                                                                                "threshold", *knobs)}
@@ -432,6 +432,51 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             browser.close()
     assert not errors, errors
     assert bridge.counts["bad_frames"] == 0 and not server.drops
+
+
+GHOST_SCREENSHOT = Path("/tmp/robojam-ghost.png")
+
+
+def test_the_page_draws_the_plan_ahead_as_a_ghost(web, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    server, bridge, _ = web
+    errors = []
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            page.goto(bridge.url())
+            page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=10000)
+            set_slider(page, "seconds", 4)
+            wait_for(lambda: server.performers["web:1"].session.settings.seconds == 4, what="the control")
+            play_stroke(page)
+            page.wait_for_function("window.robojam.responseTouches >= 3 && window.robojam.ghost.length >= 5",
+                                   timeout=10000)
+            page.screenshot(path=str(tmp_path / "ghost.png"))
+            shutil.copyfile(tmp_path / "ghost.png", GHOST_SCREENSHOT)
+            page.wait_for_function("window.robojam.playing === false", timeout=10000)
+            drawn = page.evaluate("window.robojam.ghostDrawn")
+            touches = page.evaluate("window.robojam.robojamTouches")
+            assert len(touches) >= 10
+            ghosts = {(x, y): when for x, y, when in drawn}
+            for x, y, when in touches[1:]:  # the first touch plays as the response starts, unplanned
+                assert (x, y) in ghosts, "a touch played that the page had not drawn ahead"
+                assert ghosts[(x, y)] < when  # drawn before it played
+            assert page.evaluate("window.robojam.ghost") == []  # all played
+            # a barge-in clears the ghost (an empty plan)
+            play_stroke(page)
+            page.wait_for_function("window.robojam.responseTouches >= 13 && window.robojam.ghost.length >= 5",
+                                   timeout=10000)
+            plans = page.evaluate("window.robojam.plans")
+            play_stroke(page, points=3)
+            page.wait_for_function(f"window.robojam.plans > {plans} && window.robojam.ghost.length === 0",
+                                   timeout=5000)
+        finally:
+            browser.close()
+    assert not errors, errors
 
 
 def test_the_start_up_line_says_how_to_open_the_page_to_the_network():

@@ -6,6 +6,8 @@
  * The performer's touches (cyan) and robojam's answers (orange) are drawn as
  * trails that fade over a few seconds and played by a small Web Audio synth:
  * x picks a note of a pentatonic scale, y opens the filter (brighter at the top).
+ * What robojam is about to play (/robojam/plan) is drawn ahead of its finger as
+ * a ghost trace, fainter the further ahead, each point gone once it is played.
  *
  * `window.robojam` exposes the page's state and counters for tests.
  */
@@ -13,6 +15,10 @@
 const COLOURS = { performer: "#29d3ff", robojam: "#ff8a3d" };
 const BACKGROUND = "#0b0e14";
 const TRAIL_MS = 3000;
+const GHOST_MS = 2500;             // the ghost trace fades out this far ahead
+const STROKE_GAP_MS = 100;         // as robojam.core.performance: a longer gap or a jump starts a stroke
+const STROKE_JUMP = 0.1;
+const HOOK_RECORD = 2000;          // entries kept in window.robojam's records of touches
 const FADE_STEPS = 16;          // opacity levels a fading trail is drawn in
 const SEND_INTERVAL_MS = 15;       // ~60 touches a second per finger
 const RECONNECT_MAX_MS = 5000;
@@ -35,6 +41,10 @@ const hook = (window.robojam = {
   responses: 0,          // /robojam/response/start received
   responseTouches: 0,    // /robojam/response/touch received
   responsesDrawn: 0,     // response touches drawn on the canvas
+  plans: 0,              // /robojam/plan messages received (empty ones included)
+  ghost: [],             // the plan still to play: [x, y, ms ahead when last drawn]
+  ghostDrawn: [],        // every planned touch, [x, y, performance.now() when first drawn]
+  robojamTouches: [],    // robojam's touches, [x, y, performance.now() when received]
   reconnects: 0,
 });
 
@@ -101,12 +111,15 @@ function receive(text) {
 const HANDLERS = {
   "/robojam/response/start": () => {
     hook.responses += 1;
+    clearGhost();  // a part's plan begins anew
     setPlaying(true);
   },
+  "/robojam/plan": (args) => receivePlan(args),
   "/robojam/response/touch": ([x, y, z]) => robojamTouch(x, y, z),
   "/robojam/response/up": () => robojamUp(),
   "/robojam/response/end": () => {
     robojamUp();
+    clearGhost();
     setPlaying(false);
   },
   "/robojam/web/settings": (pairs) => applyServerSettings(pairs),
@@ -164,6 +177,7 @@ function render(now) {
   context2d.fillRect(0, 0, canvas.width, canvas.height);
   forgetOldPoints(now);
   for (const trail of trails) drawTrail(trail, now, scale);
+  drawGhost(now, scale);
   requestAnimationFrame(render);
 }
 
@@ -245,6 +259,56 @@ function countDrawn(trail) {
     point.drawn = true;
     if (trail.part === "robojam") hook.responsesDrawn += 1;
   }
+}
+
+/* --- the plan: a ghost trace ahead of robojam's finger --------------------- */
+
+const ghost = [];  // {x, y, t (when it will play, performance.now() ms), drawn}
+
+/** /robojam/plan: (seconds from now, x, y) triples added to the plan; none clear it. */
+function receivePlan(args) {
+  hook.plans += 1;
+  const numbers = args.filter((value) => typeof value === "number");  // past a session id, if any
+  if (numbers.length < 3) return clearGhost();
+  const now = performance.now();
+  for (let i = 0; i + 2 < numbers.length; i += 3) {
+    ghost.push({ t: now + 1000 * numbers[i], x: numbers[i + 1], y: numbers[i + 2], drawn: false });
+  }
+}
+
+function clearGhost() {
+  ghost.length = 0;
+  hook.ghost = [];
+}
+
+/** A touch robojam played: it, and any planned before it, are no longer ahead. */
+function playedGhost(x, y) {
+  const index = ghost.findIndex((point) => point.x === x && point.y === y);
+  if (index >= 0) ghost.splice(0, index + 1);
+}
+
+function drawGhost(now, scale) {
+  while (ghost.length && ghost[0].t < now - 250) ghost.shift();  // missed: long past its time
+  context2d.strokeStyle = context2d.fillStyle = COLOURS.robojam;
+  const last = robojam.trail && robojam.trail.points[robojam.trail.points.length - 1];
+  let previous = last ? { x: last.x, y: last.y, t: now } : null;
+  for (const point of ghost) {
+    const ahead = Math.max(0, point.t - now);
+    const alpha = 0.55 * Math.max(0, 1 - ahead / GHOST_MS) ** 1.2;
+    const centre = toCanvas(point);
+    if (previous && point.t - previous.t <= STROKE_GAP_MS && Math.hypot(point.x - previous.x, point.y - previous.y) <= STROKE_JUMP) {
+      context2d.setLineDash([6 * scale, 6 * scale]);
+      drawLine([toCanvas(previous), centre], 2 * scale, alpha);
+      context2d.setLineDash([]);
+    }
+    drawCircle(centre, 3 * scale, alpha);
+    if (!point.drawn && alpha > 0) {
+      point.drawn = true;
+      remember(hook.ghostDrawn, [point.x, point.y, performance.now()]);
+    }
+    previous = point;
+  }
+  hook.ghost = ghost.map((point) => [point.x, point.y, Math.round(point.t - now)]);
 }
 
 /* --- sound ---------------------------------------------------------------- */
@@ -384,6 +448,8 @@ const robojam = { trail: null, voice: silentVoice };
 
 function robojamTouch(x, y, z) {
   hook.responseTouches += 1;
+  remember(hook.robojamTouches, [x, y, performance.now()]);
+  playedGhost(x, y);
   if (!robojam.trail) {
     robojam.trail = startTrail("robojam");
     robojam.voice = makeVoice("robojam");
@@ -541,6 +607,12 @@ function hideHint() {
 
 function clamp01(value) {
   return Math.min(1, Math.max(0, value));
+}
+
+/** Keep a test's record short: the latest HOOK_RECORD entries. */
+function remember(record, entry) {
+  record.push(entry);
+  if (record.length > HOOK_RECORD) record.splice(0, record.length - HOOK_RECORD);
 }
 
 function round4(value) {

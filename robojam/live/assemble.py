@@ -41,7 +41,8 @@ def _model(settings: dict) -> Path | None:
 
 def session_settings(settings: dict) -> Settings:
     """Every performer's starting controls (robojam.live.knobs.LIVE), the player's knobs among them."""
-    return Settings(mode=str(settings["mode"]), **{name: _number(settings, name) for name in LIVE})
+    return Settings(mode=str(settings["mode"]), plan=not settings["no_plan"],
+                    **{name: _number(settings, name) for name in LIVE})
 
 
 def server_options(settings: dict) -> ServerOptions:

@@ -64,6 +64,8 @@ SERVE: dict[str, Knob] = _knobs(
            live=True) for knob in PLAYER_KNOBS.values()),
     Knob("log_dir", "robojam-logs", "Folder for the touch logs (CSV, one file a run).", "path"),
     Knob("no_log", False, "Do not log touches.", "flag"),
+    Knob("no_plan", False, "Do not send /robojam/plan (the touches robojam is about to play, for a display "
+         "to draw ahead); robojam then draws a response only a moment ahead of playing it.", "flag"),
     Knob("web", None, "Also serve the browser touch instrument (HTTP and WebSocket) on this port; "
          "the HTTP API and /status come with it.", range=PORT),
     Knob("web_host", None, "Address for the web page; default: the same as --host.", "text"),

@@ -43,6 +43,9 @@ class Outbox:
             self.timing_errors.append(self.clock() - output.deadline)
             self.log_touch(key, ROBOJAM, output.x, output.y, output.z, performer.robojam_stroke_open)
             performer.robojam_stroke_open = True
+        elif output.kind == "plan":
+            self.send(performer, "/robojam/plan", *plan_args(output.points, self.clock()))
+            return
         else:
             performer.robojam_stroke_open = False
             self.send(performer, f"/robojam/response/{output.kind}")
@@ -68,3 +71,11 @@ class Outbox:
         for datagram in [encode(a, *values) for a, values in messages]:
             for destination in destinations:
                 self.transport.send(datagram, destination)
+
+
+def plan_args(points: tuple, now: float) -> list[float]:
+    """A plan's touches as /robojam/plan sends them: (seconds from ``now``, x, y), flat."""
+    args = []
+    for deadline, x, y in points:
+        args += [max(deadline - now, 0.0), x, y]
+    return args

@@ -15,6 +15,7 @@ from robojam.core.steering import KNOBS, check_steer
 from robojam.live.knobs import DEFAULTS, RANGES
 from robojam.live.limits import MAX_SESSION_ID
 from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
+from robojam.live.session import DUET_AHEAD_S, LOOKAHEAD_S, PLAN_CHUNK
 
 POSITION_SLACK = 0.5  # x, y this far outside [0, 1] are clipped; further out, dropped
 
@@ -237,6 +238,20 @@ OUTGOING = [
                                       "/robojam/touch, z robojam's dynamics, 0.25 to 0.85: a stroke's first "
                                       "touch accented by the rest before it, moving touches louder as they "
                                       "move faster."),
+    ("/robojam/plan [seconds x y ...]",
+     "What robojam is about to play, sent before it plays it, for a display to draw ahead: a flat list of "
+     "triples, each one touch: seconds from when the message was sent (float), then x and y as "
+     "/robojam/response/touch will send them. Each message adds its touches to the plan, after those of "
+     "the plan messages before it; an empty one (no triples) clears the plan. In call-and-response, the "
+     "whole response is planned as it starts: its first touch plays at once, unplanned, so that showing "
+     "the plan never delays it; every touch after it is planned, in messages of at most "
+     f"{PLAN_CHUNK} triples (under 600 bytes with a session id, one datagram, never IP fragments), "
+     "sent as they are drawn, all within a few tens of milliseconds of the start (the touches due in the "
+     f"first {LOOKAHEAD_S:g} s first). In duet mode, robojam's part is planned at least {DUET_AHEAD_S:g} s "
+     "ahead and kept so as it plays; when the performer plays, robojam redraws what it will play next "
+     "and sends an empty plan, then the new one. A barge-in, /robojam/stop, a change of mode or a reset "
+     "sends an empty plan. The touches played are exactly those planned, each at its planned time "
+     "(within the network's jitter). `robojam serve --no-plan` sends none."),
     ("/robojam/response/up", "robojam's finger lifts: the next response touch starts a new stroke. "
                              "Also sent before /robojam/response/end when a stroke is open."),
     ("/robojam/response/end", "The response is over: it ran its length, was stopped, or the performer "
@@ -268,7 +283,7 @@ def reference() -> str:
         "",
         "**Replies say whose they are.** Every message robojam sends for a session that has an id ends",
         "with that id as one extra string argument: `/robojam/response/touch 0.4 0.6 0.5 alice`, and so",
-        "for `/robojam/response/start`, `.../up`, `.../end`, `/robojam/model/changed`, `.../refused`",
+        "for `/robojam/response/start`, `.../up`, `.../end`, `/robojam/plan`, `/robojam/model/changed`, `.../refused`",
         "and `/robojam/status`. A performer that sends no id gets the messages exactly as listed below.",
         "An adapter's out-rules (presets for other apps) send the app's own messages, without the id.",
         "",

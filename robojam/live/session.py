@@ -15,6 +15,17 @@ duet
     robojam plays all the time alongside the performer: one touch of its own
     is drawn ahead, and redrawn whenever the performer plays, and both parts
     are fed to the state.
+
+the plan (``Settings.plan``, on by default)
+    robojam shows what it is about to play: ``plan`` outputs list touches
+    before they play (``/robojam/plan``). A response's first touch plays as it
+    starts, drawn alone as without a plan; ``prepare`` then draws the rest of
+    the response to its end, PLAN_SLICE touches a turn (off the critical
+    path), planned as drawn: PLAN_CHUNK touches to a plan output, sooner for
+    touches due within LOOKAHEAD_S. A duet is drawn DUET_AHEAD_S
+    ahead and kept so; the performer's touch redraws it (an empty plan, then
+    the new one). A part that stops early sends an empty plan. The touches
+    played are exactly those planned.
 """
 
 from __future__ import annotations
@@ -35,6 +46,13 @@ from robojam.core.steering import KNOBS
 
 # Response touches are generated this far ahead of their deadlines.
 LOOKAHEAD_S = 0.25
+# With the plan: a plan output holds at most this many touches...
+PLAN_CHUNK = 32
+# ...and a response is drawn this many touches a turn of the server's loop, so that touches due meanwhile
+# leave on time; the plan goes out a chunk at a time, or at once for touches due within LOOKAHEAD_S.
+PLAN_SLICE = 8
+# With the plan, a duet is drawn at least this far ahead (and LOOKAHEAD_S more at each refill).
+DUET_AHEAD_S = 1.0
 DEFAULT_Z = 0.5
 # Touches a session keeps of what it heard, to bring a new model up to date (see use_engine).
 HISTORY_TOUCHES = 512
@@ -50,6 +68,7 @@ class Settings:
     sigma_temp: float = DEFAULTS["sigma_temp"]
     seconds: float = DEFAULTS["seconds"]
     threshold: float = DEFAULTS["threshold"]
+    plan: bool = not DEFAULTS["no_plan"]  # send the touches about to play (/robojam/plan)
     # the player's knobs (robojam.core.steering), 0: robojam as it plays unsteered
     density: float = DEFAULTS["density"]
     energy: float = DEFAULTS["energy"]
@@ -71,6 +90,8 @@ class Settings:
             raise RobojamError(f"mode must be one of {', '.join(MODES)}, not {shown(self.mode)}")
         for name in LIVE:
             RANGES[name].check(name, getattr(self, name))
+        if not isinstance(self.plan, bool):
+            raise RobojamError(f"plan must be true or false, not {shown(self.plan)}")
 
     def changed(self, name: str, value) -> Settings:
         """A copy with one setting changed, validated."""
@@ -113,6 +134,7 @@ class Output:
     x: float = field(default=0.0, compare=False)
     y: float = field(default=0.0, compare=False)
     z: float = field(default=DEFAULT_Z, compare=False)
+    points: tuple = field(default=(), compare=False)  # a plan's touches: (deadline, x, y); none clears it
 
 
 class Session:
@@ -131,7 +153,8 @@ class Session:
         # pragma: no mutate start (set-before-read, truth-value)
         self._call_pending = False
         self._queue: list[Output] = []            # scheduled, in deadline order
-        self._playing = False
+        self._drawing = False                     # robojam's part is started and not all drawn
+        self._ending = False                      # ...drawn to its end, which is not yet out
         self._play_clock = 0.0                    # deadline of robojam's last scheduled touch
         self._play_end = math.inf
         self._first_touch = True
@@ -144,6 +167,10 @@ class Session:
         self._answered: list = []  # the call robojam's part answers (its leaps echo there)
         self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
         self._next_history: History | None = None  # what that engine has heard already (None: nothing)
+        self._unplanned: list[Output] = []  # touches scheduled, not yet in a plan output
+        self._play_start = 0.0  # when robojam's part started
+        self._chain: deque[list] = deque()  # duet with a plan: [touch, state after feeding it or None], unplayed
+        self._base = None  # ...and the state before the chain (heard and played), once a chain touch is fed
         self._epoch = 0  # resets so far
         self._heard_count = 0  # touches appended to _heard so far
 
@@ -163,11 +190,14 @@ class Session:
     def use_prepared(self, engine: Engine, history: History | None) -> None:
         """As ``use_engine``, with an engine that has heard ``history`` already (``replayed``, off the
         server's loop): only what was heard since is fed to it here."""
-        if self._playing and self.settings.mode == "call-and-response":
+        if self._drawing and self.settings.mode == "call-and-response":
             self._next_engine, self._next_history = engine, history
             return
+        duet = self._drawing
+        if duet:
+            self._drop_chain(self._last_fed)
         self._switch_to(engine, history)
-        if self._playing:
+        if duet:
             self._draw_duet_touch()
 
     def _switch_to(self, engine: Engine, history: History | None = None) -> None:
@@ -211,7 +241,8 @@ class Session:
 
     @property
     def playing(self) -> bool:
-        return self._playing
+        """robojam's part is playing: being drawn, or drawn to its end and not yet over (not stopped)."""
+        return self._drawing or self._ending
 
     # --- the performer ---------------------------------------------------
 
@@ -220,6 +251,8 @@ class Session:
         duet = self.settings.mode == "duet"
         if not duet:
             self.stop(now)  # barge-in (nothing to stop if robojam is not playing)
+        elif self._chain:
+            self._drop_chain(now)  # what robojam planned to play no longer follows what it heard
         at = now if at is None else at
         if duet and self._last_fed is not None:
             dt = now - self._last_fed
@@ -229,9 +262,10 @@ class Session:
         self._feed(x, y, min(max(dt, 0.0), MAX_DT))
         self._call_pending = not duet
         if duet:
-            if not self._playing:
+            if not self._drawing:
                 self._start(now)
             self._draw_duet_touch()
+            self._flush_plan(now)
 
     def up(self, now: float) -> None:
         """The performer lifted their finger (the model sees strokes through dt and jumps)."""
@@ -248,15 +282,20 @@ class Session:
         if self.settings.mode == "duet":
             self._last_fed = now
             self._draw_duet_touch()
+            self._flush_plan(now)
         else:
             self._fill_response(until=now)
 
     def stop(self, now: float) -> None:
         """Stop robojam's part at once: what was scheduled is dropped; up and end go out now."""
-        if not self._playing:
+        if not self.playing:
             return
         self._queue = [o for o in self._queue if o.kind == "start"]
+        self._unplanned = []
+        if self.settings.plan:
+            self._queue.append(Output(now, "plan"))  # an empty plan: a display clears
         self._finish(now)
+        self._ending = False
 
     def reset(self, now: float) -> None:
         """Stop playing and forget everything heard."""
@@ -283,7 +322,7 @@ class Session:
     def _steer_now(self) -> None:
         """The knobs from robojam's next drawn touch: the gap tilt, and the style it is playing in."""
         self.engine.set_gap_tilt(self.settings.steer())
-        if self._playing and self._style_of is None and self.engine.model.style is not None:
+        if self._drawing and self._style_of is None and self.engine.model.style is not None:
             self.engine.set_style(self.engine.steered_style(self._answered, self.settings.steer()))
 
     # --- the clock ---------------------------------------------------------
@@ -293,8 +332,14 @@ class Session:
         candidates = [self._queue[0].deadline] if self._queue else []
         if self._threshold_armed():
             candidates.append(self.last_heard + self.settings.threshold)
-        if self._playing and self.settings.mode == "call-and-response":
-            candidates.append(self._play_clock - LOOKAHEAD_S)
+        if self._drawing:
+            if self.settings.mode == "duet":
+                if self.settings.plan:
+                    candidates.append(self._play_clock - DUET_AHEAD_S - LOOKAHEAD_S / 2)  # a margin
+            elif self.settings.plan:
+                candidates.append(self._play_start)  # draw on at once, a slice a turn
+            else:
+                candidates.append(self._play_clock - LOOKAHEAD_S)
         return min(candidates) if candidates else None
 
     def due(self, now: float) -> list[Output]:
@@ -305,20 +350,38 @@ class Session:
         """
         if self._threshold_armed() and now >= self.last_heard + self.settings.threshold:
             self.respond(now)
+        self._flush_plan(now, whole=False)
         ready = []
         while self._queue and self._queue[0].deadline <= now:
             output = self._queue.pop(0)
             if output.kind == "touch":
                 self._last_played = output
+            elif output.kind == "end":
+                self._ending = False
             ready.extend(self._with_stroke_ends(output))
-            if output.kind == "touch" and self.settings.mode == "duet" and self._playing:
-                self._duet_touch_played(output)
+            if output.kind == "touch" and self.settings.mode == "duet" and self._drawing:
+                self._duet_touch_played(output, now)
         return ready
 
     def prepare(self, now: float) -> None:
-        """Generate the response LOOKAHEAD_S ahead of playback, off the critical path."""
-        if self.settings.mode == "call-and-response":  # _fill_response draws only while playing
+        """Generate ahead, off the critical path: a response LOOKAHEAD_S ahead of playback, or with the
+        plan PLAN_SLICE more touches of it towards its end; a duet with the plan DUET_AHEAD_S ahead (up to
+        PLAN_CHUNK touches a call)."""
+        if not self._drawing:
+            pass
+        elif self.settings.mode == "duet":
+            if self.settings.plan:
+                for _ in range(PLAN_CHUNK):
+                    if self._play_clock >= now + DUET_AHEAD_S + LOOKAHEAD_S:
+                        break
+                    self._extend_chain()
+        elif self.settings.plan:
+            self._fill_response(until=math.inf, most=PLAN_SLICE)
+            self._flush_plan(now, whole=False)
+            return
+        else:
             self._fill_response(until=now + LOOKAHEAD_S)
+        self._flush_plan(now)
 
     def _with_stroke_ends(self, output: Output) -> list[Output]:
         """Put an ``up`` before a touch that starts a new stroke, and before the end."""
@@ -336,15 +399,16 @@ class Session:
         return [output]
 
     def _threshold_armed(self) -> bool:
-        return self._call_pending and not self._playing and self.last_heard is not None
+        return self._call_pending and not self.playing and self.last_heard is not None
 
     # --- robojam's part -------------------------------------------------------
 
     def _start(self, now: float) -> None:
         self._last_played = None
         self._call_pending = False  # pragma: no mutate (truth-value)
-        self._playing = True
-        self._play_clock = now
+        self._drawing = True
+        self._unplanned = []
+        self._play_clock = self._play_start = now
         self._first_touch = True
         self._unfed = None
         if self.settings.mode == "call-and-response":
@@ -354,17 +418,19 @@ class Session:
             self._play_end = math.inf  # pragma: no mutate (mode-only)
         self._take_the_call()
         # The part before may not have gone out whole: its end (and start) go now, its touches never.
-        earlier = [Output(now, o.kind) for o in self._queue if o.kind != "touch"]
+        earlier = [Output(now, o.kind) for o in self._queue if o.kind != "touch" and not o.points]
         self._queue = earlier + [Output(now, "start")]
 
-    def _fill_response(self, until: float) -> None:
-        """Draw and schedule response touches until one is due at or after ``until``.
+    def _fill_response(self, until: float, most: float = math.inf) -> None:
+        """Draw and schedule response touches until one is due at or after ``until`` (``most`` at most).
 
         A drawn touch is fed to the state only before the next one is drawn,
         so the way to sending the first touch of a response is a single draw.
         """
         settings = self.settings
-        while self._playing and (self._first_touch or self._play_clock < until):
+        drawn = 0
+        while self._drawing and (self._first_touch or self._play_clock < until) and drawn < most:
+            drawn += 1
             if self._unfed is not None:
                 self._read_style()
                 self.engine.feed(*self._unfed)
@@ -373,6 +439,7 @@ class Session:
             deadline = self._play_clock + (0.0 if self._first_touch else dt)
             if deadline > self._play_end:
                 self._finish(self._play_end)
+                self._ending = True
                 return
             self._unfed = (x, y, dt)
             self._schedule_touch(deadline, x, y, dt)
@@ -380,19 +447,66 @@ class Session:
     def _draw_duet_touch(self) -> None:
         """(Re)draw robojam's next duet touch from the state as it is now."""
         self._queue = [o for o in self._queue if o.kind != "touch"]
+        self._unplanned = []
+        self._chain.clear()
         x, y, dt = self.engine.draw(self.rng, self.settings.temp, self.settings.sigma_temp)
-        self._schedule_touch(self._last_fed + dt, x, y, dt)
+        output = self._schedule_touch(self._last_fed + dt, x, y, dt)
+        if self.settings.plan:
+            self._chain.append([output, None, min(max(dt, 0.0), MAX_DT)])
 
-    def _duet_touch_played(self, output: Output) -> None:
-        self._feed(output.x, output.y, min(max(output.deadline - self._last_fed, 0.0), MAX_DT))
+    def _extend_chain(self) -> None:
+        """Draw the duet's next touch after the last one drawn (fed to the state first)."""
+        entry = self._chain[-1]
+        if entry[1] is None:
+            if self._base is None:
+                self._base = self.engine.snapshot()
+            self._read_style()
+            self.engine.feed(entry[0].x, entry[0].y, entry[2])  # as _duet_touch_played would have fed it
+            entry[1] = self.engine.snapshot()
+        x, y, dt = self.engine.draw(self.rng, self.settings.temp, self.settings.sigma_temp)
+        output = self._schedule_touch(entry[0].deadline + dt, x, y, dt)
+        self._chain.append([output, None, min(max(dt, 0.0), MAX_DT)])
+
+    def _drop_chain(self, now: float | None) -> None:
+        """Forget the duet's touches drawn ahead: the state returns to what was heard and played;
+        with ``now``, an empty plan clears what was shown."""
+        if self._base is not None:
+            self.engine.restore(self._base)
+            self._base = None
+        if not self._chain:
+            return
+        if now is not None:
+            self._queue.append(Output(now, "plan"))
+            self._queue.sort()
+        self._chain.clear()
+        self._unplanned = []
+        self._queue = [o for o in self._queue if o.kind != "touch" and not o.points]  # and their plans unsent
+
+    def _duet_touch_played(self, output: Output, now: float) -> None:
+        entry = self._chain.popleft() if self._chain else None
+        dt = min(max(output.deadline - self._last_fed, 0.0), MAX_DT)
+        if entry is None or entry[1] is None:
+            self._feed(output.x, output.y, dt)
+            self._base = None
+        else:  # fed already, drawing ahead: heard now
+            self._heard.append((output.x, output.y, dt))
+            self._heard_count += 1
+            self._call.append((output.x, output.y, dt))
+            self._base = entry[1] if self._chain else None
         self._last_fed = output.deadline
-        self._draw_duet_touch()
+        if not self._chain:
+            self._draw_duet_touch()
+            self._flush_plan(now)
 
-    def _schedule_touch(self, deadline: float, x: float, y: float, dt: float) -> None:
-        self._queue.append(Output(deadline, "touch", x, y, self._dynamics(x, y, dt)))
+    def _schedule_touch(self, deadline: float, x: float, y: float, dt: float) -> Output:
+        output = Output(deadline, "touch", x, y, self._dynamics(x, y, dt))
+        if self.settings.plan and not (self._first_touch and self.settings.mode == "call-and-response"):
+            self._unplanned.append(output)  # a response's first touch plays at once: planning never delays it
+        self._queue.append(output)
         self._queue.sort()
         self._first_touch = False  # pragma: no mutate (truth-value)
         self._play_clock = deadline
+        return output
 
     def _dynamics(self, x: float, y: float, dt: float) -> float:
         """The touch's z by robojam's dynamics rule, after the touch scheduled or played before it."""
@@ -402,9 +516,27 @@ class Session:
         new_stroke = starts_stroke(dt, math.hypot(x - previous.x, y - previous.y))
         return touch_dynamics(previous.x, previous.y, x, y, dt, new_stroke)
 
+    def _flush_plan(self, now: float, whole: bool = True) -> None:
+        """Plan outputs, PLAN_CHUNK touches each, for the touches scheduled since the last: due now,
+        and before the first of them. Unless ``whole``, a response still being drawn is planned a full
+        chunk at a time, sooner only for touches due within LOOKAHEAD_S."""
+        if not self._unplanned:
+            return
+        if (not whole and self._drawing and len(self._unplanned) < PLAN_CHUNK
+                and self._unplanned[0].deadline > now + LOOKAHEAD_S):
+            return
+        touches, self._unplanned = self._unplanned, []
+        at = min(now, touches[0].deadline)
+        index = next((i for i, o in enumerate(self._queue)
+                      if o.deadline > at or (o.kind == "touch" and o.deadline >= at)), len(self._queue))
+        plans = [Output(at, "plan", points=tuple((t.deadline, t.x, t.y) for t in touches[i:i + PLAN_CHUNK]))
+                 for i in range(0, len(touches), PLAN_CHUNK)]
+        self._queue[index:index] = plans
+
     def _finish(self, at: float) -> None:
+        self._drop_chain(None)
         self._queue.append(Output(at, "end"))
-        self._playing = False  # pragma: no mutate (truth-value)
+        self._drawing = False  # pragma: no mutate (truth-value)
         self._unfed = None  # pragma: no mutate (set-before-read)
         self._style_of = None
         self.engine.set_style(None)

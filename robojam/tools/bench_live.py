@@ -3,7 +3,9 @@
 The server runs in its own process, as on stage; the load comes from this
 one. Figures: from sending ``/robojam/respond`` to the first
 ``/robojam/response/touch`` arriving (against a bare UDP echo measured in the
-same run); how late response touches leave against their deadlines; and how
+same run); the time to send the plan of a 5 s response (``/robojam/plan``) and
+the first touch without a plan (``--no-plan``) in the same run; how late
+response touches leave against their deadlines; and how
 many performers, each sending 60 touches a second, the server holds with
 99% of touches in the model state within 5 ms of reaching the machine.
 """
@@ -135,6 +137,39 @@ def first_response_ms(server: LiveServer, rounds: int = 60) -> np.ndarray:
     return np.array(times)
 
 
+def plan_ms(server: LiveServer, rounds: int = 40, window: float = 0.15) -> dict[str, np.ndarray]:
+    """From sending /robojam/respond (a 5 s response) to: the first response touch arriving, the first
+    /robojam/plan arriving, and the last (the whole response planned); and the triples planned."""
+    got: dict[str, list] = {"first_touch": [], "first_plan": [], "whole_plan": [], "triples": []}
+    for i in range(rounds):
+        for k in range(20):
+            server.send("/robojam/touch", 0.3 + 0.01 * k, 0.5 + 0.01 * (i % 10), 0.5, "bench")
+        time.sleep(0.02)
+        server.drain()
+        sent = time.monotonic()
+        server.send("/robojam/respond", "bench")
+        touch, plans, triples = None, [], 0
+        while time.monotonic() < sent + window:
+            try:
+                data = server.inbox.recv(65536)
+            except TimeoutError:
+                continue
+            arrived = (time.monotonic() - sent) * 1000
+            for message in parse_datagram(data):
+                if message.address == "/robojam/response/touch" and touch is None:
+                    touch = arrived
+                elif message.address == "/robojam/plan" and len(message.args) > 1:
+                    plans.append(arrived)
+                    triples += len(message.args) // 3
+        server.send("/robojam/stop", "bench")
+        time.sleep(0.01)
+        if touch is not None and plans:
+            for key, value in zip(("first_touch", "first_plan", "whole_plan", "triples"),
+                                  (touch, plans[0], plans[-1], triples)):
+                got[key].append(value)
+    return {key: np.array(values) for key, values in got.items()}
+
+
 def timing_error_ms(model_path=None, responses: int = 4) -> float:
     """p99 of how late response touches leave against their deadlines, over whole 5 s responses."""
     server = LiveServer(model_path, "--seconds", "5")
@@ -186,11 +221,17 @@ def max_performers(model_path=None, limit: int = 256) -> tuple[int, dict[int, fl
 
 def run_live_bench(model_path=None) -> dict:
     echo = udp_echo_ms()
-    server = LiveServer(model_path)
+    server = LiveServer(model_path, "--seconds", "5")
     try:
         first = first_response_ms(server)
+        plan = plan_ms(server)
     finally:
         server.close()
+    planless = LiveServer(model_path, "--seconds", "5", "--no-plan")
+    try:
+        first_planless = first_response_ms(planless)
+    finally:
+        planless.close()
     fresh = LiveServer(model_path)
     start = fresh.start_seconds
     fresh.close()
@@ -202,6 +243,14 @@ def run_live_bench(model_path=None) -> dict:
         "osc_first_response_ms_median": float(np.median(first)),
         "osc_first_response_ms_p99": float(np.percentile(first, 99)),
         "osc_first_response_over_udp_echo": float(np.median(first) / np.median(echo)),
+        "osc_first_response_no_plan_ms_median": float(np.median(first_planless)),
+        "osc_first_response_no_plan_ms_p99": float(np.percentile(first_planless, 99)),
+        "osc_first_response_plan_over_no_plan": float(np.median(first) / np.median(first_planless)),
+        "osc_plan_first_ms_median": float(np.median(plan["first_plan"])),
+        "osc_plan_whole_5s_ms_median": float(np.median(plan["whole_plan"])),
+        "osc_plan_whole_5s_ms_p99": float(np.percentile(plan["whole_plan"], 99)),
+        "osc_plan_whole_over_first_response": float(np.median(plan["whole_plan"]) / np.median(plan["first_touch"])),
+        "plan_triples_median": float(np.median(plan["triples"])),
         "timing_error_ms_p99": lateness,
         "max_performers": held,
         "feed_latency_ms_p99_by_performers": {str(k): round(v, 3) for k, v in levels.items()},
