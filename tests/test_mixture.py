@@ -73,3 +73,22 @@ def test_noise_in_blocks_is_seeded_fresh_each_draw_and_scaled_by_temperature():
         gumbels, _ = plain.take()
         scaled, _ = tempered.take(0.5 if i % 3 else 1.0)
         np.testing.assert_allclose(scaled, gumbels * (0.5 if i % 3 else 1.0), rtol=1e-6)
+
+
+def test_a_tilt_leans_the_choice_towards_the_components_with_longer_gaps():
+    """Sampler.tilt (the density knob): logits + tilt * each component's mean in the last dimension."""
+    from robojam.core.mixture import Sampler
+
+    # two components in 2 dimensions: means (0, -1) and (0, 2), sigmas 1, equal weights
+    params = np.array([0.0, -1.0, 0.0, 2.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0], np.float32)
+    sampler = Sampler(params, dim=2, mixtures=2)
+
+    def share_of_the_longer(tilt):
+        sampler.tilt = tilt
+        noise = Noise(np.random.default_rng(0), 2, 2)
+        return np.mean([sampler.draw(noise, sigma_temp=1e-6)[1] > 0.5 for _ in range(4000)])
+
+    assert abs(share_of_the_longer(0.0) - 0.5) < 0.03
+    # tilt t adds 3t to the longer one's logit over the shorter's: softmax gives 1 / (1 + e^-3t)
+    for tilt in (0.3, -0.3, 1.0):
+        assert abs(share_of_the_longer(tilt) - 1 / (1 + math.exp(-3 * tilt))) < 0.03, tilt

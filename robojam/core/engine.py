@@ -238,7 +238,7 @@ class Engine:
         """Reset, condition on a whole call and generate a response of at most ``seconds``.
 
         The response's first touch has dt 0 (it starts when the response starts). ``steer`` sets
-        knobs (:mod:`robojam.core.steering`); a model without a style input has none to turn.
+        knobs (:mod:`robojam.core.steering`); a model without a style input turns only density.
         """
         check_temperatures(temp, sigma_temp)
         if self.model.style is None and any(v for k, v in check_steer(steer).items() if k != "density"):
