@@ -126,3 +126,13 @@ def clocked_server() -> Server:
                                   max_sessions=3, session_timeout=60.0), clock=clock)
     server.fake_clock = clock
     return server
+
+
+def recording_server():
+    """A ``clocked_server`` whose replies are recorded in ``server.sent`` as (host, address, args), never
+    sent; a generator, for ``pytest.fixture(recording_server)``."""
+    server = clocked_server()
+    server.sent = []
+    server.outbox.send = lambda performer, address, *args: server.sent.append((performer.host, address, list(args)))
+    yield server
+    server.close()

@@ -10,7 +10,7 @@ from robojam.live.knobs import RANGES
 from robojam.live.limits import MAX_SESSION_ID
 from robojam.live.osc import MAX_BUNDLE_DEPTH, TYPE_TAGS
 from robojam.live.protocol import ADDRESSES, OUTGOING, POSITION_SLACK, Address, Arg, BadMessage, position, reference
-from oscpeer import clocked_server
+from oscpeer import recording_server
 
 HOST = "10.0.0.9"
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,13 +26,7 @@ def reason(path, args):
     return caught.value.reason
 
 
-@pytest.fixture
-def server():
-    srv = clocked_server()
-    srv.sent = []
-    srv.outbox.send = lambda performer, address, *args: srv.sent.append((performer.host, address, list(args)))
-    yield srv
-    srv.close()
+server = pytest.fixture(recording_server)
 
 
 def send(server, path, args, host=HOST, now=100.0, timetag=None):

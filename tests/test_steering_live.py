@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from oscpeer import clocked_server, running_server
+from oscpeer import recording_server, running_server
 from robojam.core.engine import Engine
 from robojam.core.modelfile import load_model
 from robojam.core.steering import GAP_TILT_PER_UNIT
@@ -14,15 +14,7 @@ from synthetic import synthetic_performance
 from test_behaviours import oscsend
 
 HOST = "10.0.0.9"
-
-
-@pytest.fixture
-def server():
-    srv = clocked_server()
-    srv.sent = []
-    srv.outbox.send = lambda performer, address, *args: srv.sent.append((performer.host, address, list(args)))
-    yield srv
-    srv.close()
+server = pytest.fixture(recording_server)
 
 
 def steer(server, *args, now=100.0):

@@ -45,14 +45,10 @@ def read_lines(path: str | Path, what: str = "text", limit: int = MAX_LINE_CHARS
                     raise RobojamError(f"{path}, line {number}: longer than {limit:,} characters; "
                                        f"not a {what} robojam reads")
                 yield line
-    except FileNotFoundError:
-        raise RobojamError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise RobojamError(f"{path}: is a folder, expected a {what} file") from None
     except UnicodeDecodeError:
         raise RobojamError(f"{path}: cannot read {what} (not UTF-8, near line {number + 1})") from None
     except OSError as e:
-        raise RobojamError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+        raise _unreadable(path, what, e) from None
 
 
 def read_complete_lines(path: str | Path, what: str = "text", limit: int = MAX_LINE_CHARS) -> Iterator[str]:
@@ -77,9 +73,14 @@ def read_complete_lines(path: str | Path, what: str = "text", limit: int = MAX_L
                 except UnicodeDecodeError:
                     raise RobojamError(f"{path}, line {number}: cannot read {what} (not UTF-8)") from None
                 yield text[:-2] + "\n" if text.endswith("\r\n") else text
-    except FileNotFoundError:
-        raise RobojamError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise RobojamError(f"{path}: is a folder, expected a {what} file") from None
     except OSError as e:
-        raise RobojamError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+        raise _unreadable(path, what, e) from None
+
+
+def _unreadable(path: Path, what: str, error: OSError) -> RobojamError:
+    """Why a file could not be read, in one line."""
+    if isinstance(error, FileNotFoundError):
+        return RobojamError(f"{path}: no such file")
+    if isinstance(error, IsADirectoryError):
+        return RobojamError(f"{path}: is a folder, expected a {what} file")
+    return RobojamError(f"{path}: cannot read {what} ({error.strerror or error})")

@@ -118,16 +118,22 @@ def udp_echo_ms(rounds: int = 200) -> np.ndarray:
     return np.array(times)
 
 
+def _call_then_respond(server: LiveServer, i: int) -> float:
+    """A short call (its height varying with ``i``), then /robojam/respond; when that was sent."""
+    for k in range(20):
+        server.send("/robojam/touch", 0.3 + 0.01 * k, 0.5 + 0.01 * (i % 10), 0.5, "bench")
+    time.sleep(0.02)
+    server.drain()
+    sent = time.monotonic()
+    server.send("/robojam/respond", "bench")
+    return sent
+
+
 def first_response_ms(server: LiveServer, rounds: int = 60) -> np.ndarray:
     """From sending /robojam/respond to the first response touch arriving, after a short call."""
     times = []
     for i in range(rounds):
-        for k in range(20):
-            server.send("/robojam/touch", 0.3 + 0.01 * k, 0.5 + 0.01 * (i % 10), 0.5, "bench")
-        time.sleep(0.02)
-        server.drain()
-        sent = time.monotonic()
-        server.send("/robojam/respond", "bench")
+        sent = _call_then_respond(server, i)
         arrived = server.wait_for("/robojam/response/touch")
         if arrived is not None:
             times.append((arrived - sent) * 1000)
@@ -142,12 +148,7 @@ def plan_ms(server: LiveServer, rounds: int = 40, window: float = 0.15) -> dict[
     /robojam/plan arriving, and the last (the whole response planned); and the triples planned."""
     got: dict[str, list] = {"first_touch": [], "first_plan": [], "whole_plan": [], "triples": []}
     for i in range(rounds):
-        for k in range(20):
-            server.send("/robojam/touch", 0.3 + 0.01 * k, 0.5 + 0.01 * (i % 10), 0.5, "bench")
-        time.sleep(0.02)
-        server.drain()
-        sent = time.monotonic()
-        server.send("/robojam/respond", "bench")
+        sent = _call_then_respond(server, i)
         touch, plans, triples = None, [], 0
         while time.monotonic() < sent + window:
             try:
