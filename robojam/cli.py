@@ -179,7 +179,7 @@ def respond(call, output, model_path, seconds, temp, sigma_temp, temperatures, s
     performance = read_csv(call)
     engine = Engine(_load_model_with(model_path, temperatures))
     response = engine.respond(performance.xy_dt(), seconds, np.random.default_rng(seed), temp, sigma_temp, knobs)
-    result = Performance.from_xy_dt(response, z=None)  # robojam's dynamics
+    result = Performance.from_xy_dt(response, z=None, energy=knobs.get("energy", 0.0))  # robojam's dynamics
     _write(lambda: write_csv(result, output), output)
     click.echo(f"{output}: {len(result)} touches over {result.duration:.2f} s, "
                f"answering {len(performance)} touches over {performance.duration:.2f} s")

@@ -19,6 +19,7 @@ import mido
 import numpy as np
 import pytest
 
+from oscpeer import Listener
 from jackserver import PERIOD, RATE, JackServer, MidiDump, Serve, jack_environment, stop_process, unended_notes
 from robojam import RobojamError
 from robojam.live import midi_touch as midi
@@ -178,6 +179,26 @@ def test_notes_into_the_virtual_input_are_a_call(jack, dump, serve):
     np.testing.assert_allclose([float(r["x"]) for r in heard], [MAPPING.x_of(n) for n in played], atol=1e-4)
     assert [r for r in server.robojam_log_rows() if r["source"] == "robojam"]
     assert "1 performer(s), 6 touches heard, 1 responses" in server.output
+
+
+def test_a_controllers_knobs_on_a_real_port_steer_every_performer(jack, serve):
+    listener = Listener()
+    try:
+        server = serve("--send", f"127.0.0.1:{listener.port}")
+        server.osc("/robojam/touch", "fff", 0.5, 0.5, 0.5)  # a performer already playing
+        with keys(jack) as knobs:
+            knobs.send(mido.Message("control_change", control=22, value=127))  # energy, all the way up
+            knobs.send(mido.Message("control_change", control=21, value=32, channel=3))  # density, a quarter
+        steered = {}
+        deadline = time.monotonic() + 5
+        while steered.get("energy") != 2.0 and time.monotonic() < deadline:
+            server.osc("/robojam/status")
+            listener.collect(0.5, until="/robojam/status")
+            replies = [args for _, address, args in listener.received if address == "/robojam/status"]
+            steered = dict(zip(replies[-1][::2], replies[-1][1::2])) if replies else {}
+        assert steered["energy"] == 2.0 and steered["density"] == -1.0 and steered["curl"] == 0.0
+    finally:
+        listener.close()
 
 
 def assert_response_cut_short(dump: MidiDump, after: float) -> None:

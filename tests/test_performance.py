@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -53,8 +55,10 @@ def test_xy_dt_and_back():
     assert perf.events[:, 4].tolist() == [0, 1, 0]
     assert perf.events[:, 3].tolist() == [0.5, 0.5, 0.5]
     played = Performance.from_xy_dt([[0.5, 0.5, 0.0], [0.51, 0.5, 0.0167], [0.9, 0.1, 0.3]], z=None)
-    # robojam's dynamics: strokes accented by the rest before them, moving touches by their speed
-    np.testing.assert_allclose(played.events[:, 3], [0.35, 0.25 + 0.6 * 0.6 / 1.6, 0.35 + 0.5 * 0.3], atol=1e-3)
+    # robojam's dynamics: moving touches by their speed, strokes by the rest before them and the speed lately
+    drive = (math.log2(0.6) + 3) / 5
+    np.testing.assert_allclose(played.events[:, 3], [0.1 + 0.3, 0.25 + 0.6 * 0.6 / 1.6, 0.1 + 0.3 * 0.3 + 0.6 * drive],
+                               atol=1e-3)
 
 
 def test_stroke_inference_breaks_on_pause_or_jump():

@@ -9,7 +9,7 @@ import pytest
 from robojam import RobojamError
 from robojam.core import performance
 from robojam.core.performance import (STROKE_GAP_S, STROKE_JUMP, Performance, parse_csv, read_csv,
-                                      stroke_continues, touch_dynamics, write_csv)
+                                      stroke_continues, write_csv)
 
 
 def test_each_column_stays_in_its_place():
@@ -41,15 +41,6 @@ def test_a_stroke_breaks_just_past_the_gap_and_the_jump():
     assert stroke_continues(np.array([[0.2, 0.2, 0.0], [0.2, 0.2, 0.1], [0.2, 0.2, 0.15]])).tolist() == [0, 1, 0]
     still_long = np.array([[0.2, 0.2, 0.0], [0.2, 0.2, 0.05], [0.2, 0.2, 0.05]])
     assert stroke_continues(still_long).tolist() == [0, 1, 1]
-
-
-def test_a_moving_touch_is_as_loud_as_its_speed_in_both_directions():
-    assert touch_dynamics(0.0, 0.0, 0.0, 0.1, 0.1, False) == pytest.approx(0.25 + 0.6 * 1 / 2)  # y only
-    assert touch_dynamics(0.0, 0.0, 0.03, 0.04, 0.05, False) == pytest.approx(0.25 + 0.6 * 1 / 2)
-    # a dt under 1/240 s counts as 1/240 s
-    assert touch_dynamics(0.0, 0.0, 0.01, 0.0, 0.0, False) == pytest.approx(0.25 + 0.6 * 2.4 / 3.4)
-    assert touch_dynamics(0.0, 0.0, 0.01, 0.0, 1 / 240, False) == pytest.approx(0.25 + 0.6 * 2.4 / 3.4)
-    assert touch_dynamics(0.0, 0.0, 0.0, 0.0, 0.0, True) == 0.35
 
 
 def test_csv_files_are_written_with_plain_newlines_and_read_with_a_bom(tmp_path):

@@ -240,12 +240,27 @@ def test_dynamics_accent_a_first_touch_and_follow_the_last_played():
     session, _ = make(FakeEngine([(0.5, 0.5, 0.01), (0.5, 0.5, 0.01)]), seconds=5.0)
     session.respond(0.0)
     first = [o for o in session._queue if o.kind == "touch"][0]
-    from robojam.core.performance import touch_dynamics
-    assert first.z == pytest.approx(touch_dynamics(0.5, 0.5, 0.5, 0.5, 0.01, new_stroke=True))
+    from robojam.core.dynamics import Dynamics
+    replayed = Dynamics()
+    assert first.z == pytest.approx(replayed.touch(0.0, 0.01, new_stroke=True))
     session.due(0.0)
     session.prepare(0.0)
     second = [o for o in session._queue if o.kind == "touch"][0]
-    assert second.z == pytest.approx(touch_dynamics(0.5, 0.5, 0.5, 0.5, 0.01, False))
+    assert second.z == pytest.approx(replayed.touch(0.0, 0.01, False))
+
+
+def test_energy_turned_while_playing_is_louder_from_the_next_touch():
+    session, _ = make(FakeEngine([(0.5, 0.5, 0.01), (0.52, 0.5, 0.01), (0.54, 0.5, 0.01)]), seconds=5.0, energy=1.0)
+    session.respond(0.0)
+    from robojam.core.dynamics import Dynamics
+    replayed = Dynamics(1.0)
+    assert [o for o in session._queue if o.kind == "touch"][0].z == pytest.approx(replayed.touch(0.0, 0.01, True))
+    session.due(0.0)
+    session.apply("energy", -2.0, 0.0)
+    replayed.energy = -2.0
+    session.prepare(0.0)
+    second = [o for o in session._queue if o.kind == "touch"][0]
+    assert second.z == pytest.approx(replayed.touch(0.02, 0.01, False))
 
 
 def test_use_engine_between_responses_switches_at_once():

@@ -129,8 +129,14 @@ def test_eval_steer_reports_each_knob(tmp_path):
     energy = report["knobs"]["energy"]
     assert energy["effect"] > 1.2 and energy["right_way"] >= 0.7  # the shipped model: faster when asked
     assert energy["median_low"] < energy["median_unsteered"] < energy["median_high"]
+    louder = energy["velocity"]  # energy is louder too: the notes' MIDI velocity
+    assert louder["effect"] > 10 and louder["right_way"] >= 0.8
+    assert louder["median_low"] < louder["median_unsteered"] < louder["median_high"]
+    for side in ("robojam", "people"):
+        low, high = report["velocity_spread"][side]
+        assert 40 <= low < high <= 120
     assert 0 <= report[CONTRAST]["farther"] <= 1
     text = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer"])
-    assert text.exit_code == 0 and "right way" in text.output and "energy" in text.output
+    assert text.exit_code == 0 and "right way" in text.output and "note velocity" in text.output
     both = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer", "--realism"])
     assert both.exit_code != 0 and "choose one of" in both.output

@@ -8,11 +8,12 @@ import hashlib
 import numpy as np
 
 from robojam.core.corpus import clean
+from robojam.core.dynamics import moving_loudness
 from robojam.core.performance import Performance, parse_csv, to_csv_text, unfold_rows
 
 MAX_ROWS = 1000          # rows in a response, at most
 MICROJAM_Z = 38.0        # points: the touch radius RoboJam sent for every touch
-DYNAMICS_AT_38 = 0.55    # touch_dynamics of a touch moving a screen's width a second: 38 points
+DYNAMICS_AT_38 = moving_loudness(1.0)  # the z of a touch moving a screen's width a second: 38 points
 SHORTEST_DT = 1e-6       # seconds: closer touches are simultaneous (no subnormal gaps reach the maths)
 
 
@@ -23,13 +24,14 @@ def parse_call(text: str) -> np.ndarray:
     return xy_dt
 
 
-def response_csv(xy_dt: np.ndarray) -> str:
-    """A response's ``x, y, dt`` rows as MicroJam reads them, z in its points; strokes follow the times
-    as written, so a client subtracting them finds moving 0 wherever dt > 0.1."""
+def response_csv(xy_dt: np.ndarray, energy: float = 0.0) -> str:
+    """A response's ``x, y, dt`` rows as MicroJam reads them, z (robojam's dynamics at the ``energy``
+    knob) in its points; strokes follow the times as written, so a client subtracting them finds
+    moving 0 wherever dt > 0.1."""
     xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)[:MAX_ROWS]
     written = np.array([float(f"{t:.6f}") for t in np.cumsum(xy_dt[:, 2]) - xy_dt[:1, 2]])
     as_written = np.column_stack([xy_dt[:, :2], np.diff(written, prepend=written[:1])])
-    performance = Performance.from_xy_dt(as_written, z=None)
+    performance = Performance.from_xy_dt(as_written, z=None, energy=energy)
     performance.events[:, 3] = MICROJAM_Z * performance.events[:, 3] / DYNAMICS_AT_38
     return to_csv_text(performance)
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.data_caps import MAX_TOUCHES, refuse
+from robojam.core.dynamics import dynamics_of
 from robojam.core.text_lines import quote, read_lines
 
 COLUMNS = ("time", "x", "y", "z", "moving")
@@ -62,41 +63,18 @@ class Performance:
         return np.column_stack([self.events[:, 1], self.events[:, 2], dt])
 
     @classmethod
-    def from_xy_dt(cls, xy_dt: np.ndarray, z: float | None = DEFAULT_Z, start: float = 0.0) -> Performance:
+    def from_xy_dt(cls, xy_dt: np.ndarray, z: float | None = DEFAULT_Z, start: float = 0.0,
+                   energy: float = 0.0) -> Performance:
         """Build a performance from ``x, y, dt`` rows, inferring strokes from pauses and jumps.
 
-        ``z`` is every touch's size, or None for robojam's dynamics (``touch_dynamics``).
+        ``z`` is every touch's size, or None for robojam's dynamics (:mod:`robojam.core.dynamics`, at
+        the ``energy`` knob's value).
         """
         xy_dt = np.asarray(xy_dt, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (reshape-neg)
         time = start + np.cumsum(xy_dt[:, 2])
         moving = stroke_continues(xy_dt)
-        if z is None:
-            previous = np.vstack([xy_dt[:1, :2], xy_dt[:-1, :2]])
-            z_col = np.array([touch_dynamics(px, py, x, y, dt, not m)
-                              for (px, py), (x, y, dt), m in zip(previous, xy_dt, moving)])
-        else:
-            z_col = np.full(len(xy_dt), z)
+        z_col = dynamics_of(xy_dt, moving, energy) if z is None else np.full(len(xy_dt), z)
         return cls(np.column_stack([time, xy_dt[:, 0], xy_dt[:, 1], z_col, moving]))
-
-
-def touch_dynamics(prev_x: float, prev_y: float, x: float, y: float, dt: float, new_stroke: bool) -> float:
-    """robojam's loudness for one of its own touches (its z, MIDI velocity at a note-on).
-
-    The model predicts no touch size, so dynamics follow a rule a player
-    would recognise: a stroke's first touch is accented by the rest before it
-    (0.35 after no rest, up to 0.85 after a second or more); while moving, z
-    follows speed (0.25 standing still, 0.55 at a screen's width a second,
-    towards 0.85 faster).
-    """
-    if new_stroke:
-        return stroke_accent(dt)
-    speed = math.hypot(x - prev_x, y - prev_y) / max(dt, 1 / 240)
-    return 0.25 + 0.6 * speed / (speed + 1.0)
-
-
-def stroke_accent(dt: float) -> float:
-    """The loudness of a stroke's first touch after a rest of ``dt`` seconds (see ``touch_dynamics``)."""
-    return 0.35 + 0.5 * min(max(dt, 0.0), 1.0)
 
 
 def starts_stroke(gap, jump):

@@ -80,7 +80,8 @@ class Predictor:
         settings = self.server.settings
         rng = call_rng(self.server.options.seed, call)
         engine = self.server.registry.spawn_engine()
-        return response_csv(engine.respond(call, RESPONSE_SECONDS, rng, settings.temp, settings.sigma_temp, steer))
+        response = engine.respond(call, RESPONSE_SECONDS, rng, settings.temp, settings.sigma_temp, steer)
+        return response_csv(response, (steer or {}).get("energy", 0.0))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

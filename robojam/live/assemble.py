@@ -140,9 +140,13 @@ def build_server(settings: dict) -> Server:
     try:
         if settings["midi_in"] or midi_virtual(settings):
             from robojam.live.midi_bridge import listen_to_keyboard
+            from robojam.live.midi_knobs import KnobControllers
+            mapping = midi_mapping(settings)
             server.open(listen_to_keyboard(str(settings["midi_in"]) if settings["midi_in"] else None,
-                                           midi_mapping(settings), server.post,
-                                           virtual=midi_virtual(settings), api=midi_api(settings)))
+                                           mapping, server.post, virtual=midi_virtual(settings),
+                                           api=midi_api(settings),
+                                           knobs=KnobControllers.from_config(settings["midi_knobs"], mapping.cc),
+                                           steer=server.post_steer))
         sites = web_sites(settings)
         if sites:
             from robojam.live.webapp import WebApp

@@ -92,6 +92,9 @@ SERVE: dict[str, Knob] = _knobs(
     Knob("root", 48, "Lowest MIDI note (x = 0).", range=Limit(0, 127, integer=True)),
     Knob("octaves", 3, "Octaves across the screen.", range=Limit(1, 10, integer=True)),
     Knob("cc", 74, "MIDI controller that y drives.", range=Limit(0, 119, integer=True)),
+    Knob("midi_knobs", None, "A [midi_knobs] table: the MIDI controller number that turns each knob, from "
+         "--midi-in or robojam's own input, for every performer (robojam.live.midi_knobs); default density 21, "
+         "energy 22, register 23, size 24, curl 25, contrast 26.", "table"),
     Knob("max_sessions", 16, "Most performers at once.", range=Limit(1, 1024, integer=True)),
     Knob("session_timeout", 600.0, "Seconds before an idle performer's session expires.", range=Limit(1, 86400)),
     Knob("model_change_gap", 1.0, "Seconds a host must wait between model changes (/robojam/model); asked "

@@ -1,5 +1,6 @@
 """The server's MIDI: robojam's part (and optionally the performer's) on output ports,
-and MIDI keyboards (or a DAW playing into robojam's own input port) as a performer.
+and MIDI keyboards (or a DAW playing into robojam's own input port) as a performer, whose
+controller knobs (:mod:`robojam.live.midi_knobs`) turn robojam's player knobs.
 
 This adapts :mod:`robojam.live.midi_touch`'s voices to the server's events; the server
 calls it on its own thread, MIDI input arrives on mido's and is posted over.
@@ -8,6 +9,7 @@ calls it on its own thread, MIDI input arrives on mido's and is posted over.
 from __future__ import annotations
 
 from robojam import RobojamError
+from robojam.live.midi_knobs import KnobControllers
 from robojam.live.midi_touch import (
     MidiMapping, MidiTouchReader, MidiVoice, open_input, open_output, open_virtual_input, open_virtual_output,
 )
@@ -123,26 +125,32 @@ class Keyboards:
 
 
 def listen_to_keyboard(name: str | None, mapping: MidiMapping, post, virtual: str | None = None,
-                       api: str | None = None) -> Keyboards:
+                       api: str | None = None, knobs: KnobControllers | None = None, steer=None) -> Keyboards:
     """Open the MIDI input matching ``name`` and/or robojam's own input called ``virtual``; their notes
-    become ``/robojam/touch`` and ``/robojam/up`` posts."""
+    become ``/robojam/touch`` and ``/robojam/up`` posts, and ``knobs``' control changes ``steer(knob, value)``
+    calls."""
     ports = []
     try:
         if name:
-            ports.append(open_input(name, _poster(mapping, post), api))
+            ports.append(open_input(name, _poster(mapping, post, knobs, steer), api))
         if virtual:
-            ports.append(open_virtual_input(virtual, _poster(mapping, post), api))
+            ports.append(open_virtual_input(virtual, _poster(mapping, post, knobs, steer), api))
     except RobojamError:
         _close_all(ports)
         raise
     return Keyboards(ports)
 
 
-def _poster(mapping: MidiMapping, post):
-    """A mido callback turning one input's notes into posts (each input keeps its own held note)."""
+def _poster(mapping: MidiMapping, post, knobs: KnobControllers | None = None, steer=None):
+    """A mido callback turning one input's notes into posts (each input keeps its own held note), and
+    its knobs into steer calls."""
     reader = MidiTouchReader(mapping)
 
     def on_message(msg) -> None:
+        turned = knobs.turned(msg) if knobs is not None and steer is not None else None
+        if turned is not None:
+            steer(*turned)
+            return
         event = reader.convert(msg)
         if event is None:
             return

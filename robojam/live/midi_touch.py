@@ -34,6 +34,7 @@ import mido
 import numpy as np
 
 from robojam import RobojamError
+from robojam.core.dynamics import velocity
 from robojam.core.performance import Performance
 
 # Semitones above the root within one octave.
@@ -113,8 +114,7 @@ class MidiMapping:
         return float(np.interp(pitch, self.notes, positions))
 
     def velocity(self, z: float) -> int:
-        span = self.velocity_max - self.velocity_min
-        return self.velocity_min + round(_unit(z, default=0.5) * span)
+        return velocity(z, self.velocity_min, self.velocity_max)
 
     def z_of(self, velocity: int) -> float:
         span = self.velocity_max - self.velocity_min

@@ -53,6 +53,10 @@ class SessionRegistry:
         self.performers[key].host = host
         return key
 
+    def start_with(self, settings: Settings) -> None:
+        """Settings for the performers admitted from now on."""
+        self._settings = settings
+
     def use_model(self, model: Model) -> None:
         """New performers get the model's engine; those here switch at their next call (each replays
         what it heard here, on the caller's thread: ``use_loaded`` takes engines replayed already)."""

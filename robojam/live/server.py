@@ -271,6 +271,18 @@ class Server:
         """
         self.inbox.post(path, args, host)
 
+    def post_steer(self, name: str, value: float) -> None:
+        """Turn a knob for every performer, from another thread (a MIDI controller's knob)."""
+        self.inbox.run_soon(lambda: self.steer_everyone(name, value))
+
+    def steer_everyone(self, name: str, value: float) -> None:
+        """Turn a knob for every performer, and for every performer to come."""
+        self.settings = self.settings.changed(name, value)
+        self.registry.start_with(self.settings)
+        now = self.clock()
+        for performer in self.performers.values():
+            performer.session.apply(name, value, now)
+
     # --- outgoing -------------------------------------------------------------
 
     def send_status(self, key: str, now: float) -> None:

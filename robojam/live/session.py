@@ -39,7 +39,8 @@ import numpy as np
 from robojam import RobojamError
 from robojam.core.engine import Engine
 from robojam.core.corpus import MAX_DT
-from robojam.core.performance import starts_stroke, stroke_accent, touch_dynamics
+from robojam.core.dynamics import Dynamics
+from robojam.core.performance import starts_stroke
 from robojam.live.knobs import DEFAULTS, LIVE, MODES, RANGES
 from robojam.core.shown import shown
 from robojam.core.steering import KNOBS
@@ -161,6 +162,7 @@ class Session:
         self._unfed: tuple[float, float, float] | None = None  # scheduled, not yet fed to the state
         self._last_played: Output | None = None   # robojam's last touch played in this response or duet
         # pragma: no mutate end
+        self._loudness = Dynamics()  # robojam's dynamics, through its part
         self._heard: deque[tuple[float, float, float]] = deque(maxlen=HISTORY_TOUCHES)  # what was fed
         self._call: deque[tuple[float, float, float]] = deque(maxlen=HISTORY_TOUCHES)  # heard since robojam last played
         self._style_of: list | None = None  # the call whose style robojam is about to play in
@@ -405,6 +407,7 @@ class Session:
 
     def _start(self, now: float) -> None:
         self._last_played = None
+        self._loudness.reset()
         self._call_pending = False  # pragma: no mutate (truth-value)
         self._drawing = True
         self._unplanned = []
@@ -511,10 +514,9 @@ class Session:
     def _dynamics(self, x: float, y: float, dt: float) -> float:
         """The touch's z by robojam's dynamics rule, after the touch scheduled or played before it."""
         previous = next((o for o in reversed(self._queue) if o.kind == "touch"), self._last_played)
-        if previous is None:
-            return stroke_accent(dt)
-        new_stroke = starts_stroke(dt, math.hypot(x - previous.x, y - previous.y))
-        return touch_dynamics(previous.x, previous.y, x, y, dt, new_stroke)
+        step = 0.0 if previous is None else math.hypot(x - previous.x, y - previous.y)
+        self._loudness.energy = self.settings.energy  # a knob turned takes effect from the next touch
+        return self._loudness.touch(step, dt, previous is None or bool(starts_stroke(dt, step)))
 
     def _flush_plan(self, now: float, whole: bool = True) -> None:
         """Plan outputs, PLAN_CHUNK touches each, for the touches scheduled since the last: due now,

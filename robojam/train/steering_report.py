@@ -5,6 +5,11 @@ answered with each knob at ``-level``, 0 and ``+level`` (contrast at 0 and 1), t
 for every setting of one call. A knob's effect is the median over calls of the ratio (or, for
 position, the difference) of the feature it should move between ``+level`` and ``-level``; it moves
 the right way in a call when that feature is larger at ``+level``.
+
+``energy`` also makes robojam louder (:mod:`robojam.core.dynamics`): its row carries the mean MIDI
+velocity of the notes a response starts (robojam's default mapping), and the report gives the
+spread of those velocities (5% to 95%), unsteered, beside that of the people's continuations of the
+same calls through the same rule and mapping.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.corpus import clean, select_split
+from robojam.core.dynamics import dynamics_of, velocity
 from robojam.core.engine import Engine
 from robojam.core.features import describe
 from robojam.core.modelfile import Model
+from robojam.core.performance import stroke_continues
 from robojam.core.steering import CONTRAST, KNOBS, MOVERS
 from robojam.train.realism import make_pairs
 
@@ -31,11 +38,14 @@ def steer_report(model: Model, performances: list[np.ndarray], *, split: str = "
     pairs = make_pairs(select_split(performances, split))
     if not pairs:
         raise RobojamError(f"no performance of the {split} split is long enough to give a call")
-    chosen = np.random.default_rng(seed).permutation(len(pairs))[:calls]
-    answer = _answerer(Engine(model), [pairs[i].call for i in sorted(chosen)], seed, temp, sigma_temp)
+    chosen = sorted(np.random.default_rng(seed).permutation(len(pairs))[:calls])
+    answer = _answerer(Engine(model), [pairs[i].call for i in chosen], seed, temp, sigma_temp)
     knobs = {name: _knob_effect(answer, name, level) for name in MOVERS}
+    knobs["energy"]["velocity"] = _velocity_effect(answer, level)
     return {"split": split, "calls": len(chosen), "level": level, "seed": seed, "knobs": knobs,
-            CONTRAST: _contrast_effect(answer, model)}
+            CONTRAST: _contrast_effect(answer, model),
+            "velocity_spread": {"robojam": _spread([r for _, r in answer({})]),
+                                "people": _spread([pairs[i].human for i in chosen])}}
 
 
 def _answerer(engine: Engine, calls: list[np.ndarray], seed: int, temp: float, sigma_temp: float):
@@ -67,6 +77,27 @@ def _knob_effect(answer, name: str, level: float) -> dict:
             "median_high": float(np.median(high))}
 
 
+def note_velocities(xy_dt: np.ndarray, energy: float = 0.0) -> np.ndarray:
+    """The MIDI velocity of each note a part starts (a stroke's first touch), by robojam's dynamics."""
+    xy_dt = clean(xy_dt)
+    moving = stroke_continues(xy_dt)
+    return np.array([velocity(z) for z in dynamics_of(xy_dt, moving, energy)[moving == 0]])
+
+
+def _velocity_effect(answer, level: float) -> dict:
+    """The mean note velocity of each call's response at energy ``-level``, 0 and ``+level``."""
+    low, mid, high = (np.array([float(np.mean(note_velocities(r, energy))) for _, r in answer({"energy": energy})])
+                      for energy in (-level, 0.0, level))
+    return {"effect": float(np.median(high - low)), "right_way": float(np.mean(high > low)),
+            "median_low": float(np.median(low)), "median_unsteered": float(np.median(mid)),
+            "median_high": float(np.median(high))}
+
+
+def _spread(parts: list[np.ndarray]) -> list[float]:
+    """5% and 95% of the note velocities of all the parts."""
+    return [float(q) for q in np.percentile(np.concatenate([note_velocities(p) for p in parts]), [5, 95])]
+
+
 def _contrast_effect(answer, model: Model) -> dict:
     """How far each response's style lies from its call's (standardised, Euclidean) at contrast 0 and 1."""
     style = model.style
@@ -89,6 +120,11 @@ def format_steer_report(report: dict) -> str:
                                                       else f"{k['effect']:+.3f}")
         lines.append(f"{name:<10}{k['feature']:<20}{k['median_low']:>8.3f}{k['median_unsteered']:>8.3f}"
                      f"{k['median_high']:>8.3f}{effect:>10}{k['right_way']:>10.0%}")
+    v, spread = report["knobs"]["energy"]["velocity"], report["velocity_spread"]
+    lines.append(f"{'energy':<10}{'note velocity':<20}{v['median_low']:>8.1f}{v['median_unsteered']:>8.1f}"
+                 f"{v['median_high']:>8.1f}{v['effect']:>+10.1f}{v['right_way']:>10.0%}")
+    lines.append(f"note velocities (5% to 95%): robojam {spread['robojam'][0]:.0f} to {spread['robojam'][1]:.0f}, "
+                 f"people {spread['people'][0]:.0f} to {spread['people'][1]:.0f} (the same rule and mapping)")
     c = report[CONTRAST]
     lines.append(f"contrast: the response's style {c['median_distance_unsteered']:.2f} spreads from the call's "
                  f"unsteered, {c['median_distance_at_1']:.2f} at 1; farther in {c['farther']:.0%} of calls")
