@@ -77,14 +77,16 @@ def _temperature_options(command):
         given = {part: kwargs.pop(option) for option, part in TEMPERATURE_OPTIONS.items()}
         return command(temperatures=_given(given), **kwargs)
 
-    own = "; default: the model's own (see robojam temperatures)."
-    options = [click.option("--echo", type=click.FloatRange(*ECHO_LIMITS), help=ECHO_HELP + own),
-               click.option("--rim-keep", type=click.FloatRange(*KEEP_LIMITS), help=RIM_KEEP_HELP + own),
-               click.option("--rim", type=click.FloatRange(*RIM_LIMITS), help=RIM_HELP + own),
-               click.option("--gap-tilt", type=click.FloatRange(*TILT_LIMITS), help=GAP_TILT_HELP + own)]
+    own = "; default: the model's own (see robojam tune)."
+    options = [click.option("--echo", type=click.FloatRange(*ECHO_LIMITS), help=ECHO_HELP + own, hidden=True),
+               click.option("--rim-keep", type=click.FloatRange(*KEEP_LIMITS), help=RIM_KEEP_HELP + own, hidden=True),
+               click.option("--rim", type=click.FloatRange(*RIM_LIMITS), help=RIM_HELP + own, hidden=True),
+               click.option("--gap-tilt", type=click.FloatRange(*TILT_LIMITS), help=GAP_TILT_HELP + own,
+                            hidden=True)]
     for part, what in (("rhythm", "timing"), ("shape", "movement")):
         options.append(click.option(f"--{part}-temp", f"{part}_temp", type=click.FloatRange(*TEMPERATURE_LIMITS),
-                                    help=f"Scales the variance of the {what} on top of --sigma-temp" + own))
+                                    help=f"Scales the variance of the {what} on top of --sigma-temp" + own,
+                                    hidden=True))
     for option in options:
         with_temperatures = option(with_temperatures)
     return with_temperatures
@@ -92,16 +94,21 @@ def _temperature_options(command):
 
 def _sampling_options(when: str = ""):
     """RoboJam's two temperatures (--temp, --sigma-temp) and the model's own (``_temperature_options``),
-    as respond and eval both take them; ``when`` starts their help ("With --realism: ")."""
+    as respond and eval both take them; ``when`` starts their help ("With --realism: "). They are model
+    builders' controls: left out of the command's --help, which points to ``robojam tune --help``."""
     def decorate(command):
         command = _temperature_options(command)
         command = click.option("--sigma-temp", type=_limited("sigma_temp"), default=1.0, show_default=True,
                                help=when + "Scales each mixture component's variance: lower is tighter, "
-                                           "smoother.")(command)
+                                           "smoother.", hidden=True)(command)
         return click.option("--temp", type=_limited("temp"), default=1.0, show_default=True,
                             help=when + "Mixture-weight temperature: lower picks the likeliest gesture more "
-                                        "often.")(command)
+                                        "often.", hidden=True)(command)
     return decorate
+
+
+SAMPLING_EPILOG = ("Model builders' sampling controls (--temp, --sigma-temp, --shape-temp, --rhythm-temp, "
+                   "--gap-tilt, --rim, --rim-keep, --echo) work here too: see robojam tune --help.")
 
 
 def _load_model_with(model_path, temperatures: dict):
@@ -150,7 +157,7 @@ def main():
     """
 
 
-@main.command()
+@main.command(epilog=SAMPLING_EPILOG)
 @click.argument("call", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the response performance (CSV).")
@@ -285,7 +292,7 @@ def train(data, output, base_path, include_responses, **given):
                    f"fine-tuning {'gained' if gain >= 0 else 'lost'} {abs(gain):.4f} nats/event")
 
 
-@main.command(name="eval")
+@main.command(name="eval", epilog=SAMPLING_EPILOG)
 @click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", "model_path", type=MODEL, help=MODEL_HELP)
 @click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True,
@@ -528,7 +535,7 @@ KNOB_TYPES = {"model": MODEL, "path": click.Path(path_type=Path), "dir": click.P
 
 def _knob_option(knob):
     if knob.kind == "flag":
-        return click.option(knob.option, is_flag=True, default=None, help=knob.help)
+        return click.option(knob.option, is_flag=True, default=None, help=knob.help, hidden=knob.advanced)
     shown = "" if knob.default in (None, [], False) else f" [default: {knob.default}]"
     kwargs = {"type": KNOB_TYPES.get(knob.kind), "metavar": knob.metavar, "multiple": knob.kind == "list"}
     if knob.range is not None:
@@ -537,10 +544,11 @@ def _knob_option(knob):
         kwargs["type"] = click.Choice(knob.choices)
     if knob.flag_value is not None:
         kwargs.update(is_flag=False, flag_value=knob.flag_value)
-    return click.option(knob.option, default=None, help=knob.help + shown, **kwargs)
+    return click.option(knob.option, default=None, help=knob.help + shown, hidden=knob.advanced, **kwargs)
 
 
-@main.command()
+@main.command(epilog="Model builders' sampling controls --temp and --sigma-temp (live: /robojam/temp, "
+                     "/robojam/sigma_temp) work here too: see robojam tune --help.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file with any of these settings (long option names as keys).")
 @click.option("--preset", help="A shipped preset from server/presets: local, lan, ensemble, touchosc, "
@@ -622,15 +630,26 @@ def play(call, destination, listen_port, output, plot_path, session, timeout, no
 @click.option("--rim", type=click.FloatRange(*RIM_LIMITS), help="Set the rim. " + RIM_HELP + ".")
 @click.option("--rim-keep", type=click.FloatRange(*KEEP_LIMITS), help="Set the rim keep. " + RIM_KEEP_HELP + ".")
 @click.option("--echo", type=click.FloatRange(*ECHO_LIMITS), help="Set the echo. " + ECHO_HELP + ".")
-def temperatures(model_path, **parts):
-    """Show or set MODEL's own sampling temperatures for shape and rhythm, its gap tilt, rim and echo.
+def tune(model_path, **parts):
+    """The model builder's sampling controls: show or set MODEL's own.
 
-    A model plays at its own temperatures (1 and 1 unless set), times the
-    player's --sigma-temp, its own gap tilt (0 unless set), its own rim
-    (none unless set) and its own echo of the call's leaps (none unless
-    set). Choose them with robojam eval DATA --realism --split val and its
-    --shape-temp, --rhythm-temp, --gap-tilt, --rim, --rim-keep and --echo,
-    then set them here; only model.json changes.
+    \b
+    A model plays at its own sampling settings, which this shows, or sets
+    in its model.json (nothing else changes):
+      --shape, --rhythm  temperatures of the movement and of the timing (1)
+      --gap-tilt         leaning towards longer gaps (0)
+      --rim, --rim-keep  keeping touches off the canvas's rim (none)
+      --echo             the chance a new stroke leaps as the call's did (0)
+
+    \b
+    respond and eval take each of them for one run (--shape-temp,
+    --rhythm-temp, --gap-tilt, --rim, --rim-keep, --echo), and RoboJam's
+    two temperatures besides, for one run or live (serve, OSC):
+      --temp             mixture-weight temperature (1)
+      --sigma-temp       scales every variance, on top of the model's (1)
+
+    Choose them with robojam eval DATA --realism --split val, then set them
+    here (docs/model.md). Players steer with knobs instead (docs/steering.md).
     """
     from robojam.core.modelfile import write_temperatures
 

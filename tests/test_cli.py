@@ -1,6 +1,7 @@
 """The robojam command line, run as a user runs it: in a subprocess."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -168,11 +169,34 @@ def test_the_shipped_model_by_its_name_default(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)   # no folder called default here
     runner = CliRunner()
-    shown = runner.invoke(main, ["temperatures", "default"])
+    shown = runner.invoke(main, ["tune", "default"])
     assert shown.exit_code == 0 and "shape temp" in shown.output, shown.output
     answered = runner.invoke(main, ["respond", str(EXAMPLE_CALL), "-o", "r.csv",
                                     "--model", "default", "--seed", "1"])
     assert answered.exit_code == 0 and (tmp_path / "r.csv").exists(), answered.output
     assert _model({"model": "default"}) is None
     (tmp_path / "default").mkdir()   # a folder of that name wins, as for /robojam/model
-    assert runner.invoke(main, ["temperatures", "default"]).exit_code == 1
+    assert runner.invoke(main, ["tune", "default"]).exit_code == 1
+
+
+def test_sampling_controls_are_model_builders_under_tune_and_still_reachable(tmp_path):
+    """Players' help shows knobs; the eight sampling controls are out of the way but work (#24)."""
+    from click.testing import CliRunner
+
+    from robojam.cli import main
+
+    runner = CliRunner()
+    for command in ("respond", "eval", "serve"):
+        shown = runner.invoke(main, [command, "--help"]).output
+        listed = re.findall(r"^\s+(--[a-z-]+)", shown, re.MULTILINE)  # the options' own lines
+        assert "--steer" in listed or "--density" in listed, command
+        assert not {"--temp", "--sigma-temp", "--rim", "--echo"} & set(listed), command
+        assert "robojam tune --help" in shown, command
+    tune = runner.invoke(main, ["tune", "--help"]).output
+    for option in ("--temp", "--sigma-temp", "--shape", "--rhythm", "--gap-tilt", "--rim", "--rim-keep", "--echo"):
+        assert option in tune
+    answered = runner.invoke(main, ["respond", str(EXAMPLE_CALL), "-o", str(tmp_path / "r.csv"), "--seed", "1",
+                                    "--temp", "0.5", "--rim", "0.1", "--shape-temp", "0.5"])
+    assert answered.exit_code == 0, answered.output
+    refused = runner.invoke(main, ["respond", str(EXAMPLE_CALL), "-o", str(tmp_path / "r.csv"), "--rim", "9"])
+    assert refused.exit_code == 2 and "--rim" in refused.output

@@ -213,10 +213,10 @@ def test_a_live_response_echoes_the_call_it_answers():
 
 def test_echo_as_a_command_option(tmp_path):
     folder = save_model(random_model(encoding="heading", seed=4), tmp_path / "m")
-    result = CliRunner().invoke(main, ["temperatures", str(folder), "--echo", "0.5"])
+    result = CliRunner().invoke(main, ["tune", str(folder), "--echo", "0.5"])
     assert result.exit_code == 0 and "echo 0.5" in result.output
     assert json.loads((folder / "model.json").read_text())["temperatures"]["echo"] == 0.5
-    assert CliRunner().invoke(main, ["temperatures", str(folder), "--echo", "2"]).exit_code == 2
+    assert CliRunner().invoke(main, ["tune", str(folder), "--echo", "2"]).exit_code == 2
     call = taps([0.35, 0.65] * 4)
     write_csv(Performance.from_xy_dt(call), tmp_path / "call.csv")
 

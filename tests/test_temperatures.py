@@ -285,22 +285,22 @@ def run(*args):
 
 def test_robojam_temperatures_shows_and_sets(tmp_path):
     folder = save_model(random_model(), tmp_path / "m")
-    assert run("temperatures", folder).output == f"{folder}: shape temp 1, rhythm temp 1\n"
-    assert run("temperatures", folder, "--shape", 0.8).output == f"{folder}: shape temp 0.8, rhythm temp 1\n"
-    assert run("temperatures", folder, "--rhythm", 1.2).output == f"{folder}: shape temp 0.8, rhythm temp 1.2\n"
+    assert run("tune", folder).output == f"{folder}: shape temp 1, rhythm temp 1\n"
+    assert run("tune", folder, "--shape", 0.8).output == f"{folder}: shape temp 0.8, rhythm temp 1\n"
+    assert run("tune", folder, "--rhythm", 1.2).output == f"{folder}: shape temp 0.8, rhythm temp 1.2\n"
     assert load_model(folder).temperatures == Temperatures(0.8, 1.2)
-    assert run("temperatures", folder, "--gap-tilt", 0.1).output == \
+    assert run("tune", folder, "--gap-tilt", 0.1).output == \
         f"{folder}: shape temp 0.8, rhythm temp 1.2, gap tilt 0.1\n"
     assert load_model(folder).temperatures == Temperatures(0.8, 1.2, 0.1)
-    assert run("temperatures", folder, "--rim", 0.05, "--rim-keep", 0.2).output == \
+    assert run("tune", folder, "--rim", 0.05, "--rim-keep", 0.2).output == \
         f"{folder}: shape temp 0.8, rhythm temp 1.2, gap tilt 0.1, rim 0.05 kept 0.2\n"
     assert load_model(folder).temperatures == Temperatures(0.8, 1.2, 0.1, 0.05, 0.2)
-    assert run("temperatures", folder, "--gap-tilt", 2).exit_code == 2
-    assert run("temperatures", folder, "--rim", 0.3).exit_code == 2
-    assert run("temperatures", folder, "--rim-keep", 2).exit_code == 2
-    refused = run("temperatures", folder, "--shape", 9)
+    assert run("tune", folder, "--gap-tilt", 2).exit_code == 2
+    assert run("tune", folder, "--rim", 0.3).exit_code == 2
+    assert run("tune", folder, "--rim-keep", 2).exit_code == 2
+    refused = run("tune", folder, "--shape", 9)
     assert refused.exit_code == 2 and "0.05<=x<=4.0" in refused.output
-    missing = run("temperatures", tmp_path / "nothing", "--shape", 0.5)
+    missing = run("tune", tmp_path / "nothing", "--shape", 0.5)
     assert missing.exit_code == 1 and missing.output.startswith("Error: ") and "no such model folder" in missing.output
 
 
@@ -318,8 +318,8 @@ def test_respond_takes_temperatures_over_the_models(tmp_path):
     plain, tight = respond("plain.csv"), respond("sigma.csv", "--sigma-temp", 0.25)
     assert respond("parts.csv", "--shape-temp", 0.25, "--rhythm-temp", 0.25) == tight
     assert respond("shape.csv", "--shape-temp", 0.25) not in (tight, plain)
-    run("temperatures", folder, "--shape", 0.25, "--rhythm", 0.25)
-    assert respond("own.csv") == tight  # the model's own, set with robojam temperatures
+    run("tune", folder, "--shape", 0.25, "--rhythm", 0.25)
+    assert respond("own.csv") == tight  # the model's own, set with robojam tune
     assert respond("over.csv", "--shape-temp", 1, "--rhythm-temp", 1) == plain
     assert respond("tilted.csv", "--shape-temp", 1, "--rhythm-temp", 1, "--gap-tilt", 0.5) != plain
     assert len(read_csv(tmp_path / "own.csv")) > 0

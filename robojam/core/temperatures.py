@@ -4,7 +4,7 @@ RoboJam samples with two temperatures chosen by whoever plays: ``temp``
 divides the mixture-weight logits and ``sigma_temp`` scales every
 component's covariance. A model may also carry temperatures of its own,
 chosen for it with the realism report (``robojam eval --realism``) and set
-with ``robojam temperatures``:
+with ``robojam tune``:
 
 ``shape``
     scales the variance of the position dimensions (the movement, in the

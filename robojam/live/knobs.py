@@ -38,6 +38,7 @@ class Knob:
     live: bool = False  # a performer changes it while playing (OSC, the page's sliders)
     metavar: str | None = None
     flag_value: str | None = None  # an option that may be given without its value
+    advanced: bool = False  # a model builder's control, left out of serve --help (robojam tune --help)
 
     @property
     def option(self) -> str:
@@ -56,8 +57,8 @@ SERVE: dict[str, Knob] = _knobs(
     Knob("reply_port", 5001, "Responses go to the sender's host on this port.", range=Limit(1, 65535, integer=True)),
     Knob("send", [], "Send responses to HOST:PORT instead (repeatable).", "list"),
     Knob("mode", "call-and-response", "call-and-response or duet.", "text", choices=MODES),
-    Knob("temp", 1.0, "Mixture-weight temperature.", range=Limit(0.01, 100), live=True),
-    Knob("sigma_temp", 1.0, "Variance scale.", range=Limit(0.01, 100), live=True),
+    Knob("temp", 1.0, "Mixture-weight temperature.", range=Limit(0.01, 100), live=True, advanced=True),
+    Knob("sigma_temp", 1.0, "Variance scale.", range=Limit(0.01, 100), live=True, advanced=True),
     Knob("seconds", 5.0, "Length of a response in seconds.", range=Limit(0.1, 600), live=True),
     Knob("threshold", 1.5, "Seconds of silence before responding.", range=Limit(0.05, 60), live=True),
     *(Knob(knob.name, 0.0, f"Knob: {knob.help} (0: unsteered; docs/steering.md).", range=Limit(knob.low, knob.high),
