@@ -327,16 +327,14 @@ def evaluate(data, model_path, split, yardstick, realism, steer, seed, temp, sig
     """
     from robojam.core.corpus import load_performances, select_split
 
-    if not realism and plot_path:
-        raise click.UsageError("--plot draws the realism report: add --realism")
-    if (realism or steer) and yardstick or realism and steer:
-        raise click.UsageError("choose one of --realism, --steer and --yardstick")
+    if (not realism or steer) and plot_path:
+        raise click.UsageError("--plot draws the realism report: add --realism, without --steer")
+    if (realism or steer) and yardstick:
+        raise click.UsageError("choose one of --realism, --steer and --yardstick (--steer --realism: both)")
     performances = load_performances(list(data))
     if steer:
-        from robojam.train.steering_report import format_steer_report, steer_report
-        report = steer_report(_load_model_with(model_path, temperatures), performances, split=split, seed=seed,
-                              temp=temp, sigma_temp=sigma_temp)
-        click.echo(json.dumps(report, indent=2) if as_json else format_steer_report(report))
+        _steer_report(performances, _load_model_with(model_path, temperatures), split, seed, temp, sigma_temp,
+                      realism, as_json)
         return
     if realism:
         model = _load_model_with(model_path, temperatures)
@@ -381,6 +379,20 @@ def _yardstick_score(performances, scored):
     if not train_set:
         raise RobojamError("no training performances to fit the yardstick on")
     return score(Yardstick.fit(train_set).event_log_probs, scored)
+
+
+def _steer_report(performances, model, split, seed, temp, sigma_temp, realism, as_json) -> None:
+    """eval --steer: what each knob does; with --realism, the realism AUC at each knob's ends too."""
+    from robojam.train.steering_report import format_steer_report, realism_at_levels, steer_report
+
+    report = steer_report(model, performances, split=split, seed=seed, temp=temp, sigma_temp=sigma_temp)
+    if realism:
+        def progress(done, of, steer):
+            setting = ", ".join(f"{k} {v:+g}" for k, v in steer.items()) or "unsteered"
+            click.echo(f"realism {done + 1}/{of}: {setting}", err=True)
+        report["realism"] = realism_at_levels(model, performances, split=split, seed=seed, temp=temp,
+                                              sigma_temp=sigma_temp, progress=progress)
+    click.echo(json.dumps(report, indent=2) if as_json else format_steer_report(report))
 
 
 @main.command()

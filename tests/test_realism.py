@@ -277,3 +277,23 @@ def test_eval_realism_errors_are_one_line(corpus_npz, tmp_path):
     assert len(result.output.strip().splitlines()) == 1
     assert run(corpus_npz, "--plot", tmp_path / "x.png").exit_code == 2  # --plot needs --realism
     assert run(corpus_npz, "--realism", "--plot", tmp_path / "x.nope").exit_code == 1
+
+
+def test_eval_steer_realism_judges_each_knobs_ends(corpus_npz):
+    """eval --steer --realism (#24): the realism AUC of record, unsteered and at each knob's ends."""
+    result = CliRunner().invoke(main, ["eval", str(corpus_npz), "--steer", "--realism", "--json", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    realism = report["realism"]
+    plain = json.loads(run(corpus_npz, "--realism", "--json", "--seed", 2).stdout)
+    assert realism["unsteered"] == plain["realism_auc"]  # a knob at 0 is the unsteered report, exactly
+    assert set(realism["knobs"]) == {"density", "energy", "register", "size", "curl", "contrast"}
+    for figures in realism["knobs"].values():
+        ends = [v for k, v in figures.items() if k != "rise"]
+        assert all(0 <= v <= 1 for v in ends)
+        assert figures["rise"] == pytest.approx(max(ends) - realism["unsteered"], abs=1e-4)
+    assert len({f["low"] for f in realism["knobs"].values() if "low" in f} | {realism["unsteered"]}) > 1
+    assert "realism 12/12: contrast +1" in result.stderr
+    from robojam.train.steering_report import format_steer_report
+    text = format_steer_report(report)
+    assert f"realism AUC (all split; 0.5: people and robojam alike): unsteered {realism['unsteered']:.3f}" in text

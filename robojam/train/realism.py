@@ -115,12 +115,13 @@ def make_pairs(performances: list[np.ndarray]) -> list[Pair]:
 
 
 def respond_to_pairs(model: Model, pairs: list[Pair], rng: np.random.Generator,
-                     temp: float = 1.0, sigma_temp: float = 1.0) -> None:
-    """Fill in each pair's response: the call answered for as long as its human continuation."""
+                     temp: float = 1.0, sigma_temp: float = 1.0, steer: dict[str, float] | None = None) -> None:
+    """Fill in each pair's response: the call answered for as long as its human continuation (with the
+    knobs of ``steer``, robojam.core.steering)."""
     engine = Engine(model)
     for pair in pairs:
         seconds = float(pair.human[1:, 2].sum())
-        pair.robojam = engine.respond(pair.call, seconds, rng, temp, sigma_temp)
+        pair.robojam = engine.respond(pair.call, seconds, rng, temp, sigma_temp, steer)
 
 
 # ---- the statistics ---------------------------------------------------------------------------
@@ -229,10 +230,21 @@ class Study:
     report: dict
 
 
-def realism_study(model: Model, performances: list[np.ndarray], *, split: str = "all", seed: int = 0,
-                  temp: float = 1.0, sigma_temp: float = 1.0) -> Study:
-    """Make the pairs of ``split`` (and the held-out judge's), answer the calls and run every test;
-    see the module's docstring."""
+@dataclass
+class Answered:
+    """A split's pairs and the held-out judge's, answered and snapped to one grid."""
+
+    evaluated: list[np.ndarray]
+    pairs: list[Pair]
+    judge_pairs: list[Pair]
+    learn_splits: tuple[str, ...]
+    points: int
+
+
+def answered_pairs(model: Model, performances: list[np.ndarray], split: str, seed: int,
+                   temp: float = 1.0, sigma_temp: float = 1.0, steer: dict[str, float] | None = None) -> Answered:
+    """Make the pairs of ``split`` (and the held-out judge's), answer the calls and snap every part to the
+    grid chosen from the people's continuations."""
     require_sklearn()
     evaluated = select_split(performances, split)
     pairs = make_pairs(evaluated)
@@ -243,19 +255,38 @@ def realism_study(model: Model, performances: list[np.ndarray], *, split: str = 
     judge_pairs = make_pairs([p for p in performances if split_of(p) in learn_splits])
     if len(judge_pairs) < MIN_PAIRS:
         judge_pairs, learn_splits = [], ()
-    respond_to_pairs(model, pairs, np.random.default_rng(seed), temp, sigma_temp)
-    respond_to_pairs(model, judge_pairs, np.random.default_rng([seed, JUDGE_STREAM]), temp, sigma_temp)
+    respond_to_pairs(model, pairs, np.random.default_rng(seed), temp, sigma_temp, steer)
+    respond_to_pairs(model, judge_pairs, np.random.default_rng([seed, JUDGE_STREAM]), temp, sigma_temp, steer)
     points = grid.chosen_points([p.human for p in pairs])
     for pair in pairs + judge_pairs:
         pair.call, pair.human, pair.robojam = (grid.snap(part, points) for part in (pair.call, pair.human,
                                                                                     pair.robojam))
+    return Answered(evaluated, pairs, judge_pairs, learn_splits, points)
+
+
+def realism_auc(answered: Answered, seed: int) -> float:
+    """The realism AUC of record alone (the worse of the two tests, held out where there is a judge's
+    split, else k-fold): what ``robojam eval --steer --realism`` reports for each knob."""
+    humans, responses = [p.human for p in answered.pairs], [p.robojam for p in answered.pairs]
+    if not answered.judge_pairs:
+        return max(kfold_auc(judge, humans, responses, seed) for judge in JUDGES)
+    learn = ([p.human for p in answered.judge_pairs], [p.robojam for p in answered.judge_pairs])
+    return max(held_out_auc(judge, learn, (humans, responses), seed) for judge in JUDGES)
+
+
+def realism_study(model: Model, performances: list[np.ndarray], *, split: str = "all", seed: int = 0,
+                  temp: float = 1.0, sigma_temp: float = 1.0) -> Study:
+    """Make the pairs of ``split`` (and the held-out judge's), answer the calls and run every test;
+    see the module's docstring."""
+    answered = answered_pairs(model, performances, split, seed, temp, sigma_temp)
+    evaluated, pairs, judge_pairs, points = answered.evaluated, answered.pairs, answered.judge_pairs, answered.points
     calls, humans, responses = (feature_matrix([getattr(p, part) for p in pairs])
                                 for part in ("call", "human", "robojam"))
     score = score_model(model, evaluated)
     return Study(pairs, calls, humans, responses, {
         "model": model.describe(),
         "pairs": len(pairs),
-        "judge": {"learned_from": list(learn_splits), "pairs": len(judge_pairs)},
+        "judge": {"learned_from": list(answered.learn_splits), "pairs": len(judge_pairs)},
         "grid": {"points": points, "time_step_s": grid.TIME_STEP},
         **_realism(pairs, judge_pairs, seed),
         "giveaways": [list(item) for item in giveaways(humans, responses, seed)],

@@ -24,10 +24,11 @@ from robojam.core.features import describe
 from robojam.core.modelfile import Model
 from robojam.core.performance import stroke_continues
 from robojam.core.steering import CONTRAST, KNOBS, MOVERS
-from robojam.train.realism import make_pairs
+from robojam.train.realism import answered_pairs, make_pairs, realism_auc
 
 LEVEL = 1.5
 CALLS = 60
+REALISM_RISE_TARGET = 0.05  # the issue's: a knob at +-1.5 makes robojam at most this much easier to tell
 
 
 def steer_report(model: Model, performances: list[np.ndarray], *, split: str = "all", seed: int = 0,
@@ -46,6 +47,28 @@ def steer_report(model: Model, performances: list[np.ndarray], *, split: str = "
             CONTRAST: _contrast_effect(answer, model),
             "velocity_spread": {"robojam": _spread([r for _, r in answer({})]),
                                 "people": _spread([pairs[i].human for i in chosen])}}
+
+
+def realism_at_levels(model: Model, performances: list[np.ndarray], *, split: str = "test", seed: int = 0,
+                      temp: float = 1.0, sigma_temp: float = 1.0, level: float = LEVEL, progress=None) -> dict:
+    """The realism report's AUC of record (robojam.train.realism) unsteered, with each knob at ``-level``
+    and ``+level``, and with contrast at 1: every pair of the split answered at that setting, and the
+    held-out judge learning from its splits' pairs answered at the same setting. ``progress(done, of,
+    setting)`` hears of each setting as it starts."""
+    settings = [{}] + [{name: v} for name in MOVERS for v in (-level, level)] + [{CONTRAST: 1.0}]
+    aucs = []
+    for done, steer in enumerate(settings):
+        if progress is not None:
+            progress(done, len(settings), steer)
+        answered = answered_pairs(model, performances, split, seed, temp, sigma_temp, steer)
+        aucs.append(round(realism_auc(answered, seed), 4))
+    unsteered, rest = aucs[0], iter(aucs[1:])
+    knobs = {name: {"low": next(rest), "high": next(rest)} for name in MOVERS}
+    knobs[CONTRAST] = {"at_1": next(rest)}
+    for figures in knobs.values():
+        figures["rise"] = round(max(figures.values()) - unsteered, 4)
+    return {"split": split, "level": level, "unsteered": unsteered, "target_rise": REALISM_RISE_TARGET,
+            "knobs": knobs}
 
 
 def _answerer(engine: Engine, calls: list[np.ndarray], seed: int, temp: float, sigma_temp: float):
@@ -128,4 +151,19 @@ def format_steer_report(report: dict) -> str:
     c = report[CONTRAST]
     lines.append(f"contrast: the response's style {c['median_distance_unsteered']:.2f} spreads from the call's "
                  f"unsteered, {c['median_distance_at_1']:.2f} at 1; farther in {c['farther']:.0%} of calls")
+    if "realism" in report:
+        lines += format_realism(report["realism"])
     return "\n".join(lines)
+
+
+def format_realism(realism: dict) -> list[str]:
+    """The realism AUCs at each knob's ends, as lines of the report."""
+    lines = [f"realism AUC ({realism['split']} split; 0.5: people and robojam alike): unsteered "
+             f"{realism['unsteered']:.3f}; a knob's rise over it should be at most {realism['target_rise']:g}",
+             f"{'knob':<10}{'at -':>8}{'at +':>8}{'rise':>8}"]
+    for name, figures in realism["knobs"].items():
+        if CONTRAST in name:
+            lines.append(f"{name:<10}{'':>8}{figures['at_1']:>8.3f}{figures['rise']:>+8.3f}  (at 1)")
+        else:
+            lines.append(f"{name:<10}{figures['low']:>8.3f}{figures['high']:>8.3f}{figures['rise']:>+8.3f}")
+    return lines
