@@ -31,7 +31,7 @@ from robojam import RobojamError
 from robojam.core.engine import Engine
 from robojam.core.modelfile import load_model
 from robojam.core.microjam import MAX_ROWS, call_rng, parse_call, response_csv
-from robojam.live.api import perf_from_body
+from robojam.core.microjam import perf_from_body
 from robojam.live.session import Settings
 from robojam.live.webapp import Site, WebApp
 from synthetic import random_model

@@ -1,12 +1,15 @@
-"""The performance CSV that RoboJam's HTTP API exchanges with MicroJam: the call as it is posted,
-the response as MicroJam reads it back (served by :mod:`robojam.live.api`)."""
+"""The performance CSV that RoboJam's HTTP API exchanges with MicroJam: the call as it is posted (in
+JSON or a form), the response as MicroJam reads it back (served by :mod:`robojam.live.api`)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from urllib.parse import parse_qs
 
 import numpy as np
 
+from robojam import RobojamError
 from robojam.core.corpus import clean
 from robojam.core.dynamics import moving_loudness
 from robojam.core.performance import Performance, parse_csv, to_csv_text, unfold_rows
@@ -15,6 +18,30 @@ MAX_ROWS = 1000          # rows in a response, at most
 MICROJAM_Z = 38.0        # points: the touch radius RoboJam sent for every touch
 DYNAMICS_AT_38 = moving_loudness(1.0)  # the z of a touch moving a screen's width a second: 38 points
 SHORTEST_DT = 1e-6       # seconds: closer touches are simultaneous (no subnormal gaps reach the maths)
+
+
+def perf_from_body(body: bytes) -> str:
+    """The CSV a request carries: JSON ``{"perf": CSV}``, or a form field ``perf`` holding a JSON string."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        data = {"perf": _form_field(body)}
+    perf = data.get("perf") if isinstance(data, dict) else None
+    if not isinstance(perf, str):
+        raise RobojamError('the body must be JSON {"perf": "<CSV>"}, or a form whose perf field holds a JSON string')
+    return perf
+
+
+def _form_field(body: bytes) -> object:
+    """A form's perf field, JSON-decoded if it is JSON (else the CSV itself); None without one."""
+    try:
+        perf = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True, max_num_fields=64)["perf"][0]
+    except (ValueError, KeyError):  # not UTF-8 (UnicodeDecodeError is one), not a form, or no perf field
+        return None
+    try:
+        return json.loads(perf)
+    except (ValueError, RecursionError):
+        return perf  # not JSON-encoded after all: the CSV itself
 
 
 def parse_call(text: str) -> np.ndarray:

@@ -6,16 +6,14 @@ predictions, and the rules :mod:`robojam.live.webapp` serves it by, aiohttp midd
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import parse_qs
 
 import numpy as np
 from aiohttp import web
 
 from robojam import RobojamError
-from robojam.core.microjam import call_rng, parse_call, response_csv
+from robojam.core.microjam import call_rng, parse_call, perf_from_body, response_csv
 
 API_PATH, API_PREFIX = "/api/predict", "/api/"
 RESPONSE_SECONDS = 5.0   # a response's length, as RoboJam's
@@ -31,30 +29,6 @@ class BadRequest(ValueError):
         self.status = status
 
 
-def perf_from_body(body: bytes) -> str:
-    """The CSV a request carries: JSON ``{"perf": CSV}``, or a form field ``perf`` holding a JSON string."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        data = {"perf": _form_field(body)}
-    perf = data.get("perf") if isinstance(data, dict) else None
-    if not isinstance(perf, str):
-        raise BadRequest('the body must be JSON {"perf": "<CSV>"}, or a form whose perf field holds a JSON string')
-    return perf
-
-
-def _form_field(body: bytes) -> object:
-    """A form's perf field, JSON-decoded if it is JSON (else the CSV itself); None without one."""
-    try:
-        perf = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True, max_num_fields=64)["perf"][0]
-    except (ValueError, KeyError):  # not UTF-8 (UnicodeDecodeError is one), not a form, or no perf field
-        return None
-    try:
-        return json.loads(perf)
-    except (ValueError, RecursionError):
-        return perf  # not JSON-encoded after all: the CSV itself
-
-
 class Predictor:
     """At most ``slots`` predictions at once on threads of their own; the rest wait up to ``queue_wait``."""
 
@@ -64,8 +38,8 @@ class Predictor:
         self.free = asyncio.Semaphore(slots)  # bound to the app's loop when first awaited
 
     async def respond(self, body: bytes, steer: dict[str, float] | None = None) -> str:
-        """The response CSV for a request's body, with knobs set (robojam.core.steering); BadRequest
-        (400, or 503 when busy) otherwise."""
+        """The response CSV for a request's body, with knobs set (robojam.core.steering); RobojamError
+        (a 400) for a body robojam cannot read, BadRequest 503 when busy."""
         call = parse_call(perf_from_body(body))
         try:
             await asyncio.wait_for(self.free.acquire(), self.queue_wait)
