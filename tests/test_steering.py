@@ -57,6 +57,30 @@ def test_contrast_turns_the_calls_style_around(shipped):
     assert steered(features, vector, {CONTRAST: 0.5}, CLIP) == pytest.approx([0.0] * len(features))
 
 
+def test_register_leans_each_touch_left_or_right_in_any_model():
+    """register picks among X_TILT_CANDIDATES draws of each touch with odds exp(tilt * its move right)."""
+    from robojam.core.policy import X_TILT_CANDIDATES
+    from robojam.core.steering import X_TILT_PER_UNIT, x_tilt
+
+    assert x_tilt({"register": -1.5}) == pytest.approx(-1.5 * X_TILT_PER_UNIT) and x_tilt({}) == 0.0
+    engine = Engine(random_model(units=8))  # no style input: register works by drawing alone
+    call = call_touches()
+    mean_x = {v: np.mean([engine.respond(call, 3.0, np.random.default_rng(seed), steer={"register": v})[:, 0].mean()
+                          for seed in range(8)]) for v in (-2.0, 0.0, 2.0)}
+    assert mean_x[-2.0] + 0.1 < mean_x[0.0] < mean_x[2.0] - 0.1
+    engine.set_sampling_knobs({"register": 1.0})
+    assert engine.policy.x_tilt == X_TILT_PER_UNIT
+    plain = Engine(random_model(units=8))  # each touch costs X_TILT_CANDIDATES draws, no more
+    drawn = {}
+    for name, e, steer in (("plain", plain, {}), ("leaning", Engine(random_model(units=8)), {"register": 1.0})):
+        calls = []
+        original = e.policy._drawn
+        e.policy._drawn = lambda *args, original=original, calls=calls: calls.append(1) or original(*args)
+        drawn[name] = (len(e.respond(call, 2.0, np.random.default_rng(0), steer=steer)), len(calls))
+    touches, draws = drawn["leaning"]  # every touch, and the one past the end, is drawn
+    assert draws == X_TILT_CANDIDATES * (touches + 1) and drawn["plain"][1] == drawn["plain"][0] + 1
+
+
 def test_density_tilts_the_choice_of_gesture_as_a_model_with_more_gap_tilt_would(shipped):
     assert extra_gap_tilt(0.1, {"density": 1.5}) == pytest.approx(-1.5 * GAP_TILT_PER_UNIT)
     assert extra_gap_tilt(0.1, {"density": -2.0}) == pytest.approx(2 * GAP_TILT_PER_UNIT)
@@ -64,7 +88,7 @@ def test_density_tilts_the_choice_of_gesture_as_a_model_with_more_gap_tilt_would
     assert extra_gap_tilt(0.1, None) == 0.0
     more = replace(shipped, temperatures=replace(shipped.temperatures, gap_tilt=0.1 - 1.5 * GAP_TILT_PER_UNIT))
     steered_engine, folded = Engine(shipped), Engine(more)
-    steered_engine.set_gap_tilt({"density": 1.5})
+    steered_engine.set_sampling_knobs({"density": 1.5})
     for engine in (steered_engine, folded):
         engine.condition(call_touches())
     sampler = steered_engine.policy.sampler

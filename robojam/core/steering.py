@@ -10,7 +10,9 @@ average style). Features a model's style input lacks are left alone.
 The style input alone hardly moves the touch rate (``robojam eval --steer``: 0.98x from -1.5 to
 +1.5 on the validation split), so ``density`` also tilts the choice among the mixture's gestures
 towards their shorter gaps, or longer ones: the model's gap tilt (:mod:`robojam.core.temperatures`)
-moves by ``-GAP_TILT_PER_UNIT`` a unit (``extra_gap_tilt``).
+moves by ``-GAP_TILT_PER_UNIT`` a unit (``extra_gap_tilt``). Nor does the style input move where robojam
+plays (``register``: -0.005 in mean x), so ``register`` also leans each touch's draw left or right
+(``x_tilt``; :class:`robojam.core.policy.TouchPolicy`).
 
 Standard library only: ``robojam serve``'s settings (:mod:`robojam.live.knobs`) are read from here.
 """
@@ -27,6 +29,7 @@ from robojam.core.temperatures import TILT_LIMITS
 
 SPREADS_PER_UNIT = 2.0
 GAP_TILT_PER_UNIT = 0.13  # density +-1.5: the shipped model's gap tilt of 0.1 becomes -0.1 or 0.3
+X_TILT_PER_UNIT = 5.0  # register: a touch's odds grow e-fold for each 1/(5 v) of the screen it moves right
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ KNOBS = {knob.name: knob for knob in (
 )}
 CONTRAST = "contrast"
 MOVERS = tuple(name for name in KNOBS if name != CONTRAST)  # the knobs that pull style features
+SAMPLING_KNOBS = ("density", "register")  # the knobs that also act as touches are drawn: any model has them
 
 
 def check_steer(steer: dict[str, float] | None) -> dict[str, float]:
@@ -98,6 +102,11 @@ def steered(features: tuple[str, ...], vector: list[float], steer: dict[str, flo
             if feature in features:
                 moved[features.index(feature)] += steer.get(name, 0.0) * SPREADS_PER_UNIT * weight
     return [min(max(value, -clip), clip) for value in moved]
+
+
+def x_tilt(steer: dict[str, float] | None) -> float:
+    """How strongly ``register`` leans the choice of each touch to the right (below 0: the left)."""
+    return X_TILT_PER_UNIT * check_steer(steer).get("register", 0.0)
 
 
 def extra_gap_tilt(gap_tilt: float, steer: dict[str, float] | None) -> float:

@@ -144,7 +144,7 @@ class Session:
     def __init__(self, engine: Engine, settings: Settings, rng: np.random.Generator):
         self.engine = engine
         self.settings = settings
-        engine.set_gap_tilt(settings.steer())
+        engine.set_sampling_knobs(settings.steer())
         self.rng = rng
         self.last_heard: float | None = None      # server time of the performer's last touch
         self._last_touch_at: float | None = None  # the performer's own clock (time tags) for dt
@@ -215,7 +215,7 @@ class Session:
                 engine.hear_call(self._answered)
         else:
             replayed(engine, self.history())
-        engine.set_gap_tilt(self.settings.steer())
+        engine.set_sampling_knobs(self.settings.steer())
         self.engine, self._next_engine, self._next_history = engine, None, None
 
     def _feed(self, x: float, y: float, dt: float) -> None:
@@ -323,7 +323,7 @@ class Session:
 
     def _steer_now(self) -> None:
         """The knobs from robojam's next drawn touch: the gap tilt, and the style it is playing in."""
-        self.engine.set_gap_tilt(self.settings.steer())
+        self.engine.set_sampling_knobs(self.settings.steer())
         if self._drawing and self._style_of is None and self.engine.model.style is not None:
             self.engine.set_style(self.engine.steered_style(self._answered, self.settings.steer()))
 
