@@ -58,9 +58,9 @@ def test_contrast_turns_the_calls_style_around(shipped):
 
 
 def test_register_leans_each_touch_left_or_right_in_any_model():
-    """register picks among X_TILT_CANDIDATES draws of each touch with odds exp(tilt * its move right)."""
-    from robojam.core.policy import X_TILT_CANDIDATES
-    from robojam.core.steering import X_TILT_PER_UNIT, x_tilt
+    """register picks among LEAN_CANDIDATES draws of each touch with odds exp(tilt * its move right)."""
+    from robojam.core.policy import LEAN_CANDIDATES
+    from robojam.core.steering import SIZE_TILT_PER_UNIT, X_TILT_PER_UNIT, x_tilt
 
     assert x_tilt({"register": -1.5}) == pytest.approx(-1.5 * X_TILT_PER_UNIT) and x_tilt({}) == 0.0
     engine = Engine(random_model(units=8))  # no style input: register works by drawing alone
@@ -68,9 +68,9 @@ def test_register_leans_each_touch_left_or_right_in_any_model():
     mean_x = {v: np.mean([engine.respond(call, 3.0, np.random.default_rng(seed), steer={"register": v})[:, 0].mean()
                           for seed in range(8)]) for v in (-2.0, 0.0, 2.0)}
     assert mean_x[-2.0] + 0.1 < mean_x[0.0] < mean_x[2.0] - 0.1
-    engine.set_sampling_knobs({"register": 1.0})
-    assert engine.policy.x_tilt == X_TILT_PER_UNIT
-    plain = Engine(random_model(units=8))  # each touch costs X_TILT_CANDIDATES draws, no more
+    engine.set_sampling_knobs({"register": 1.0, "size": -0.5})
+    assert (engine.policy.x_tilt, engine.policy.size_tilt) == (X_TILT_PER_UNIT, -0.5 * SIZE_TILT_PER_UNIT)
+    plain = Engine(random_model(units=8))  # each touch costs LEAN_CANDIDATES draws, no more
     drawn = {}
     for name, e, steer in (("plain", plain, {}), ("leaning", Engine(random_model(units=8)), {"register": 1.0})):
         calls = []
@@ -78,7 +78,18 @@ def test_register_leans_each_touch_left_or_right_in_any_model():
         e.policy._drawn = lambda *args, original=original, calls=calls: calls.append(1) or original(*args)
         drawn[name] = (len(e.respond(call, 2.0, np.random.default_rng(0), steer=steer)), len(calls))
     touches, draws = drawn["leaning"]  # every touch, and the one past the end, is drawn
-    assert draws == X_TILT_CANDIDATES * (touches + 1) and drawn["plain"][1] == drawn["plain"][0] + 1
+    assert draws == LEAN_CANDIDATES * (touches + 1) and drawn["plain"][1] == drawn["plain"][0] + 1
+
+
+def test_size_leans_each_touch_towards_longer_moves_or_shorter_in_any_model():
+    engine, call = Engine(random_model(units=8)), call_touches()
+
+    def moves(v):
+        steps = [np.hypot(*np.diff(engine.respond(call, 3.0, np.random.default_rng(seed), steer={"size": v})[:, :2],
+                                   axis=0).T) for seed in range(8)]
+        return float(np.median(np.concatenate(steps)))
+    small, plain, large = moves(-2.0), moves(0.0), moves(2.0)
+    assert small < 0.7 * plain and plain < large
 
 
 def test_density_tilts_the_choice_of_gesture_as_a_model_with_more_gap_tilt_would(shipped):

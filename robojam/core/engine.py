@@ -22,7 +22,7 @@ from robojam.core.kernels import CELL, Kernels, compile_kernels, h_starts, layer
 from robojam.core.mixture import SIGMA_EPSILON, Noise, Sampler, elu_plus_one
 from robojam.core.modelfile import Model
 from robojam.core.policy import TouchPolicy
-from robojam.core.steering import SAMPLING_KNOBS, check_steer, extra_gap_tilt, steered, x_tilt
+from robojam.core.steering import SAMPLING_KNOBS, check_steer, extra_gap_tilt, size_tilt, steered, x_tilt
 from robojam.core.style import CLIP
 from robojam.core.temperatures import check_temperatures
 
@@ -148,9 +148,9 @@ class Engine:
 
     def set_sampling_knobs(self, steer: dict[str, float] | None) -> None:
         """The knobs' part in how touches are drawn, from the next draw: the gap tilt density asks for,
-        and register's lean left or right (``TouchPolicy.x_tilt``)."""
+        register's lean left or right and size's towards longer moves (``TouchPolicy.target``)."""
         self.policy.sampler.tilt = extra_gap_tilt(self.model.temperatures.gap_tilt, steer)
-        self.policy.x_tilt = x_tilt(steer)
+        self.policy.x_tilt, self.policy.size_tilt = x_tilt(steer), size_tilt(steer)
 
     def hear_call(self, call) -> None:
         """Take a call's leaps for new strokes to echo (``TouchPolicy.hear_call``), until the next call."""
@@ -240,11 +240,11 @@ class Engine:
         """Reset, condition on a whole call and generate a response of at most ``seconds``.
 
         The response's first touch has dt 0 (it starts when the response starts). ``steer`` sets
-        knobs (:mod:`robojam.core.steering`); a model without a style input turns only density and register.
+        knobs (:mod:`robojam.core.steering`); a model without a style input turns only density, register and size.
         """
         check_temperatures(temp, sigma_temp)
         if self.model.style is None and any(v for k, v in check_steer(steer).items() if k not in SAMPLING_KNOBS):
-            raise RobojamError("this model has no style input for the knobs but density and register to steer: "
+            raise RobojamError("this model has no style input for the knobs but density, register and size to steer: "
                                "train it with --style")
         rng = rng if rng is not None else np.random.default_rng()
         call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (dtype-alike, reshape-neg)

@@ -22,8 +22,8 @@ from robojam.core.temperatures import Temperatures
 
 # Draws for one touch before a position off the screen is clipped onto its edge (see target).
 DRAWS_PER_TOUCH = 16
-# The register knob picks among this many draws of each touch (sampling-importance resampling).
-X_TILT_CANDIDATES = 4
+# The register and size knobs pick among this many draws of each touch (sampling-importance resampling).
+LEAN_CANDIDATES = 4
 # A new stroke echoes the call's leaps only when the call has this many to pick from (see hear_call).
 MIN_LEAPS = 2
 # At most this many of the call's leaps are kept (its last): a new stroke looks through them all.
@@ -39,6 +39,7 @@ class TouchPolicy:
         self._rim, self._rim_keep = temperatures.avoided_rim, temperatures.rim_keep
         self._echo = temperatures.echo
         self.x_tilt = 0.0  # the register knob's lean (robojam.core.steering.x_tilt); 0: none
+        self.size_tilt = 0.0  # the size knob's lean towards longer moves or shorter (steering.size_tilt)
         self._leaps: list[list[float]] = []  # the call's leaps to a new stroke (after a pause or not)
         # Those long enough to start a stroke without a pause.
         self._far_leaps: list[list[float]] = []  # pragma: no mutate (set-before-read)
@@ -52,13 +53,15 @@ class TouchPolicy:
         self._leaps, self._far_leaps = leaps.tolist(), leaps[far].tolist()
 
     def target(self, noise: Noise, prev: tuple, temp: float, sigma_temp: float) -> list[float]:
-        """The next touch's target (``_drawn``); with an ``x_tilt``, one of X_TILT_CANDIDATES drawn,
-        chosen with odds exp(x_tilt * its move right): the model's own touches, leaning one way."""
-        if not self.x_tilt:
+        """The next touch's target (``_drawn``); with a lean (``x_tilt``, ``size_tilt``), one of
+        LEAN_CANDIDATES drawn, chosen with odds exp(x_tilt * its move right + size_tilt * its move's
+        length): the model's own touches, leaning one way."""
+        if not (self.x_tilt or self.size_tilt):
             return self._drawn(noise, prev, temp, sigma_temp)
-        candidates = [self._drawn(noise, prev, temp, sigma_temp) for _ in range(X_TILT_CANDIDATES)]
-        moves = [self.encoding.decode(prev, target)[0] - prev[0] for target in candidates]
-        odds = np.exp(self.x_tilt * (np.array(moves) - max(moves)))
+        candidates = [self._drawn(noise, prev, temp, sigma_temp) for _ in range(LEAN_CANDIDATES)]
+        moves = np.array([self.encoding.decode(prev, target)[:2] for target in candidates]) - prev[:2]
+        scores = self.x_tilt * moves[:, 0] + self.size_tilt * np.hypot(moves[:, 0], moves[:, 1])
+        odds = np.exp(scores - scores.max())
         chosen = int(np.searchsorted(np.cumsum(odds), noise.chance() * odds.sum(), side="right"))
         return candidates[min(chosen, len(candidates) - 1)]
 

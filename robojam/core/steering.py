@@ -12,7 +12,8 @@ The style input alone hardly moves the touch rate (``robojam eval --steer``: 0.9
 towards their shorter gaps, or longer ones: the model's gap tilt (:mod:`robojam.core.temperatures`)
 moves by ``-GAP_TILT_PER_UNIT`` a unit (``extra_gap_tilt``). Nor does the style input move where robojam
 plays (``register``: -0.005 in mean x), so ``register`` also leans each touch's draw left or right
-(``x_tilt``; :class:`robojam.core.policy.TouchPolicy`).
+(``x_tilt``; :class:`robojam.core.policy.TouchPolicy`), and ``size`` towards longer moves or shorter
+(``size_tilt``): its style input moved the spread 1.26x of the 1.6x asked.
 
 Standard library only: ``robojam serve``'s settings (:mod:`robojam.live.knobs`) are read from here.
 """
@@ -30,6 +31,7 @@ from robojam.core.temperatures import TILT_LIMITS
 SPREADS_PER_UNIT = 2.0
 GAP_TILT_PER_UNIT = 0.13  # density +-1.5: the shipped model's gap tilt of 0.1 becomes -0.1 or 0.3
 X_TILT_PER_UNIT = 5.0  # register: a touch's odds grow e-fold for each 1/(5 v) of the screen it moves right
+SIZE_TILT_PER_UNIT = 8.0  # size: a touch's odds grow e-fold for each 1/(8 v) of the screen it moves
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ KNOBS = {knob.name: knob for knob in (
 )}
 CONTRAST = "contrast"
 MOVERS = tuple(name for name in KNOBS if name != CONTRAST)  # the knobs that pull style features
-SAMPLING_KNOBS = ("density", "register")  # the knobs that also act as touches are drawn: any model has them
+SAMPLING_KNOBS = ("density", "register", "size")  # the knobs that also act as touches are drawn: any model has them
 
 
 def check_steer(steer: dict[str, float] | None) -> dict[str, float]:
@@ -107,6 +109,11 @@ def steered(features: tuple[str, ...], vector: list[float], steer: dict[str, flo
 def x_tilt(steer: dict[str, float] | None) -> float:
     """How strongly ``register`` leans the choice of each touch to the right (below 0: the left)."""
     return X_TILT_PER_UNIT * check_steer(steer).get("register", 0.0)
+
+
+def size_tilt(steer: dict[str, float] | None) -> float:
+    """How strongly ``size`` leans the choice of each touch towards longer moves (below 0: shorter)."""
+    return SIZE_TILT_PER_UNIT * check_steer(steer).get("size", 0.0)
 
 
 def extra_gap_tilt(gap_tilt: float, steer: dict[str, float] | None) -> float:
