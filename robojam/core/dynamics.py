@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-SHORTEST_DT = 1 / 240      # seconds: closer touches count as this far apart when speed is measured
+SPEED_DT_FLOOR = 1 / 240   # seconds: closer touches count as this far apart when speed is measured
 LEVEL_TIME_S = 0.5         # the running speed's time constant
 DRIVE_OCTAVES = (-3.0, 2.0)  # log2 of the running speed (screen widths a second) from no drive to full
 DRIVE_BEFORE_MOVING = 0.5  # the drive before robojam has moved at all
@@ -31,7 +31,7 @@ VELOCITIES = (40, 120)     # MIDI velocity at z 0 and 1: robojam's default mappi
 
 def step_speed(step: float, dt: float) -> float:
     """Screen widths a second of a move ``step`` long made in ``dt`` seconds."""
-    return step / max(dt, SHORTEST_DT)
+    return step / max(dt, SPEED_DT_FLOOR)
 
 
 def moving_loudness(speed: float) -> float:
@@ -56,7 +56,7 @@ class Dynamics:
             z = ACCENT_BASE + ACCENT_REST * min(max(dt, 0.0), 1.0) + ACCENT_DRIVE * self._drive()
         else:
             speed = step_speed(step, dt)
-            weight = 1.0 - math.exp(-max(dt, SHORTEST_DT) / LEVEL_TIME_S)
+            weight = 1.0 - math.exp(-max(dt, SPEED_DT_FLOOR) / LEVEL_TIME_S)
             self.level = speed if self.level is None else self.level + weight * (speed - self.level)
             z = moving_loudness(speed)
         return min(max(z + ENERGY_Z_PER_UNIT * self.energy, 0.0), 1.0)

@@ -34,7 +34,7 @@ import mido
 import numpy as np
 
 from robojam import RobojamError
-from robojam.core.dynamics import velocity
+from robojam.core.dynamics import VELOCITIES, velocity
 from robojam.core.performance import Performance
 
 # Semitones above the root within one octave.
@@ -78,8 +78,8 @@ class MidiMapping:
     root: int = 48
     octaves: int = 3
     cc: int = 74
-    velocity_min: int = 40
-    velocity_max: int = 120
+    velocity_min: int = VELOCITIES[0]
+    velocity_max: int = VELOCITIES[1]
     max_note_s: float = 4.0
 
     def __post_init__(self):

@@ -74,9 +74,14 @@ def realism_at_levels(model: Model, performances: list[np.ndarray], *, split: st
 def _answerer(engine: Engine, calls: list[np.ndarray], seed: int, temp: float, sigma_temp: float):
     """answer(steer) -> [(call, response)]: every call answered for 5 s, call i's randomness the same
     whatever the steer."""
+    answered = {}  # by the knobs turned: each setting is answered once, however many figures read it
+
     def answer(steer: dict[str, float]) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(call, engine.respond(call, 5.0, np.random.default_rng([seed, i]), temp, sigma_temp, steer))
-                for i, call in enumerate(calls)]
+        key = tuple(sorted((name, value) for name, value in steer.items() if value))
+        if key not in answered:
+            answered[key] = [(call, engine.respond(call, 5.0, np.random.default_rng([seed, i]), temp, sigma_temp,
+                                                   steer)) for i, call in enumerate(calls)]
+        return answered[key]
     return answer
 
 
