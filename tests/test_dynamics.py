@@ -74,6 +74,7 @@ def test_a_whole_part_gets_the_same_dynamics_as_touch_by_touch():
     assert dynamics_of(xy_dt, moving, 0.5) == pytest.approx(expected)
     assert Performance.from_xy_dt(xy_dt, z=None, energy=0.5).events[:, 3] == pytest.approx(expected)
     assert (Performance.from_xy_dt(xy_dt, z=None).events[:, 3] < expected).all()
+    assert dynamics_of(xy_dt, moving) == pytest.approx(Performance.from_xy_dt(xy_dt, z=None).events[:, 3])  # 0
 
 
 def test_velocity_maps_z_onto_the_range_and_is_safe():

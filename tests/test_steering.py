@@ -175,3 +175,47 @@ def test_eval_steer_reports_each_knob(tmp_path):
     assert text.exit_code == 0 and "right way" in text.output and "note velocity" in text.output
     both = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer", "--yardstick"])
     assert both.exit_code != 0 and "choose one of" in both.output
+
+
+class ScriptedSampler:
+    """Draws given in advance (raw encoding: x, y, dt)."""
+
+    def __init__(self, draws):
+        self.draws = list(draws)
+
+    def draw(self, noise, temp, sigma_temp):
+        return list(self.draws.pop(0))
+
+
+class FixedChance:
+    def __init__(self, value: float):
+        self.value = value
+
+    def chance(self) -> float:
+        return self.value
+
+
+def lean_pick(xs, chance, x_tilt=0.0, size_tilt=0.0) -> float:
+    """The x of the touch a leaning policy picks among draws at ``xs`` (y 0.5), from (0.5, 0.5)."""
+    from robojam.core.encoding import RawEncoding
+    from robojam.core.policy import TouchPolicy
+    from robojam.core.temperatures import Temperatures
+
+    policy = TouchPolicy(ScriptedSampler([(x, 0.5, 0.02) for x in xs]), RawEncoding(), Temperatures())
+    policy.x_tilt, policy.size_tilt = x_tilt, size_tilt
+    return policy.target(FixedChance(chance), (0.5, 0.5), 1.0, 1.0)[0]
+
+
+def test_a_lean_picks_each_draw_with_its_odds():
+    xs, doubling = [0.3, 0.5, 0.6, 0.8], np.log(2) / 0.1  # odds 1/4, 1, 2, 8 (of 11.25) for moves -0.2 to +0.3
+    assert [lean_pick(xs, c, x_tilt=doubling) for c in (0.01, 0.1, 0.2, 0.5, 0.99)] == [0.3, 0.5, 0.6, 0.8, 0.8]
+    assert [lean_pick(xs, c, x_tilt=-doubling) for c in (0.01, 0.7, 0.72, 0.99)] == [0.3, 0.3, 0.5, 0.8]
+    # size: odds 2 to the move's length over 0.1, either way round: 0.2 and 0.3 long beat 0 and 0.1
+    assert [lean_pick(xs, c, size_tilt=doubling) for c in (0.2, 0.3, 0.5)] == [0.3, 0.5, 0.8]
+    assert lean_pick(xs, 0.999, x_tilt=doubling) == 0.8 and lean_pick(xs, 1.0, x_tilt=doubling) == 0.8  # in range
+
+
+def test_a_strong_lean_never_picks_a_draw_whose_odds_vanish():
+    xs = [0.3, 0.5, 0.6, 0.8]
+    assert lean_pick(xs, 0.0, x_tilt=5000.0) == 0.8  # exp(-2500) is 0: the first draw cannot be chosen
+    assert lean_pick([0.8, 0.8, 0.3, 0.3], 0.25, x_tilt=1333.0) == 0.8  # scores near 400: no overflow to inf
