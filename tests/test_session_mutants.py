@@ -64,6 +64,7 @@ class FakeEngine:
     def condition(self, touches):
         self.conditioned = [tuple(t) for t in np.asarray(touches).tolist()]
         self.fed = list(self.conditioned)
+        self.state.head = self.fed[-1]
 
 
 def make(engine=None, **settings):
@@ -315,3 +316,284 @@ def test_a_response_asked_for_in_the_last_moments_of_another_ends_that_one_first
     out = [(o.kind, o.deadline) for o in session.due(0.1)]
     assert out[:3] == [("up", 0.1), ("end", 0.1), ("start", 0.1)]
     assert [o for o in session._queue if o.kind == "end"] == []  # the old end is not sent twice
+
+
+# --- a new model's engine, prepared off the loop (use_prepared) ------------------------------------
+
+def heard_touches(session, n, start=0.0):
+    for i in range(n):
+        session.touch(0.1 * i, 0.2, 0.5, now=start + 0.1 * i)
+
+
+def test_a_prepared_engine_hears_only_what_was_heard_since_its_history():
+    session, _ = make(threshold=60.0)
+    heard_touches(session, 3)
+    history = session.history()
+    heard_touches(session, 2, start=1.0)
+    new = FakeEngine()
+    session.use_prepared(new, history)
+    assert session.engine is new and new.resets == 0
+    assert new.conditioned == [(0.0, 0.2, pytest.approx(0.8)), (0.1, 0.2, pytest.approx(0.1))]
+    assert not hasattr(new, "heard_call")  # the call it answers is unchanged: not heard again
+
+
+def test_a_prepared_engine_up_to_date_is_fed_nothing():
+    session, _ = make(threshold=60.0)
+    heard_touches(session, 3)
+    new = FakeEngine()
+    session.use_prepared(new, session.history())
+    assert new.conditioned is None and new.resets == 0 and new.fed == []
+
+
+def test_a_prepared_engine_whose_history_is_all_that_was_kept_hears_it_all_since():
+    session, _ = make(threshold=60.0)
+    history = session.history()  # nothing heard yet
+    heard_touches(session, 3)
+    new = FakeEngine()
+    session.use_prepared(new, history)
+    assert new.resets == 0 and len(new.conditioned) == 3
+
+
+def test_a_prepared_engine_from_before_a_reset_hears_everything_again():
+    session, _ = make(threshold=60.0)
+    heard_touches(session, 3)
+    history = session.history()
+    session.reset(1.0)
+    heard_touches(session, 2, start=2.0)
+    new = FakeEngine()
+    session.use_prepared(new, history)
+    assert new.resets == 1 and new.conditioned == [(0.0, 0.2, 0.0), (0.1, 0.2, pytest.approx(0.1))]
+
+
+def test_a_prepared_engine_further_behind_than_the_history_kept_hears_everything_again():
+    session, _ = make(threshold=60.0)
+    history = session.history()
+    heard_touches(session, HISTORY_TOUCHES + 1)
+    new = FakeEngine()
+    session.use_prepared(new, history)
+    assert new.resets == 1 and len(new.conditioned) == HISTORY_TOUCHES
+
+
+def test_a_prepared_engine_hears_the_call_robojam_answers_now():
+    session, _ = make(FakeEngine([(0.5, 0.5, 0.1)]), seconds=0.2)
+    heard_touches(session, 2)
+    history = session.history()
+    session.respond(1.0)  # the two touches become the call answered
+    session.stop(1.05)
+    new = FakeEngine()
+    session.use_prepared(new, history)
+    assert new.heard_call == [(0.0, 0.2, 0.0), (0.1, 0.2, pytest.approx(0.1))]
+    assert new.conditioned is None  # nothing heard since, and no full replay
+    assert new.resets == 0
+
+
+def test_a_switched_engine_takes_the_sessions_knobs_and_nothing_waits_after_it():
+    session, old = make(seconds=5.0, size=1.0, curl=-0.5)
+    session.respond(0.0)
+    first, second = FakeEngine(), FakeEngine()
+    session.use_prepared(first, None)
+    assert session._next_engine is first and session.engine is old  # a response plays on on the old model
+    session.stop(0.5)
+    assert session.engine is first and session._next_engine is None and session._next_history is None
+    assert first.tilted == session.settings.steer() and first.tilted["size"] == 1.0
+    session.use_prepared(second, None)
+    assert session.engine is second and second.tilted["curl"] == -0.5
+
+
+def test_a_duet_switches_at_once_and_redraws_its_touch_from_the_new_engine():
+    session, old = make(FakeEngine([(0.5, 0.5, 0.2)]), mode="duet")
+    session.respond(1.0)
+    new = FakeEngine([(0.7, 0.1, 0.3)])
+    session.use_prepared(new, None)
+    assert session.engine is new and session.playing
+    touches = [(o.x, o.y, o.deadline) for o in session._queue if o.kind == "touch"]
+    assert touches == [(0.7, 0.1, pytest.approx(1.3))]  # from the last touch fed, at 1.0
+
+
+# --- the style robojam plays in, and the knobs turned while it plays -------------------------------
+
+class StyledModel:
+    style = "a style input"
+
+
+class StyledEngine(FakeEngine):
+    """A fake engine of a model with a style input: every style set is recorded."""
+
+    model = StyledModel()
+
+    def __init__(self, draws=((0.4, 0.6, 0.1),)):
+        super().__init__(draws)
+        self.styles = []
+
+    def set_style(self, values):
+        self.styles.append(values)
+
+
+def steered(call_length, **knobs):
+    steer = {**Settings().steer(), **knobs}
+    return ("steered", call_length, tuple(sorted(steer.items())))
+
+
+def test_a_response_is_played_in_the_calls_style_from_its_second_touch():
+    session, engine = make(StyledEngine(), seconds=5.0, threshold=60.0)
+    heard_touches(session, 2)
+    session.respond(1.0)
+    assert engine.styles == []  # the first touch is drawn with the call heard plainly
+    session.prepare(1.0)
+    assert engine.styles == [steered(2)]
+    session.stop(1.1)
+    assert engine.styles == [steered(2), None]  # listening again: the average style
+
+
+def test_a_knob_turned_while_robojam_plays_steers_its_style_at_once():
+    session, engine = make(StyledEngine(), seconds=5.0, threshold=60.0)
+    heard_touches(session, 2)
+    session.respond(1.0)
+    session.prepare(1.0)
+    session.apply("size", 1.0, 1.1)
+    assert engine.styles == [steered(2), steered(2, size=1.0)]
+    assert engine.tilted["size"] == 1.0
+
+
+def test_a_knob_turned_before_the_style_is_read_is_in_it_when_it_is():
+    session, engine = make(StyledEngine(), seconds=5.0, threshold=60.0)
+    heard_touches(session, 3)
+    session.respond(1.0)
+    session.apply("curl", -1.0, 1.0)
+    assert engine.styles == []
+    session.prepare(1.0)
+    assert engine.styles == [steered(3, curl=-1.0)]
+
+
+def test_a_knob_turned_while_listening_sets_no_style():
+    session, engine = make(StyledEngine(), threshold=60.0)
+    heard_touches(session, 2)
+    session.apply("size", 1.0, 1.0)
+    assert engine.styles == [] and engine.tilted["size"] == 1.0
+
+
+def test_a_model_without_a_style_input_is_given_none_while_it_plays():
+    session, engine = make(seconds=5.0, threshold=60.0)
+    heard_touches(session, 2)
+    session.respond(1.0)
+    session.prepare(1.0)
+    session.apply("size", 1.0, 1.1)
+    assert engine.tilted["size"] == 1.0 and getattr(engine, "style", None) is None
+
+
+def test_a_duet_takes_up_the_calls_style_when_the_performer_plays_on():
+    session, engine = make(StyledEngine([(0.5, 0.5, 0.2)]), mode="duet")
+    session.touch(0.3, 0.3, 0.5, now=1.0)  # starts the duet, answering this one touch
+    assert engine.styles == []
+    session.touch(0.35, 0.3, 0.5, now=1.05)  # the performer plays on, in the style robojam took up
+    assert engine.styles == [steered(1)]
+
+
+def test_plan_must_be_true_or_false():
+    with pytest.raises(RobojamError, match=r"^plan must be true or false, not 'yes'$"):
+        Settings(plan="yes")
+
+
+def test_a_prepared_engine_from_between_two_resets_hears_everything_again():
+    session, _ = make(threshold=60.0)
+    session.reset(0.0)
+    history = session.history()
+    session.reset(0.5)
+    heard_touches(session, 2, start=1.0)
+    new = FakeEngine()
+    session.use_prepared(new, history)
+    assert new.resets == 1 and len(new.conditioned) == 2
+
+
+def test_an_engine_prepared_during_a_response_catches_up_when_it_ends_without_a_replay():
+    session, old = make(seconds=5.0, threshold=60.0)
+    heard_touches(session, 2)
+    history = session.history()
+    session.respond(1.0)
+    new = FakeEngine()
+    session.use_prepared(new, history)
+    assert session.engine is old
+    session.stop(1.5)
+    assert session.engine is new and new.resets == 0 and new.conditioned is None
+    assert new.heard_call == [(0.0, 0.2, 0.0), (0.1, 0.2, pytest.approx(0.1))]
+
+
+# --- a duet with the plan: its chain of touches drawn ahead ----------------------------------------
+
+def duet(dt=0.25, **settings):
+    return make(FakeEngine([(0.5, 0.5, dt)]), mode="duet", plan=True, **settings)
+
+
+def plans(outputs):
+    return [[d for d, _, _ in o.points] for o in outputs if o.kind == "plan"]
+
+
+def test_a_duet_is_planned_as_soon_as_its_first_touch_is_drawn():
+    session, _ = duet(dt=0.5)
+    session.respond(0.0)
+    assert plans(session.due(0.0)) == [[0.5]]  # not held back for touches due soon
+
+
+def test_a_duet_is_drawn_to_its_reach_exactly_and_planned_at_once():
+    session, _ = duet()
+    session.respond(0.0)
+    session.due(0.0)
+    session.prepare(0.0)  # drawn until a touch is due DUET_AHEAD_S + LOOKAHEAD_S (1.25 s) ahead
+    touches = [o.deadline for o in session._queue if o.kind == "touch"]
+    assert touches == [0.25, 0.5, 0.75, 1.0, 1.25]
+    assert plans(session._queue) == [[0.5, 0.75, 1.0, 1.25]]  # the first touch was planned with its draw
+    session.due(0.0)
+    assert session.next_deadline() == pytest.approx(1.25 - 1.0 - LOOKAHEAD_S / 2)
+
+
+def test_a_duet_without_touches_to_draw_waits_for_its_next_touch():
+    session, _ = duet(dt=0.5)
+    session.respond(0.0)
+    session.due(0.0)
+    session.prepare(0.0)
+    session.due(0.0)
+    assert [o.deadline for o in session._queue] == [0.5, 1.0, 1.5]
+    assert session.next_deadline() == pytest.approx(1.5 - 1.0 - LOOKAHEAD_S / 2)  # before the first touch
+
+
+def test_a_duet_touch_played_before_it_was_fed_ahead_is_fed_as_played():
+    session, engine = duet()
+    session.respond(0.0)
+    session.due(0.0)
+    session.due(0.25)  # played before prepare drew on from it
+    assert engine.fed == [(0.5, 0.5, 0.0), (0.5, 0.5, 0.25)]
+
+
+def test_a_performer_touch_before_any_planned_touch_played_is_heard_after_what_was_heard():
+    session, engine = duet()
+    session.respond(0.0)
+    session.due(0.0)
+    session.prepare(0.0)  # the chain's touches are fed as they are drawn
+    assert len(engine.fed) > 2
+    session.touch(0.2, 0.2, 0.5, now=0.1)
+    assert engine.fed == [(0.5, 0.5, 0.0), (0.2, 0.2, pytest.approx(0.1))]
+
+
+def test_duet_touches_played_from_the_chain_are_heard_and_counted():
+    session, engine = duet()
+    session.respond(0.0)
+    history = session.history()
+    session.due(0.0)
+    session.prepare(0.0)
+    for now in (0.25, 0.5):
+        session.due(now)
+    assert list(session._heard) == [(0.5, 0.5, 0.0), (0.5, 0.5, 0.25), (0.5, 0.5, 0.25)]
+    new = FakeEngine()
+    session.use_prepared(new, history)
+    assert new.resets == 0 and new.conditioned == [(0.5, 0.5, 0.25), (0.5, 0.5, 0.25)]
+    session.apply("mode", "call-and-response", 0.6)
+    session.respond(0.7)  # what robojam played in the duet is the call the response answers
+    assert new.heard_call == [(0.5, 0.5, 0.25), (0.5, 0.5, 0.25)]
+
+
+def test_a_response_is_planned_a_slice_at_a_time_once_its_touches_come_within_reach():
+    session, _ = make(FakeEngine([(0.5, 0.5, 0.25)]), seconds=5.0, plan=True)
+    session.respond(0.0)
+    session.due(0.0)
+    session.prepare(0.0)  # PLAN_SLICE touches drawn; the first is due LOOKAHEAD_S from now
+    assert plans(session._queue) == [[0.25 * i for i in range(1, 9)]]

@@ -168,13 +168,17 @@ class Session:
         self._style_of: list | None = None  # the call whose style robojam is about to play in
         self._answered: list = []  # the call robojam's part answers (its leaps echo there)
         self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
+        self._chain: deque[list] = deque()  # duet with a plan: [touch, state after feeding it or None], unplayed
+        self._base = None  # ...and the state before the chain (heard and played), once a chain touch is fed
+        # pragma: no mutate start (set-before-read)
         self._next_history: History | None = None  # what that engine has heard already (None: nothing)
         self._unplanned: list[Output] = []  # touches scheduled, not yet in a plan output
         self._play_start = 0.0  # when robojam's part started
-        self._chain: deque[list] = deque()  # duet with a plan: [touch, state after feeding it or None], unplayed
-        self._base = None  # ...and the state before the chain (heard and played), once a chain touch is fed
+        # pragma: no mutate end
+        # pragma: no mutate start (count-origin)
         self._epoch = 0  # resets so far
         self._heard_count = 0  # touches appended to _heard so far
+        # pragma: no mutate end
 
     def use_engine(self, engine: Engine) -> None:
         """Answer with another model's engine from the next response on.
@@ -202,10 +206,16 @@ class Session:
         if duet:
             self._draw_duet_touch()
 
+    def _heard_since(self, history: History | None) -> int | None:
+        """How many touches were heard since ``history``; None if they are not all kept (or a reset came)."""
+        if history is None or history.epoch != self._epoch:
+            return None
+        since = self._heard_count - history.heard_count
+        return since if 0 <= since <= len(self._heard) else None
+
     def _switch_to(self, engine: Engine, history: History | None = None) -> None:
-        current = history is not None and history.epoch == self._epoch
-        since = self._heard_count - history.heard_count if current else -1
-        if 0 <= since <= len(self._heard):
+        since = self._heard_since(history)
+        if since is not None:
             # The engine heard ``history``; bring it up to date with the touches heard since (none
             # during a response) and the call robojam answers now. Past the last HISTORY_TOUCHES,
             # the engine remembers a little further back than a full replay would.
@@ -293,18 +303,18 @@ class Session:
         if not self.playing:
             return
         self._queue = [o for o in self._queue if o.kind == "start"]
-        self._unplanned = []
+        self._unplanned = []  # pragma: no mutate (set-before-read)
         if self.settings.plan:
             self._queue.append(Output(now, "plan"))  # an empty plan: a display clears
         self._finish(now)
-        self._ending = False
+        self._ending = False  # pragma: no mutate (truth-value)
 
     def reset(self, now: float) -> None:
         """Stop playing and forget everything heard."""
         self.stop(now)
         self.engine.reset()
         self._heard.clear()
-        self._epoch += 1
+        self._epoch += 1  # pragma: no mutate (new-epoch)
         self._call.clear()
         self._answered = []
         self.engine.hear_call(self._answered)
@@ -352,14 +362,14 @@ class Session:
         """
         if self._threshold_armed() and now >= self.last_heard + self.settings.threshold:
             self.respond(now)
-        self._flush_plan(now, whole=False)
+        self._flush_plan(now, whole=False)  # pragma: no mutate (truth-value)
         ready = []
         while self._queue and self._queue[0].deadline <= now:
             output = self._queue.pop(0)
             if output.kind == "touch":
                 self._last_played = output
             elif output.kind == "end":
-                self._ending = False
+                self._ending = False  # pragma: no mutate (truth-value)
             ready.extend(self._with_stroke_ends(output))
             if output.kind == "touch" and self.settings.mode == "duet" and self._drawing:
                 self._duet_touch_played(output, now)
@@ -379,7 +389,7 @@ class Session:
                     self._extend_chain()
         elif self.settings.plan:
             self._fill_response(until=math.inf, most=PLAN_SLICE)
-            self._flush_plan(now, whole=False)
+            self._flush_plan(now, whole=False)  # pragma: no mutate (truth-value)
             return
         else:
             self._fill_response(until=now + LOOKAHEAD_S)
@@ -420,8 +430,9 @@ class Session:
         else:
             self._play_end = math.inf  # pragma: no mutate (mode-only)
         self._take_the_call()
-        # The part before may not have gone out whole: its end (and start) go now, its touches never.
-        earlier = [Output(now, o.kind) for o in self._queue if o.kind != "touch" and not o.points]
+        # The part before may not have gone out whole: what stop left of it (its start, an empty plan,
+        # its end) goes now.
+        earlier = [Output(now, o.kind) for o in self._queue]
         self._queue = earlier + [Output(now, "start")]
 
     def _fill_response(self, until: float, most: float = math.inf) -> None:
@@ -471,8 +482,9 @@ class Session:
         self._chain.append([output, None, min(max(dt, 0.0), MAX_DT)])
 
     def _drop_chain(self, now: float | None) -> None:
-        """Forget the duet's touches drawn ahead: the state returns to what was heard and played;
-        with ``now``, an empty plan clears what was shown."""
+        """Forget the duet's touches drawn ahead: the state returns to what was heard and played, their
+        plans unsent are dropped, and with ``now`` an empty plan clears what was shown. The touches
+        themselves are the caller's to drop: ``_draw_duet_touch`` or ``stop``."""
         if self._base is not None:
             self.engine.restore(self._base)
             self._base = None
@@ -482,8 +494,7 @@ class Session:
             self._queue.append(Output(now, "plan"))
             self._queue.sort()
         self._chain.clear()
-        self._unplanned = []
-        self._queue = [o for o in self._queue if o.kind != "touch" and not o.points]  # and their plans unsent
+        self._queue = [o for o in self._queue if not o.points]
 
     def _duet_touch_played(self, output: Output, now: float) -> None:
         entry = self._chain.popleft() if self._chain else None
@@ -495,7 +506,7 @@ class Session:
             self._heard.append((output.x, output.y, dt))
             self._heard_count += 1
             self._call.append((output.x, output.y, dt))
-            self._base = entry[1] if self._chain else None
+            self._base = entry[1]  # the state before the touches still to play
         self._last_fed = output.deadline
         if not self._chain:
             self._draw_duet_touch()
@@ -514,9 +525,9 @@ class Session:
     def _dynamics(self, x: float, y: float, dt: float) -> float:
         """The touch's z by robojam's dynamics rule, after the touch scheduled or played before it."""
         previous = next((o for o in reversed(self._queue) if o.kind == "touch"), self._last_played)
-        step = 0.0 if previous is None else math.hypot(x - previous.x, y - previous.y)
+        step = math.inf if previous is None else math.hypot(x - previous.x, y - previous.y)  # none: a new stroke
         self._loudness.energy = self.settings.energy  # a knob turned takes effect from the next touch
-        return self._loudness.touch(step, dt, previous is None or bool(starts_stroke(dt, step)))
+        return self._loudness.touch(step, dt, bool(starts_stroke(dt, step)))
 
     def _flush_plan(self, now: float, whole: bool = True) -> None:
         """Plan outputs, PLAN_CHUNK touches each, for the touches scheduled since the last: due now,
@@ -529,8 +540,8 @@ class Session:
             return
         touches, self._unplanned = self._unplanned, []
         at = min(now, touches[0].deadline)
-        index = next((i for i, o in enumerate(self._queue)
-                      if o.deadline > at or (o.kind == "touch" and o.deadline >= at)), len(self._queue))
+        later = (i for i, o in enumerate(self._queue) if o.deadline > at or (o.kind == "touch" and o.deadline >= at))
+        index = next(later, len(self._queue))  # pragma: no mutate (in-queue)
         plans = [Output(at, "plan", points=tuple((t.deadline, t.x, t.y) for t in touches[i:i + PLAN_CHUNK]))
                  for i in range(0, len(touches), PLAN_CHUNK)]
         self._queue[index:index] = plans
