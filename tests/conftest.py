@@ -76,6 +76,7 @@ QUICK_FILES = {
     "test_config_keys.py", "test_model_swap.py", "test_knobs.py", "test_install_script.py", "test_modelfile.py",
     "test_echo.py", "test_temperatures.py", "test_import.py", "test_hardening.py", "test_console_gate.py",
     "test_hostile_files.py", "test_bounded_lines.py", "test_import_questions.py", "test_shown.py",
+    "test_plan.py", "test_mutation_pragmas.py",
 }
 NOT_QUICK = {"test_the_page_plays_in_a_real_browser", "test_eval_realism_reports_and_takes_temperatures"}
 

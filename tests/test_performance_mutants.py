@@ -120,3 +120,62 @@ def test_a_header_in_capitals_is_read():
 def test_a_header_csv_cannot_read_is_named_as_line_1():
     with pytest.raises(RobojamError, match=r"^<csv>, line 1: not readable as CSV"):
         parse_csv('"' + "9" * 200_000 + '",x,y\n0,0.5,0.5\n')
+
+
+def test_a_row_wider_than_the_header_is_refused_by_its_line():
+    with pytest.raises(RobojamError, match=r"^<csv>, line 3: 6 cells, the header names 5; "
+                                           r"robojam does not drop cells unread$"):
+        parse_csv("time,x,y,z,moving\n0,0.5,0.5,0.5,0\n0.1,0.5,0.5,0.5,1,7\n")
+
+
+def test_trailing_blank_cells_are_not_cells():
+    strip = performance._without_trailing_blanks
+    assert strip(["1", "2", " ", ""]) == ["1", "2"]
+    assert strip(["a", "", "b", ""]) == ["a", "", "b"]
+    assert strip(["", " "]) == [] and strip([]) == [] and strip(["a"]) == ["a"]
+
+
+def test_a_performance_of_as_many_touches_as_the_cap_is_read_and_one_more_refused(monkeypatch):
+    monkeypatch.setattr(performance, "MAX_TOUCHES", 3)
+    rows = "time,x,y\n" + "".join(f"{i / 10},0.5,0.5\n" for i in range(3))
+    assert len(parse_csv(rows, "three.csv")) == 3
+    with pytest.raises(RobojamError, match=r"^four\.csv, line 5: refused: a performance of more touches, more "
+                                           r"than robojam reads \(3 touches per performance; a damaged or hostile"):
+        parse_csv(rows + "0.3,0.5,0.5\n", "four.csv")
+
+
+def test_time_may_run_backwards_where_the_caller_allows_it():
+    backwards = "time,x,y\n0.2,0.5,0.5\n0.1,0.5,0.5\n"
+    assert parse_csv(backwards, ordered=False).time.tolist() == [0.2, 0.1]
+    with pytest.raises(RobojamError, match="line 3: time goes backwards"):
+        parse_csv(backwards)
+
+
+def test_a_file_not_of_text_names_what_it_should_have_been(tmp_path):
+    (tmp_path / "image.csv").write_bytes(b"time,x,y\n\xff\xd8\xff\n")
+    with pytest.raises(RobojamError, match=r"image\.csv: cannot read performance CSV \(not UTF-8, near line \d+\)"):
+        read_csv(tmp_path / "image.csv")
+
+
+def test_what_csv_cannot_read_is_said_in_its_words():
+    import csv
+
+    huge = "x" * (csv.field_size_limit() + 1)
+    with pytest.raises(RobojamError, match=r"^f\.csv, line 2: not readable as CSV \(field larger than field limit"):
+        parse_csv(f"time,x,y\n{huge},1,1\n", "f.csv")
+
+
+def test_numbers_up_to_the_largest_are_read_and_beyond_it_refused():
+    biggest = performance.MAX_MAGNITUDE
+    assert performance.read_number(repr(biggest), "time", "here") == biggest
+    with pytest.raises(RobojamError, match=r"^here: time 1e\+101 is beyond ±1e\+100, not a touch's number$"):
+        performance.read_number("1e101", "time", "here")
+
+
+def test_numbers_from_a_quadrillion_up_are_written_in_exponent_form_and_read_back():
+    perf = Performance([[0.0, 0.5, 0.5, 0.5, 0], [1e15 - 1, 0.5, 0.5, 0.5, 1], [1e15, 0.5, 0.5, 0.5, 1]])
+    assert performance.to_csv_text(Performance(perf.events[:2])).splitlines()[2] == \
+        "999999999999999.000000,0.500000,0.500000,0.500000,1"
+    text = performance.to_csv_text(perf)
+    assert text.splitlines()[1:] == ["0,0.5,0.5,0.5,0", "999999999999999,0.5,0.5,0.5,1", "1e+15,0.5,0.5,0.5,1"]
+    np.testing.assert_array_equal(parse_csv(text).events, perf.events)

@@ -35,6 +35,8 @@ CSV_ENCODING = "utf-8-sig"
 # A number read from a file beyond this is refused: no touch is 1e100 s long or 1e100 screens away,
 # and a 1e308 would be written back as a 309-digit number.
 MAX_MAGNITUDE = 1e100
+# What csv says of a file it cannot read is quoted up to this long.
+CSV_REASON_CHARS = 120  # pragma: no mutate (message-cap)
 
 
 @dataclass
@@ -109,7 +111,7 @@ def to_csv_text(performance: Performance) -> str:
     out = io.StringIO()
     out.write(",".join(COLUMNS) + "\n")
     events = performance.events
-    if len(events) and not np.abs(events[:, :4]).max() < 1e15:
+    if len(events) and not np.abs(events).max() < 1e15:
         # numbers this large (a time of 1e99, say) in exponent form, not as 100 digits
         for t, x, y, z, moving in events:
             out.write(f"{t:.15g},{x:.15g},{y:.15g},{z:.15g},{int(moving)}\n")
@@ -155,7 +157,7 @@ class CsvRows:
             return next(self._rows)
         except csv.Error as e:
             raise RobojamError(f"{self.name}, line {max(self._rows.line_num, 1)}: not readable as CSV "
-                               f"({str(e)[:120]})") from None
+                               f"({str(e)[:CSV_REASON_CHARS]})") from None
 
 
 def parse_csv(text: str, name: str = "<csv>", ordered: bool = True) -> Performance:
@@ -170,7 +172,8 @@ def _parse_rows(rows: CsvRows, name: str, ordered: bool = True) -> Performance:
         raise RobojamError(f"{name}: empty file, expected a header 'time,x,y,z,moving'")
     columns = _header_columns(header, name)
     width = len(_without_trailing_blanks(header))
-    events, lines = array("d"), array("q")  # 48 bytes a row, not a list of five floats' 200
+    # 48 bytes a row, not a list of five floats' 200
+    events, lines = array("d"), array("q")  # pragma: no mutate (unsigned-alike)
     for row in rows:
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -185,7 +188,7 @@ def _parse_rows(rows: CsvRows, name: str, ordered: bool = True) -> Performance:
         lines.append(rows.line_num)
     if not events:
         raise RobojamError(f"{name}: no touch events after the header")
-    performance = Performance(np.frombuffer(events, dtype=np.float64).reshape(-1, len(COLUMNS)))  # shared, not copied
+    performance = Performance(np.frombuffer(events))  # float64 rows, shared, not copied
     if ordered:
         _check_time_order(performance, name, lines)
     _fill_unknown_strokes(performance)
