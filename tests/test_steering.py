@@ -136,7 +136,8 @@ def test_steer_settings_are_read_from_name_equals_value():
 def test_a_model_without_a_style_input_says_it_cannot_be_steered():
     engine = Engine(random_model(units=8))
     engine.respond(call_touches(), 1.0, np.random.default_rng(0), steer={"curl": 0.0, "density": 1.0})
-    with pytest.raises(RobojamError, match="no style input"):
+    with pytest.raises(RobojamError, match=r"^this model has no style input for the knobs but density, register "
+                                           r"and size to steer: train it with --style$"):
         engine.respond(call_touches(), 1.0, np.random.default_rng(0), steer={"curl": 1.0})
 
 

