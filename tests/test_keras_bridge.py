@@ -31,3 +31,21 @@ def test_keras_reference_timing_runs():
 
     times = keras_step_times(random_model(units=8), steps=10)
     assert len(times) == 10 and (times > 0).all()
+
+
+def test_the_training_loss_is_the_engines_density_over_weighted_steps():
+    """The Keras twin of the head: masked_mdn_loss is the mean of -Head.log_prob over the steps
+    weighted 1, whatever the batch and time axes, so training fits what the engine draws from."""
+    from robojam.core.mixture import Head
+    from robojam.train.network import masked_mdn_loss
+
+    head, rng = Head(3, 4), np.random.default_rng(7)
+    params = rng.normal(0, 1, (2, 5, head.size))
+    params[..., head.sigmas] = rng.uniform(0.2, 2.0, (2, 5, 12))
+    targets = rng.normal(0, 1, (2, 5, 3))
+    weights = (rng.random((2, 5)) < 0.6).astype(np.float64)
+    weights[0, 0] = 1.0
+    y_true = np.concatenate([targets, weights[..., None]], axis=-1)
+    loss = masked_mdn_loss(3, 4)(y_true.astype(np.float32), params.astype(np.float32))
+    expected = -(head.log_prob(targets, params) * weights).sum() / weights.sum()
+    assert np.isclose(float(loss), expected, rtol=1e-5)

@@ -74,9 +74,8 @@ class Engine:
         self._wave_cells = self._wave_block[CELL].reshape(layers, u)
         self._head_reads = self._signals[self._h_start[-1]:]
         self._head_out = np.zeros(self._kernels.head.shape[1], np.float32)
-        kd = self.mixtures * self.dim
-        self._sigmas = slice(kd, 2 * kd)
-        self._params = slice(2 * kd + self.mixtures)  # the mixture parameters; then the sampler's tilted logits
+        self._sigmas = model.head.sigmas
+        self._params = slice(model.head.size)  # the mixture parameters; then the sampler's tilted logits
         sampler = Sampler(self._head_out, self.dim, self.mixtures, elu_plus_one,
                           model.temperatures.spreads(self.dim), self._head_out[self._params.stop:])
         self.policy = TouchPolicy(sampler, self.encoding, model.temperatures)

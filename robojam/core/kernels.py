@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robojam.core.modelfile import MDN_PARTS, Model
+from robojam.core.mixture import MDN_PARTS
+from robojam.core.modelfile import Model
 
 # The rows of a layer's working block: its cell state, then its gates.
 CELL, GATE_G, GATE_F, GATE_I, GATE_O = range(5)
@@ -77,9 +78,8 @@ def _head_kernel(model: Model) -> np.ndarray:
     kernel = np.hstack([w[f"mdn_{p}_kernel"] for p in MDN_PARTS]) / 2
     bias = np.hstack([w[f"mdn_{p}_bias"] for p in MDN_PARTS])
     head = np.vstack([kernel, bias])
-    kd, dim = model.mixtures * model.output_dim, model.output_dim
-    gaps = head[:, dim - 1:kd:dim]  # each component's mean in the last target dimension, the gap
-    tilted = head[:, 2 * kd:] + model.temperatures.gap_tilt * gaps  # the weight logits, tilted
+    layout = model.head
+    tilted = head[:, layout.logits] + model.temperatures.gap_tilt * head[:, layout.gap_means]  # the logits, tilted
     return np.hstack([head, tilted]).astype(np.float32)
 
 

@@ -1,14 +1,18 @@
-"""Mixture-of-Gaussians maths for the MDN head, in numpy.
+"""The MDN head: its output's layout, its density and its draw, in numpy.
 
-The parameter vector is laid out as keras-mdn-layer's ``MDN`` writes it:
+A head's output is laid out as keras-mdn-layer's ``MDN`` writes it:
 ``K * D`` means (component-major), ``K * D`` standard deviations, then
 ``K`` mixture-weight logits. The density is Bishop's (1994, eq. 22)
 ``p(y) = sum_k pi_k N(y | mu_k, diag(sigma_k^2))`` with ``pi = softmax(logits)``.
+``Head`` is the one place that knows this: the engine, its kernels, the
+model file, the sampler and the Keras loss (:mod:`robojam.train.network`, which
+evaluates the same ``Head.log_prob`` with ``keras.ops``) all ask it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,6 +20,7 @@ LOG_2PI = math.log(2 * math.pi)
 # keras.backend.epsilon(), added by keras-mdn-layer to every standard deviation.
 SIGMA_EPSILON = 1e-7
 NOISE_BLOCK = 128  # pragma: no mutate (speed-only)
+MDN_PARTS = ("mus", "sigmas", "pi")  # keras-mdn-layer's dense parts (weights mdn_<part>_...), in the output's order
 
 
 def elu_plus_one(v: float) -> float:
@@ -23,32 +28,73 @@ def elu_plus_one(v: float) -> float:
     return (v if v > 0 else math.expm1(v)) + 1.0 + SIGMA_EPSILON  # pragma: no mutate (zero-both)
 
 
-def split(params: np.ndarray, dim: int, mixtures: int):
-    """Means (..., K, D), standard deviations (..., K, D) and logits (..., K)."""
-    params = np.asarray(params)
-    lead = params.shape[:-1]
-    kd = mixtures * dim
-    mus = params[..., :kd].reshape(*lead, mixtures, dim)
-    sigmas = params[..., kd:2 * kd].reshape(*lead, mixtures, dim)
-    return mus, sigmas, params[..., 2 * kd:]
+@dataclass(frozen=True)
+class Head:
+    """A mixture head of ``mixtures`` diagonal Gaussians over ``dim`` numbers: where each part of its
+    output sits, and its density."""
+
+    dim: int
+    mixtures: int
+
+    @property
+    def means(self) -> slice:
+        return slice(0, self.mixtures * self.dim)
+
+    @property
+    def sigmas(self) -> slice:
+        return slice(self.mixtures * self.dim, 2 * self.mixtures * self.dim)
+
+    @property
+    def logits(self) -> slice:
+        return slice(2 * self.mixtures * self.dim, self.size)
+
+    @property
+    def gap_means(self) -> slice:
+        """Each component's mean in the last dimension (the gap, in every encoding)."""
+        return slice(self.dim - 1, self.mixtures * self.dim, self.dim)
+
+    @property
+    def size(self) -> int:
+        return (2 * self.dim + 1) * self.mixtures
+
+    @property
+    def part_sizes(self) -> dict[str, int]:
+        """Each keras-mdn-layer dense part's width, in the output's order."""
+        return dict(zip(MDN_PARTS, (self.mixtures * self.dim, self.mixtures * self.dim, self.mixtures)))
+
+    def log_prob(self, y, params, xp=np, dtype=np.float64):
+        """log p(y) for each row of ``y`` (..., D) under the matching row of ``params`` (..., size).
+
+        Written with array functions numpy and ``keras.ops`` share (``xp``), so that training's loss is
+        this density: components are summed over their dimensions by a product with a 0/1 matrix, which
+        needs no reshape of the (symbolic) leading axes. ``dtype`` is the arrays' float type.
+        """
+        tile, per_component = self._summing_matrices(dtype)
+        means, sigmas, logits = params[..., self.means], params[..., self.sigmas], params[..., self.logits]
+        z = (xp.matmul(y, tile) - means) / sigmas
+        log_components = (-0.5 * self.dim * LOG_2PI - xp.matmul(xp.log(sigmas), per_component)
+                          - 0.5 * xp.matmul(xp.square(z), per_component))
+        return _logsumexp(_log_softmax(logits, xp) + log_components, xp)
+
+    def _summing_matrices(self, dtype):
+        """(D, K D): y copied for every component; (K D, K): a component's dimensions summed."""
+        eye = np.eye(self.dim, dtype=dtype)
+        per_component = np.repeat(np.eye(self.mixtures, dtype=dtype), self.dim, axis=0)
+        return np.tile(eye, self.mixtures), per_component
 
 
 def log_prob(y: np.ndarray, params: np.ndarray, dim: int, mixtures: int) -> np.ndarray:
     """log p(y) for each row of ``y`` (N, D) under the matching row of ``params``."""
-    mus, sigmas, logits = split(params, dim, mixtures)
-    z = (np.asarray(y)[..., None, :] - mus) / sigmas
-    log_components = -0.5 * dim * LOG_2PI - np.log(sigmas).sum(-1) - 0.5 * (z ** 2).sum(-1)
-    return _logsumexp(_log_softmax(logits) + log_components)
+    return Head(dim, mixtures).log_prob(np.asarray(y, dtype=np.float64), np.asarray(params, dtype=np.float64))
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+def _log_softmax(logits, xp=np):
+    return logits - _logsumexp(logits, xp)[..., None]
 
 
-def _logsumexp(a: np.ndarray) -> np.ndarray:
-    top = a.max(-1)
-    return top + np.log(np.exp(a - top[..., None]).sum(-1))
+def _logsumexp(a, xp=np):
+    top = xp.max(a, axis=-1, keepdims=True)
+    return top[..., 0] + xp.log(xp.sum(xp.exp(a - top), axis=-1))
 
 
 class Noise:
@@ -105,12 +151,13 @@ class Sampler:
     """
 
     def __init__(self, params: np.ndarray, dim: int, mixtures: int, sigma_of=float, spreads=None, logits=None):
-        self.dim, self._kd, self._sigma_of = dim, mixtures * dim, sigma_of
+        head = Head(dim, mixtures)
+        self.dim, self._kd, self._sigma_of = dim, head.sigmas.start, sigma_of
         self._items = memoryview(params)
-        self._logits = params[2 * mixtures * dim:2 * mixtures * dim + mixtures] if logits is None else logits
+        self._logits = params[head.logits] if logits is None else logits
         self._scores = np.zeros(mixtures, np.float32)  # pragma: no mutate (float-width)
         self._spreads = list(spreads) if spreads is not None else [1.0] * dim
-        self._gaps = params[dim - 1:mixtures * dim:dim]
+        self._gaps = params[head.gap_means]
         self.tilt = 0.0
 
     def draw(self, noise: Noise, temp: float = 1.0, sigma_temp: float = 1.0) -> list[float]:

@@ -41,6 +41,7 @@ import numpy as np
 
 from robojam import SOURCE_ROOT, RobojamError
 from robojam.core.encoding import Encoding, from_dict as encoding_from_dict
+from robojam.core.mixture import Head
 from robojam.core.style import Style, style_from_dict
 from robojam.core.temperatures import Temperatures, temperatures_from_dict
 from robojam.core.shown import cut
@@ -49,7 +50,6 @@ FORMAT = "robojam-model"
 FORMAT_VERSION = 1
 METADATA_FILE = "model.json"
 WEIGHTS_FILE = "weights.npz"
-MDN_PARTS = ("mus", "sigmas", "pi")
 # The documented bounds of a model's architecture (whole numbers, inclusive), as `robojam train` makes them.
 ARCHITECTURE_LIMITS = {"layers": (1, 8), "units": (4, 1024), "mixtures": (1, 64)}
 # The range of each encoding number (inclusive); every encoding number must be finite.
@@ -84,6 +84,10 @@ class Model:
         return self.encoding.output_dim
 
     @property
+    def head(self) -> Head:
+        return Head(self.output_dim, self.mixtures)
+
+    @property
     def param_count(self) -> int:
         return int(sum(w.size for w in self.weights.values()))
 
@@ -95,9 +99,7 @@ class Model:
             shapes[f"lstm{i}_recurrent_kernel"] = (self.units, 4 * self.units)
             shapes[f"lstm{i}_bias"] = (4 * self.units,)
             width = self.units
-        sizes = {"mus": self.mixtures * self.output_dim, "sigmas": self.mixtures * self.output_dim,
-                 "pi": self.mixtures}
-        for part, size in sizes.items():
+        for part, size in self.head.part_sizes.items():
             shapes[f"mdn_{part}_kernel"] = (self.units, size)
             shapes[f"mdn_{part}_bias"] = (size,)
         return shapes

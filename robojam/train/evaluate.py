@@ -17,7 +17,6 @@ import numpy as np
 
 from robojam.core.corpus import usable
 from robojam.core.engine import Engine
-from robojam.core.mixture import log_prob
 from robojam.core.modelfile import Model
 from robojam.core.style import call_part
 
@@ -47,7 +46,7 @@ def model_event_log_probs(engine: Engine, clean: np.ndarray) -> np.ndarray:
         params.append(engine.mixture_params())
     encoding = engine.encoding
     targets = encoding.targets(clean)[1:]
-    return log_prob(targets, np.array(params), engine.dim, engine.mixtures) + encoding.log_jacobian(clean)[1:]
+    return engine.model.head.log_prob(targets, np.array(params)) + encoding.log_jacobian(clean)[1:]
 
 
 def score(event_log_probs, performances: list[np.ndarray]) -> Score:

@@ -20,7 +20,8 @@ with native_stderr_silenced():
 
 import numpy as np  # noqa: E402
 
-from robojam.core.modelfile import MDN_PARTS, Model  # noqa: E402
+from robojam.core.mixture import MDN_PARTS, Head  # noqa: E402
+from robojam.core.modelfile import Model  # noqa: E402
 
 
 def build_sequence_network(input_dim: int, n_layers: int, units: int, mixtures: int,
@@ -62,23 +63,17 @@ def build_step_network(input_dim: int, n_layers: int, units: int, mixtures: int,
 
 
 def masked_mdn_loss(output_dim: int, mixtures: int):
-    """Mean negative log-likelihood of the mixture (Bishop 1994, eq. 33) over weighted steps.
+    """Mean negative log-likelihood of the mixture (Bishop 1994, eq. 33) over weighted steps: the
+    numpy head's own density (``Head.log_prob``), evaluated with ``keras.ops``.
 
     ``y_true`` carries the target in its first ``output_dim`` columns and a
     0/1 weight in the last, so padding and unscored events add nothing.
     """
-    kd = output_dim * mixtures
+    head = Head(output_dim, mixtures)
 
     def loss(y_true, y_pred):
-        target = ops.reshape(y_true[..., :output_dim], (-1, 1, output_dim))
-        weight = ops.reshape(y_true[..., output_dim], (-1,))
-        params = ops.reshape(y_pred, (-1, 2 * kd + mixtures))
-        mus = ops.reshape(params[:, :kd], (-1, mixtures, output_dim))
-        sigmas = ops.reshape(params[:, kd:2 * kd], (-1, mixtures, output_dim))
-        log_pi = ops.log_softmax(params[:, 2 * kd:], axis=-1)
-        log_components = (-0.5 * output_dim * np.log(2 * np.pi) - ops.sum(ops.log(sigmas), axis=-1)
-                          - 0.5 * ops.sum(ops.square((target - mus) / sigmas), axis=-1))
-        nll = -ops.logsumexp(log_pi + log_components, axis=-1)
+        weight = y_true[..., output_dim]
+        nll = -head.log_prob(y_true[..., :output_dim], y_pred, xp=ops, dtype=np.float32)
         return ops.sum(nll * weight) / ops.maximum(ops.sum(weight), 1.0)
 
     return loss
