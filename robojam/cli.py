@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from robojam import RobojamError, __version__
+from robojam.core.drafts import DEFAULT_DRAFTS, MAX_DRAFTS
 from robojam.core.temperatures import ECHO_LIMITS, KEEP_LIMITS, LIMITS as TEMPERATURE_LIMITS, RIM_LIMITS, TILT_LIMITS
 from robojam.live.knobs import DEFAULTS, MODEL_HELP, RANGES, SERVE
 
@@ -122,6 +123,12 @@ def _load_model_with(model_path, temperatures: dict):
     return model
 
 
+def _drafts_option(when: str):
+    return click.option("--drafts", type=click.IntRange(1, MAX_DRAFTS), default=DEFAULT_DRAFTS, show_default=True,
+                        help=f"{when}Draw this many answers to each call and play the one the model's selector finds "
+                             "most like a person's (1: a single draw; a model without a selector.npz draws one).")
+
+
 def _given(options: dict) -> dict:
     return {name: value for name, value in options.items() if value is not None}
 
@@ -174,18 +181,22 @@ def main():
 @click.option("--midi", "midi_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the response as a standard MIDI file (pentatonic over 3 octaves from C3, "
                    "y on CC 74), ready for any synth.")
-def respond(call, output, model_path, seconds, temp, sigma_temp, temperatures, seed, steer, plot_path, midi_path):
+@_drafts_option("")
+def respond(call, output, model_path, seconds, temp, sigma_temp, temperatures, seed, steer, plot_path, midi_path,
+            drafts):
     """Answer the performance in CALL (a RoboJam CSV) with a sampled response."""
     import numpy as np
 
+    from robojam.core.drafts import respond_with_drafts
     from robojam.core.engine import Engine
     from robojam.core.performance import Performance, read_csv, write_csv
     from robojam.core.steering import parse_steer
 
     knobs = parse_steer(steer)
     performance = read_csv(call)
-    engine = Engine(_load_model_with(model_path, temperatures))
-    response = engine.respond(performance.xy_dt(), seconds, np.random.default_rng(seed), temp, sigma_temp, knobs)
+    model = _load_model_with(model_path, temperatures)
+    response = respond_with_drafts(Engine(model), model.selector, performance.xy_dt(), seconds,
+                                   np.random.default_rng(seed), drafts, temp, sigma_temp, knobs)
     result = Performance.from_xy_dt(response, z=None, energy=knobs.get("energy", 0.0))  # robojam's dynamics
     _write(lambda: write_csv(result, output), output)
     click.echo(f"{output}: {len(result)} touches over {result.duration:.2f} s, "
@@ -315,8 +326,9 @@ def train(data, output, base_path, include_responses, **given):
               help="With --realism: also draw each feature's distribution (human against robojam) and a few "
                    "calls with both continuations to this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the score (or the realism report) as JSON.")
+@_drafts_option("With --realism or --steer: ")
 def evaluate(data, model_path, split, yardstick, realism, steer, seed, temp, sigma_temp, temperatures, plot_path,
-             as_json):
+             as_json, drafts):
     """Score a model on DATA: mean negative log-likelihood per touch, in nats (lower is better).
 
     With --realism, report how human-like its responses are instead: the
@@ -334,11 +346,11 @@ def evaluate(data, model_path, split, yardstick, realism, steer, seed, temp, sig
     performances = load_performances(list(data))
     if steer:
         _steer_report(performances, _load_model_with(model_path, temperatures), split, seed, temp, sigma_temp,
-                      realism, as_json)
+                      realism, as_json, drafts)
         return
     if realism:
         model = _load_model_with(model_path, temperatures)
-        _realism(performances, model, split, seed, temp, sigma_temp, plot_path, as_json)
+        _realism(performances, model, split, seed, temp, sigma_temp, plot_path, as_json, drafts)
         return
     scored = select_split(performances, split)
     if yardstick:
@@ -355,14 +367,15 @@ def evaluate(data, model_path, split, yardstick, realism, steer, seed, temp, sig
                    f"in {result.performances} performances ({split})")
 
 
-def _realism(performances, model, split, seed, temp, sigma_temp, plot_path, as_json):
+def _realism(performances, model, split, seed, temp, sigma_temp, plot_path, as_json, drafts):
     from robojam.train.realism import realism_study
     from robojam.train.realism_text import format_report
 
     if plot_path:
         from robojam.tools.realism_plot import check_plot_path
         check_plot_path(plot_path)
-    study = realism_study(model, performances, split=split, seed=seed, temp=temp, sigma_temp=sigma_temp)
+    study = realism_study(model, performances, split=split, seed=seed, temp=temp, sigma_temp=sigma_temp,
+                          drafts=drafts)
     click.echo(json.dumps(study.report, indent=2) if as_json else format_report(study.report))
     if plot_path:
         from robojam.tools.realism_plot import plot_realism
@@ -381,17 +394,18 @@ def _yardstick_score(performances, scored):
     return score(Yardstick.fit(train_set).event_log_probs, scored)
 
 
-def _steer_report(performances, model, split, seed, temp, sigma_temp, realism, as_json) -> None:
+def _steer_report(performances, model, split, seed, temp, sigma_temp, realism, as_json, drafts) -> None:
     """eval --steer: what each knob does; with --realism, the realism AUC at each knob's ends too."""
     from robojam.train.steering_report import format_steer_report, realism_at_levels, steer_report
 
-    report = steer_report(model, performances, split=split, seed=seed, temp=temp, sigma_temp=sigma_temp)
+    report = steer_report(model, performances, split=split, seed=seed, temp=temp, sigma_temp=sigma_temp,
+                          drafts=drafts)
     if realism:
         def progress(done, of, steer):
             setting = ", ".join(f"{k} {v:+g}" for k, v in steer.items()) or "unsteered"
             click.echo(f"realism {done + 1}/{of}: {setting}", err=True)
         report["realism"] = realism_at_levels(model, performances, split=split, seed=seed, temp=temp,
-                                              sigma_temp=sigma_temp, progress=progress)
+                                              sigma_temp=sigma_temp, progress=progress, drafts=drafts)
     click.echo(json.dumps(report, indent=2) if as_json else format_steer_report(report))
 
 
@@ -670,6 +684,31 @@ def tune(model_path, **parts):
     if given:
         write_temperatures(model_path, model.temperatures)
     click.echo(f"{model_path}: {model.temperatures.describe()}")
+
+
+@main.command()
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=MODEL, required=True,
+              help="The model folder whose answers the selector learns; selector.npz is written into it.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for the answers it learns from.")
+def selector(data, model_path, seed):
+    """Learn MODEL's drafts' selector from DATA's train split (needs the eval extra: scikit-learn).
+
+    The selector learns to tell the model's plain answers to the train
+    split's calls from the people's own continuations, then picks, among
+    several drafts of an answer, the one most like a person's (respond
+    --drafts, the HTTP API). Retrain it whenever the weights change.
+    """
+    from robojam.core.corpus import load_performances
+    from robojam.core.modelfile import load_model
+    from robojam.core.selector import save_selector
+    from robojam.train.selector import learn_selector
+
+    model = load_model(model_path)
+    click.echo("answering the train split's calls and fitting the selector ...", err=True)
+    fitted = learn_selector(model, load_performances(list(data)), seed)
+    path = save_selector(fitted, model_path.parent if model_path.name == "model.json" else model_path)
+    click.echo(f"{path}: {len(fitted.roots)} trees, {len(fitted.leaf)} nodes, grid 1/{fitted.points}")
 
 
 @main.command()

@@ -147,8 +147,10 @@ def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
 def test_bench_reports_the_documented_keys():
     result = json.loads(robojam("bench", "--json", "--no-keras", "--no-litert", "--no-live", "--no-midi",
                                 "--steps", 200).stdout)
-    for key in ("step_ms_median", "step_ms_p99", "respond_5s_ms_median", "layers", "units", "mixtures"):
+    for key in ("step_ms_median", "step_ms_p99", "respond_5s_ms_median", "layers", "units", "mixtures",
+                "respond_drafts_ms_median", "drafts_over_one_ratio"):
         assert result[key] > 0
+    assert result["respond_drafts"] == 8  # the shipped model has a selector
     assert "litert_step_ms_median" not in result
 
 

@@ -28,6 +28,7 @@ import pytest
 
 from oscpeer import running_server
 from robojam import RobojamError
+from robojam.core.drafts import DEFAULT_DRAFTS, respond_with_drafts
 from robojam.core.engine import Engine
 from robojam.core.modelfile import load_model
 from robojam.core.microjam import MAX_ROWS, call_rng, parse_call, response_csv
@@ -191,8 +192,9 @@ def twenty_at_once(shipped, server, api_, url):
         check_response(reply["response"])
         # the same as a fresh engine of its own gives, one at a time: no request touched another's state
         call = parse_call(perf)
-        alone = Engine(shipped).respond(call, 5.0, call_rng(server.options.seed, call),
-                                        server.settings.temp, server.settings.sigma_temp)
+        alone = respond_with_drafts(Engine(shipped), shipped.selector, call, 5.0,
+                                    call_rng(server.options.seed, call), DEFAULT_DRAFTS, server.settings.temp,
+                                    server.settings.sigma_temp)
         assert reply["response"] == response_csv(alone)
     assert len({reply["response"] for _, reply in replies}) == 20
     assert api_.counts["responses"] == 20
@@ -228,10 +230,10 @@ def test_knobs_as_query_parameters(api, shipped):
     server, api_, url = api
     call = parse_call(call_csv())
 
-    def alone(steer):
-        engine = Engine(shipped)
-        response = engine.respond(call, 5.0, call_rng(server.options.seed, call), server.settings.temp,
-                                  server.settings.sigma_temp, steer)
+    def alone(steer, drafts=DEFAULT_DRAFTS):
+        response = respond_with_drafts(Engine(shipped), shipped.selector, call, 5.0,
+                                       call_rng(server.options.seed, call), drafts, server.settings.temp,
+                                       server.settings.sigma_temp, steer)
         return response_csv(response, steer.get("energy", 0.0))  # energy is louder, too
     plain = predict(url, call_csv())[1]["response"]
     assert predict(url + "?energy=0", call_csv())[1]["response"] == plain
@@ -241,6 +243,23 @@ def test_knobs_as_query_parameters(api, shipped):
                          ("?curl=left", "'left' is not a number")]:
         status, reply = predict(url + query, call_csv())
         assert status == 400 and words in reply["error"]
+    assert api_.counts["bad_request"] == 3
+
+
+def test_drafts_as_a_query_parameter(api, shipped):
+    """POST /api/predict?drafts=1: one draw; by default the best of DEFAULT_DRAFTS (robojam.core.drafts)."""
+    server, api_, url = api
+    call = parse_call(call_csv())
+    one = Engine(shipped).respond(call, 5.0, call_rng(server.options.seed, call), server.settings.temp,
+                                  server.settings.sigma_temp)
+    assert predict(url + "?drafts=1", call_csv())[1]["response"] == response_csv(one)
+    best = respond_with_drafts(Engine(shipped), shipped.selector, call, 5.0, call_rng(server.options.seed, call),
+                               DEFAULT_DRAFTS, server.settings.temp, server.settings.sigma_temp)
+    assert predict(url, call_csv())[1]["response"] == response_csv(best) != response_csv(one)
+    assert predict(url + "?drafts=3&curl=1", call_csv())[0] == 200
+    for query in ("?drafts=0", "?drafts=65", "?drafts=two"):
+        status, reply = predict(url + query, call_csv())
+        assert status == 400 and "drafts must be a whole number from 1 to 64" in reply["error"]
     assert api_.counts["bad_request"] == 3
 
 

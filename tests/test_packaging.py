@@ -13,6 +13,7 @@ def test_wheel_carries_the_model_the_web_page_and_the_presets(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "robojam/models/default/model.json" in names
     assert "robojam/models/default/weights.npz" in names
+    assert "robojam/models/default/selector.npz" in names
     assert not any("checkpoints" in n for n in names)
     assert "robojam/core/engine.py" in names and "robojam/live/server.py" in names
     for page in ("index.html", "app.js", "style.css"):

@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from robojam import RobojamError
 from robojam.cli import main
+from robojam.core.drafts import DEFAULT_DRAFTS
 from robojam.core.modelfile import load_model
 from robojam.train.judges import FEATURES_TEST, kfold_auc
 from robojam.train.realism import (FEATURES, MIN_PAIRS, SHAPE_FEATURES, STYLE_FEATURES, describe,
@@ -254,7 +255,7 @@ def test_eval_realism_json_has_every_key(corpus_npz):
     assert report["settings"] == {"temp": 0.9, "sigma_temp": 1.0, "shape_temp": own.shape,
                                   "rhythm_temp": own.rhythm, "gap_tilt": own.gap_tilt, "rim": own.rim,
                                   "rim_keep": own.rim_keep, "echo": own.echo, "seed": 2,
-                                  "split": "all"}
+                                  "split": "all", "drafts": DEFAULT_DRAFTS}
     plain = json.loads(run(corpus_npz, "--json").output)
     assert report["nll_per_event"] == pytest.approx(plain["nll_per_event"], abs=1e-4)
 

@@ -12,6 +12,8 @@ log-likelihood). ``weights.npz`` holds plain float32 arrays, no pickles:
 ``lstm{i}_kernel`` (in, 4u), ``lstm{i}_recurrent_kernel`` (u, 4u),
 ``lstm{i}_bias`` (4u) with Keras' gate order i, f, c, o, and for the MDN head
 ``mdn_{part}_kernel`` / ``mdn_{part}_bias`` for ``part`` in mus, sigmas, pi.
+A folder may also hold ``selector.npz``, the drafts' selector
+(:mod:`robojam.core.selector`), learned on this network's answers.
 Reading it needs numpy alone.
 
 A model folder may come from anyone (a shared model, a name sent over the
@@ -42,6 +44,7 @@ import numpy as np
 from robojam import SOURCE_ROOT, RobojamError
 from robojam.core.encoding import Encoding, from_dict as encoding_from_dict
 from robojam.core.mixture import Head
+from robojam.core.selector import SELECTOR_FILE, Selector, load_selector, save_selector
 from robojam.core.style import Style, style_from_dict
 from robojam.core.temperatures import Temperatures, temperatures_from_dict
 from robojam.core.shown import cut
@@ -74,6 +77,7 @@ class Model:
     metadata: dict = field(default_factory=dict)
     style: Style | None = None  # a style input read from the call, after the encoding's inputs
     temperatures: Temperatures = Temperatures()
+    selector: Selector | None = None  # the drafts' selector (selector.npz), when the folder has one
 
     @property
     def input_dim(self) -> int:
@@ -139,6 +143,10 @@ def save_model(model: Model, folder: str | Path) -> Path:
     _set_temperatures(metadata, model.temperatures)
     np.savez(folder / WEIGHTS_FILE, **{k: np.asarray(v, dtype=np.float32) for k, v in model.weights.items()})
     (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+    if model.selector is not None:
+        save_selector(model.selector, folder)
+    else:  # a selector learned another network's answers: it goes with the weights it judged
+        (folder / SELECTOR_FILE).unlink(missing_ok=True)
     return folder
 
 
@@ -186,6 +194,7 @@ def load_model(path: str | Path | None = None) -> Model:
         raise RobojamError(f"model {folder}: {e}") from None
     model = Model(*sizes, encoding, {}, metadata, style, temperatures)
     model.weights = _read_weights(folder, model.expected_shapes())
+    model.selector = load_selector(folder)
     return model
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from aiohttp import web
 
 from robojam import RobojamError
+from robojam.core.drafts import DEFAULT_DRAFTS, respond_with_drafts
 from robojam.core.microjam import call_rng, parse_call, perf_from_body, response_csv
 
 API_PATH, API_PREFIX = "/api/predict", "/api/"
@@ -37,24 +38,26 @@ class Predictor:
         self._pool = ThreadPoolExecutor(slots, thread_name_prefix="robojam-predict")
         self.free = asyncio.Semaphore(slots)  # bound to the app's loop when first awaited
 
-    async def respond(self, body: bytes, steer: dict[str, float] | None = None) -> str:
-        """The response CSV for a request's body, with knobs set (robojam.core.steering); RobojamError
-        (a 400) for a body robojam cannot read, BadRequest 503 when busy."""
+    async def respond(self, body: bytes, steer: dict[str, float] | None = None, drafts: int = DEFAULT_DRAFTS) -> str:
+        """The response CSV for a request's body, with knobs set (robojam.core.steering), the best of
+        ``drafts`` (robojam.core.drafts); RobojamError (a 400) for a body robojam cannot read, BadRequest 503
+        when busy."""
         call = parse_call(perf_from_body(body))
         try:
             await asyncio.wait_for(self.free.acquire(), self.queue_wait)
         except TimeoutError:
             raise BadRequest(f"busy: {self.slots} predictions running; try again", 503) from None
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._predict, call, steer)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._predict, call, steer, drafts)
         finally:
             self.free.release()
 
-    def _predict(self, call: np.ndarray, steer: dict[str, float] | None) -> str:
+    def _predict(self, call: np.ndarray, steer: dict[str, float] | None, drafts: int) -> str:
         settings = self.server.settings
         rng = call_rng(self.server.options.seed, call)
         engine = self.server.registry.spawn_engine()
-        response = engine.respond(call, RESPONSE_SECONDS, rng, settings.temp, settings.sigma_temp, steer)
+        response = respond_with_drafts(engine, engine.model.selector, call, RESPONSE_SECONDS, rng, drafts,
+                                       settings.temp, settings.sigma_temp, steer)
         return response_csv(response, (steer or {}).get("energy", 0.0))
 
     def close(self) -> None:

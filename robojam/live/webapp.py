@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from robojam import SOURCE_ROOT, RobojamError
+from robojam.core.drafts import parse_drafts
 from robojam.core.steering import parse_steer
 from robojam.live.api import API_PATH, NO_STORE, Admission, BadRequest, Predictor, error, preflight
 from robojam.live.knobs import DEFAULTS, LIVE, RANGES
@@ -267,7 +268,8 @@ class WebApp:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:  # aiohttp stops reading at client_max_size, declared or chunked
             raise BadRequest(f"the body is over {self.max_body} bytes; at most {self.max_body}", 413) from None
-        response = await self.predictor.respond(body, parse_steer(f"{k}={v}" for k, v in request.query.items()))
+        knobs = parse_steer(f"{k}={v}" for k, v in request.query.items() if k != "drafts")
+        response = await self.predictor.respond(body, knobs, parse_drafts(request.query.getall("drafts", [])))
         self.counts["responses"] += 1
         return web.json_response({"response": response}, headers=NO_STORE)
 

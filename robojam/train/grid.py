@@ -20,13 +20,14 @@ from collections import Counter
 
 import numpy as np
 
+from robojam.core.touch_runs import TIME_STEP, snap  # noqa: F401 (the report snaps with it)
+
 DEFAULT_POINTS = 600  # when no performance shows a grid (made-up data)
 MIN_POINTS, MAX_POINTS = 50, 2048
 ON_GRID_SHARE = 0.95  # a performance lies on a grid when this share of its coordinates do
 ROUNDING = 1.5e-6  # 6-decimal rounding (5e-7) and float32 storage (6e-8), with room
 MIN_COORDINATES = 20  # fewer inner coordinates than this tell no grid
 MAX_COORDINATES = 256  # more tell no more (and cost time)
-TIME_STEP = 1e-6
 
 
 def grid_points(touches: np.ndarray) -> int | None:
@@ -52,10 +53,3 @@ def chosen_points(performances: list[np.ndarray]) -> int:
     if not counts:
         return DEFAULT_POINTS
     return min(counts, key=lambda p: (-counts[p], p))
-
-
-def snap(touches: np.ndarray, points: int) -> np.ndarray:
-    """Rows ``x, y, dt`` with positions on the ``1 / points`` grid and times in whole microseconds."""
-    array = np.asarray(touches, dtype=np.float64)
-    return np.column_stack([np.round(array[:, :2] * points) / points,
-                            np.round(array[:, 2] / TIME_STEP) * TIME_STEP])

@@ -4,13 +4,8 @@
 :data:`robojam.core.features.FEATURES`, summaries a person chose.
 
 **The featureless test** reads what no one chose: runs of ``RUN``
-consecutive touches, one every ``HOP`` touches, each a row of its start
-position, then every step's ``dx, dy``, every gap's log (seconds, floored at
-``MIN_GAP``), and each step again in polar form: its length's log (floored at
-``MIN_STEP``) and its turn from the step before (radians; missing beside a
-step that does not move). No value summarises more than two touches. A performance
-shorter than a run gives one run, its missing touches NaN, which the
-classifier takes as missing values. Tuning the sampler to a feature list does
+consecutive raw touches, each a row (:mod:`robojam.core.touch_runs`). No value
+summarises more than two touches. Tuning the sampler to a feature list does
 not move this test.
 
 Both use scikit-learn's ``HistGradientBoostingClassifier`` (settings in
@@ -38,11 +33,8 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.features import feature_matrix
+from robojam.core.touch_runs import HOP, MIN_GAP, MIN_STEP, RUN, run_rows  # noqa: F401 (the judges' names)
 
-RUN = 16
-HOP = 4
-MIN_GAP = 1e-3
-MIN_STEP = 1e-4
 FOLDS = 5
 # Chosen on the val split (learned from train's pairs): more trees and leaves than this gained nothing.
 CLASSIFIER = {"max_iter": 400, "learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20,
@@ -61,24 +53,6 @@ class Judge:
 def feature_rows(touches: np.ndarray) -> np.ndarray:
     """One row: the performance's features."""
     return feature_matrix([touches])
-
-
-def run_rows(touches: np.ndarray) -> np.ndarray:
-    """Rows of ``5 RUN - 4`` values: each run's start ``x, y``, its steps' ``dx, dy``, its gaps' logs,
-    its steps' lengths' logs and their turns."""
-    touches = np.asarray(touches, dtype=np.float64).reshape(-1, 3)
-    if len(touches) < RUN:
-        touches = np.vstack([touches, np.full((RUN - len(touches), 3), np.nan)])
-    starts = np.arange(0, len(touches) - RUN + 1, HOP)
-    runs = touches[starts[:, None] + np.arange(RUN)]
-    steps = np.diff(runs[:, :, :2], axis=1)
-    distances = np.hypot(steps[..., 0], steps[..., 1])
-    with np.errstate(invalid="ignore"):  # NaN padding stays NaN
-        headings = np.where(distances > 0, np.arctan2(steps[..., 1], steps[..., 0]), np.nan)
-        turns = np.angle(np.exp(1j * np.diff(headings, axis=1)))  # wrapped into (-pi, pi]
-        gaps = np.log(np.maximum(runs[:, 1:, 2], MIN_GAP))
-        lengths = np.log(np.maximum(distances, MIN_STEP))
-    return np.hstack([runs[:, 0, :2], steps.reshape(len(runs), -1), gaps, lengths, turns])
 
 
 FEATURES_TEST = Judge("features", feature_rows)

@@ -7,8 +7,9 @@ least ``MIN_SECONDS`` is cut in half *by time*: the first half is the
 **call**, the second the **human continuation** (its first dt set to 0: it
 starts when it starts, as a response does). The model answers the call with a
 **response** (``Engine.respond``: reset, condition on the call, generate) as
-long as the continuation. Halves of fewer than 2 touches, or a continuation
-lasting no time, make no pair. A seeded numpy Generator makes it reproducible.
+long as the continuation; with ``drafts`` over 1 and a model with a selector,
+the best of that many (:mod:`robojam.core.drafts`), as ``robojam respond`` plays. Halves of
+fewer than 2 touches, or a continuation lasting no time, make no pair. A seeded numpy Generator makes it reproducible.
 
 **One grid.** Calls, continuations and responses are all snapped to one
 touchscreen point grid (:mod:`robojam.train.grid`) before any test.
@@ -57,6 +58,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.corpus import select_split, split_of, usable
+from robojam.core.drafts import respond_with_drafts
 from robojam.core.engine import Engine
 from robojam.core.features import (EDGE, FEATURES, STYLE_FEATURES, constant,  # noqa: F401 (the report's names)
                                    describe, feature_matrix, near_edge)
@@ -115,13 +117,15 @@ def make_pairs(performances: list[np.ndarray]) -> list[Pair]:
 
 
 def respond_to_pairs(model: Model, pairs: list[Pair], rng: np.random.Generator,
-                     temp: float = 1.0, sigma_temp: float = 1.0, steer: dict[str, float] | None = None) -> None:
+                     temp: float = 1.0, sigma_temp: float = 1.0, steer: dict[str, float] | None = None,
+                     drafts: int = 1) -> None:
     """Fill in each pair's response: the call answered for as long as its human continuation (with the
-    knobs of ``steer``, robojam.core.steering)."""
+    knobs of ``steer``, robojam.core.steering), the best of ``drafts`` by the model's selector."""
     engine = Engine(model)
     for pair in pairs:
         seconds = float(pair.human[1:, 2].sum())
-        pair.robojam = engine.respond(pair.call, seconds, rng, temp, sigma_temp, steer)
+        pair.robojam = respond_with_drafts(engine, model.selector, pair.call, seconds, rng, drafts, temp,
+                                           sigma_temp, steer)
 
 
 # ---- the statistics ---------------------------------------------------------------------------
@@ -242,7 +246,8 @@ class Answered:
 
 
 def answered_pairs(model: Model, performances: list[np.ndarray], split: str, seed: int,
-                   temp: float = 1.0, sigma_temp: float = 1.0, steer: dict[str, float] | None = None) -> Answered:
+                   temp: float = 1.0, sigma_temp: float = 1.0, steer: dict[str, float] | None = None,
+                   drafts: int = 1) -> Answered:
     """Make the pairs of ``split`` (and the held-out judge's), answer the calls and snap every part to the
     grid chosen from the people's continuations."""
     require_sklearn()
@@ -255,8 +260,9 @@ def answered_pairs(model: Model, performances: list[np.ndarray], split: str, see
     judge_pairs = make_pairs([p for p in performances if split_of(p) in learn_splits])
     if len(judge_pairs) < MIN_PAIRS:
         judge_pairs, learn_splits = [], ()
-    respond_to_pairs(model, pairs, np.random.default_rng(seed), temp, sigma_temp, steer)
-    respond_to_pairs(model, judge_pairs, np.random.default_rng([seed, JUDGE_STREAM]), temp, sigma_temp, steer)
+    respond_to_pairs(model, pairs, np.random.default_rng(seed), temp, sigma_temp, steer, drafts)
+    respond_to_pairs(model, judge_pairs, np.random.default_rng([seed, JUDGE_STREAM]), temp, sigma_temp, steer,
+                     drafts)
     points = grid.chosen_points([p.human for p in pairs])
     for pair in pairs + judge_pairs:
         pair.call, pair.human, pair.robojam = (grid.snap(part, points) for part in (pair.call, pair.human,
@@ -275,10 +281,10 @@ def realism_auc(answered: Answered, seed: int) -> float:
 
 
 def realism_study(model: Model, performances: list[np.ndarray], *, split: str = "all", seed: int = 0,
-                  temp: float = 1.0, sigma_temp: float = 1.0) -> Study:
-    """Make the pairs of ``split`` (and the held-out judge's), answer the calls and run every test;
-    see the module's docstring."""
-    answered = answered_pairs(model, performances, split, seed, temp, sigma_temp)
+                  temp: float = 1.0, sigma_temp: float = 1.0, drafts: int = 1) -> Study:
+    """Make the pairs of ``split`` (and the held-out judge's), answer the calls (the best of ``drafts``)
+    and run every test; see the module's docstring."""
+    answered = answered_pairs(model, performances, split, seed, temp, sigma_temp, drafts=drafts)
     evaluated, pairs, judge_pairs, points = answered.evaluated, answered.pairs, answered.judge_pairs, answered.points
     calls, humans, responses = (feature_matrix([getattr(p, part) for p in pairs])
                                 for part in ("call", "human", "robojam"))
@@ -301,7 +307,8 @@ def realism_study(model: Model, performances: list[np.ndarray], *, split: str = 
         "settings": {"temp": temp, "sigma_temp": sigma_temp, "shape_temp": model.temperatures.shape,
                      "rhythm_temp": model.temperatures.rhythm, "gap_tilt": model.temperatures.gap_tilt,
                      "rim": model.temperatures.rim, "rim_keep": model.temperatures.rim_keep,
-                     "echo": model.temperatures.echo, "seed": seed, "split": split},
+                     "echo": model.temperatures.echo, "seed": seed, "split": split,
+                     "drafts": drafts if model.selector is not None else 1},
     })
 
 
@@ -337,6 +344,7 @@ def _copies(pairs: list[Pair], performances: list[np.ndarray], split: str, point
 
 
 def realism_report(model: Model, performances: list[np.ndarray], *, split: str = "all", seed: int = 0,
-                   temp: float = 1.0, sigma_temp: float = 1.0) -> dict:
+                   temp: float = 1.0, sigma_temp: float = 1.0, drafts: int = 1) -> dict:
     """The realism report as a JSON-able dict (keys as in ``robojam eval --realism --json``)."""
-    return realism_study(model, performances, split=split, seed=seed, temp=temp, sigma_temp=sigma_temp).report
+    return realism_study(model, performances, split=split, seed=seed, temp=temp, sigma_temp=sigma_temp,
+                         drafts=drafts).report

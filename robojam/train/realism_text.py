@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from robojam.core.drafts import drafts_named
 from robojam.train.realism import SHAPE_FEATURES, STYLE_FEATURES
 
 
@@ -13,7 +14,8 @@ def format_report(report: dict, top: int = 8) -> str:
         f"{report['pairs']} pairs ({settings['split']}), temp {settings['temp']:g}, "
         f"sigma-temp {settings['sigma_temp']:g}, shape temp {settings['shape_temp']:g}, "
         f"rhythm temp {settings['rhythm_temp']:g}, gap tilt {settings['gap_tilt']:g}, "
-        f"rim {settings['rim']:g} kept {settings['rim_keep']:g}, echo {settings['echo']:g}, seed {settings['seed']}",
+        f"rim {settings['rim']:g} kept {settings['rim_keep']:g}, echo {settings['echo']:g}, seed {settings['seed']}, "
+        f"{drafts_named(settings.get('drafts', 1))}",
         f"  grid          1/{report['grid']['points']} of the screen, times to 1 us (both sides)",
         f"  judge         {_judge(report['judge'])}",
         f"  realism AUC   {report['realism_auc']:.3f}   the worse of the two tests "

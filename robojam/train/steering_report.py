@@ -19,6 +19,7 @@ import numpy as np
 from robojam import RobojamError
 from robojam.core.corpus import clean, select_split
 from robojam.core.dynamics import dynamics_of, velocity
+from robojam.core.drafts import drafts_named, respond_with_drafts
 from robojam.core.engine import Engine
 from robojam.core.features import describe
 from robojam.core.modelfile import Model
@@ -32,25 +33,28 @@ REALISM_RISE_TARGET = 0.05  # the issue's: a knob at +-1.5 makes robojam at most
 
 
 def steer_report(model: Model, performances: list[np.ndarray], *, split: str = "all", seed: int = 0,
-                 temp: float = 1.0, sigma_temp: float = 1.0, calls: int = CALLS, level: float = LEVEL) -> dict:
-    """Each knob's effect, as a dict (see the module's docstring)."""
+                 temp: float = 1.0, sigma_temp: float = 1.0, calls: int = CALLS, level: float = LEVEL,
+                 drafts: int = 1) -> dict:
+    """Each knob's effect, as a dict (see the module's docstring); answers are the best of ``drafts``."""
     if model.style is None:
         raise RobojamError("this model has no style input for the knobs to steer: train it with --style")
     pairs = make_pairs(select_split(performances, split))
     if not pairs:
         raise RobojamError(f"no performance of the {split} split is long enough to give a call")
     chosen = sorted(np.random.default_rng(seed).permutation(len(pairs))[:calls])
-    answer = _answerer(Engine(model), [pairs[i].call for i in chosen], seed, temp, sigma_temp)
+    answer = _answerer(model, [pairs[i].call for i in chosen], seed, temp, sigma_temp, drafts)
     knobs = {name: _knob_effect(answer, name, level) for name in MOVERS}
     knobs["energy"]["velocity"] = _velocity_effect(answer, level)
     return {"split": split, "calls": len(chosen), "level": level, "seed": seed, "knobs": knobs,
+            "drafts": drafts if model.selector is not None else 1,
             CONTRAST: _contrast_effect(answer, model),
             "velocity_spread": {"robojam": _spread([r for _, r in answer({})]),
                                 "people": _spread([pairs[i].human for i in chosen])}}
 
 
 def realism_at_levels(model: Model, performances: list[np.ndarray], *, split: str = "test", seed: int = 0,
-                      temp: float = 1.0, sigma_temp: float = 1.0, level: float = LEVEL, progress=None) -> dict:
+                      temp: float = 1.0, sigma_temp: float = 1.0, level: float = LEVEL, progress=None,
+                      drafts: int = 1) -> dict:
     """The realism report's AUC of record (robojam.train.realism) unsteered, with each knob at ``-level``
     and ``+level``, and with contrast at 1: every pair of the split answered at that setting, and the
     held-out judge learning from its splits' pairs answered at the same setting. ``progress(done, of,
@@ -60,7 +64,7 @@ def realism_at_levels(model: Model, performances: list[np.ndarray], *, split: st
     for done, steer in enumerate(settings):
         if progress is not None:
             progress(done, len(settings), steer)
-        answered = answered_pairs(model, performances, split, seed, temp, sigma_temp, steer)
+        answered = answered_pairs(model, performances, split, seed, temp, sigma_temp, steer, drafts)
         aucs.append(round(realism_auc(answered, seed), 4))
     unsteered, rest = aucs[0], iter(aucs[1:])
     knobs = {name: {"low": next(rest), "high": next(rest)} for name in MOVERS}
@@ -71,16 +75,18 @@ def realism_at_levels(model: Model, performances: list[np.ndarray], *, split: st
             "knobs": knobs}
 
 
-def _answerer(engine: Engine, calls: list[np.ndarray], seed: int, temp: float, sigma_temp: float):
-    """answer(steer) -> [(call, response)]: every call answered for 5 s, call i's randomness the same
-    whatever the steer."""
+def _answerer(model: Model, calls: list[np.ndarray], seed: int, temp: float, sigma_temp: float, drafts: int):
+    """answer(steer) -> [(call, response)]: every call answered for 5 s (the best of ``drafts``), call i's
+    randomness the same whatever the steer."""
     answered = {}  # by the knobs turned: each setting is answered once, however many figures read it
+    engine = Engine(model)
 
     def answer(steer: dict[str, float]) -> list[tuple[np.ndarray, np.ndarray]]:
         key = tuple(sorted((name, value) for name, value in steer.items() if value))
         if key not in answered:
-            answered[key] = [(call, engine.respond(call, 5.0, np.random.default_rng([seed, i]), temp, sigma_temp,
-                                                   steer)) for i, call in enumerate(calls)]
+            answered[key] = [(call, respond_with_drafts(engine, model.selector, call, 5.0,
+                                                        np.random.default_rng([seed, i]), drafts, temp, sigma_temp,
+                                                        steer)) for i, call in enumerate(calls)]
         return answered[key]
     return answer
 
@@ -141,7 +147,8 @@ def _contrast_effect(answer, model: Model) -> dict:
 def format_steer_report(report: dict) -> str:
     """The report as a table a person reads."""
     lines = [f"knobs at -{report['level']:g}, 0 and +{report['level']:g} on {report['calls']} calls of the "
-             f"{report['split']} split (seed {report['seed']})",
+             f"{report['split']} split (seed {report['seed']}, "
+             f"{drafts_named(report['drafts'])})",
              f"{'knob':<10}{'feature':<20}{'-':>8}{'0':>8}{'+':>8}{'effect':>10}{'right way':>11}"]
     for name, k in report["knobs"].items():
         effect = "n/a" if k["effect"] is None else (f"{k['effect']:.2f}x" if k["as"] == "ratio"
