@@ -704,6 +704,7 @@ def selector(data, model_path, seed):
     from robojam.core.selector import save_selector
     from robojam.train.selector import learn_selector
 
+    _require("sklearn", "eval", "robojam selector")
     model = load_model(model_path)
     click.echo("answering the train split's calls and fitting the selector ...", err=True)
     fitted = learn_selector(model, load_performances(list(data)), seed)

@@ -257,3 +257,14 @@ def test_any_drafts_parameter_is_a_number_of_drafts_or_a_clear_error(texts):
         assert 1 <= parse_drafts(texts) <= MAX_DRAFTS
     except RobojamError as error:
         assert "drafts must be a whole number" in str(error)
+
+
+def test_the_selector_command_without_scikit_learn_names_the_extra(tmp_path, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a))
+    result = CliRunner().invoke(main, ["selector", str(tmp_path), "--model", "default"])
+    assert result.exit_code == 1
+    assert 'robojam selector needs sklearn, which the light install leaves out: pip install "robojam[eval]"' \
+        in result.output
+
