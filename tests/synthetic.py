@@ -27,6 +27,20 @@ def synthetic_corpus(count: int, seed: int = 0) -> list[np.ndarray]:
     return [synthetic_performance(rng) for _ in range(count)]
 
 
+def long_corpus(count: int, seed: int = 0) -> list[np.ndarray]:
+    """Performances long enough to make realism pairs (10 strokes: ~150 touches over ~5 s)."""
+    rng = np.random.default_rng(seed)
+    return [synthetic_performance(rng, strokes=10) for _ in range(count)]
+
+
+def corpus_file(path, performances: list[np.ndarray]):
+    """The performances written in the published corpus layout (arr_0, an object array of (n, 3) x, y, dt)."""
+    items = np.empty(len(performances), dtype=object)
+    items[:] = [np.asarray(p, dtype=np.float32) for p in performances]
+    np.savez(path, items)
+    return path
+
+
 def random_model(layers: int = 2, units: int = 16, mixtures: int = 3, encoding: str = "delta",
                  seed: int = 0, style: bool = False) -> Model:
     """A model with random weights, built without TensorFlow; ``style``: with a style input fitted

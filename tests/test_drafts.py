@@ -15,7 +15,7 @@ from robojam.core.modelfile import load_model, save_model
 from robojam.core.selector import SELECTOR_FILE, load_selector, save_selector, selector_from_arrays
 from robojam.core.touch_runs import ROW_WIDTH, run_rows, snap
 from robojam.train.selector import exported, learn_selector
-from synthetic import random_model, synthetic_performance
+from synthetic import corpus_file, long_corpus, random_model, synthetic_performance
 
 CALL = np.array([[0.2, 0.3, 0.0], [0.25, 0.32, 0.02], [0.3, 0.35, 0.02], [0.6, 0.6, 0.4], [0.62, 0.6, 0.02]])
 
@@ -172,18 +172,6 @@ def test_a_bad_drafts_parameter_is_refused(text):
 
 
 # ---- learning one, and the commands -------------------------------------------------------------
-
-def long_corpus(count):
-    rng = np.random.default_rng(0)
-    return [synthetic_performance(rng, strokes=10) for _ in range(count)]
-
-
-def corpus_file(path, performances):
-    items = np.empty(len(performances), dtype=object)
-    items[:] = [np.asarray(p, dtype=np.float32) for p in performances]
-    np.savez(path, items)
-    return path
-
 
 def test_a_learned_selector_scores_the_models_plain_answers_above_people(quick_judges):
     from robojam.core.corpus import select_split

@@ -18,7 +18,7 @@ from robojam.train.judges import FEATURES_TEST, kfold_auc
 from robojam.train.realism import (FEATURES, MIN_PAIRS, SHAPE_FEATURES, STYLE_FEATURES, describe,
                                    feature_matrix, following, following_report, make_pairs, realism_report,
                                    realism_study)
-from synthetic import synthetic_performance
+from synthetic import corpus_file, long_corpus
 
 pytestmark = pytest.mark.usefixtures("quick_judges")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -36,20 +36,6 @@ def taps(n=12):
     rng = np.random.default_rng(1)
     xy = np.column_stack([np.where(np.arange(n) % 2, 0.2, 0.8), rng.uniform(0.2, 0.8, n)])
     return np.column_stack([xy, np.r_[0.0, np.full(n - 1, 0.5)]])
-
-
-def long_corpus(count, seed=0):
-    """Performances long enough to make pairs (10 strokes: ~150 touches over ~5 s)."""
-    rng = np.random.default_rng(seed)
-    return [synthetic_performance(rng, strokes=10) for _ in range(count)]
-
-
-def corpus_file(path, performances):
-    """The published corpus layout: arr_0, an object array of (n, 3) x, y, dt."""
-    items = np.empty(len(performances), dtype=object)
-    items[:] = [np.asarray(p, dtype=np.float32) for p in performances]
-    np.savez(path, items)
-    return path
 
 
 # ---- features ---------------------------------------------------------------------------------
