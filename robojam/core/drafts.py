@@ -22,6 +22,7 @@ from robojam import RobojamError
 from robojam.core.engine import Engine
 from robojam.core.selector import Selector
 from robojam.core.shown import shown
+from robojam.core.temperatures import check_temperatures
 
 DEFAULT_DRAFTS = 8  # chosen on the val split: 16 chose no better (docs/model.md, "Drafts")
 MAX_DRAFTS = 64
@@ -56,7 +57,13 @@ def respond_with_drafts(engine: Engine, selector: Selector | None, call: np.ndar
     drafts = check_drafts(drafts)
     if selector is None or any((steer or {}).values()):
         drafts = 1  # the selector learned unsteered answers: choosing by it pulls a steered one back to the usual
-    answers = [engine.respond(call, seconds, rng, temp, sigma_temp, steer) for _ in range(drafts)]
     if drafts == 1:
-        return answers[0]
+        return engine.respond(call, seconds, rng, temp, sigma_temp, steer)
+    check_temperatures(temp, sigma_temp)
+    engine.take_call(call, steer)
+    heard = engine.snapshot()  # the call is conditioned on once; each draft starts from it
+    answers = []
+    for _ in range(drafts):
+        engine.restore(heard)
+        answers.append(engine.answer(seconds, rng, temp, sigma_temp))
     return answers[int(np.argmin(selector.scores(answers)))]

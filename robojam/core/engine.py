@@ -237,16 +237,21 @@ class Engine:
 
     def respond(self, call: np.ndarray, seconds: float = 5.0, rng: np.random.Generator | None = None,
                 temp: float = 1.0, sigma_temp: float = 1.0, steer: dict[str, float] | None = None) -> np.ndarray:
-        """Reset, condition on a whole call and generate a response of at most ``seconds``.
+        """Reset, condition on a whole call and generate a response of at most ``seconds``
+        (``take_call``, then ``answer``).
 
         The response's first touch has dt 0 (it starts when the response starts). ``steer`` sets
         knobs (:mod:`robojam.core.steering`); a model without a style input turns only density, register and size.
         """
         check_temperatures(temp, sigma_temp)
+        self.take_call(call, steer)
+        return self.answer(seconds, rng if rng is not None else np.random.default_rng(), temp, sigma_temp)
+
+    def take_call(self, call: np.ndarray, steer: dict[str, float] | None = None) -> None:
+        """Reset and condition on a whole call, in its style with the knobs of ``steer``: ready to answer."""
         if self.model.style is None and any(v for k, v in check_steer(steer).items() if k not in SAMPLING_KNOBS):
             raise RobojamError("this model has no style input for the knobs but density, register and size to steer: "
                                "train it with --style")
-        rng = rng if rng is not None else np.random.default_rng()
         call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (dtype-alike, reshape-neg)
         self.set_style(None)
         self.reset()
@@ -255,6 +260,10 @@ class Engine:
         if self.model.style is not None:  # the call is heard plainly, the response played in its style
             self.set_style(self.steered_style(call, steer))
         self.set_sampling_knobs(steer)
+
+    def answer(self, seconds: float, rng: np.random.Generator, temp: float = 1.0,
+               sigma_temp: float = 1.0) -> np.ndarray:
+        """A response of at most ``seconds`` drawn from the state as it is; its first touch has dt 0."""
         first = self.draw(rng, temp, sigma_temp)
         self.feed(first[0], first[1], first[2])
         rest = self.generate(seconds, rng, temp, sigma_temp)
