@@ -53,7 +53,8 @@ def parse_drafts(texts: list[str]) -> int:
 def respond_with_drafts(engine: Engine, selector: Selector | None, call: np.ndarray, seconds: float,
                         rng: np.random.Generator, drafts: int = DEFAULT_DRAFTS, temp: float = 1.0,
                         sigma_temp: float = 1.0, steer: dict[str, float] | None = None) -> np.ndarray:
-    """The call answered ``drafts`` times (``Engine.respond``), and the answer the selector ranks most human."""
+    """The call answered ``drafts`` times (conditioned on once: ``Engine.take_call``, then ``answer`` from
+    that state each time), and the answer the selector ranks most human."""
     drafts = check_drafts(drafts)
     if selector is None or any((steer or {}).values()):
         drafts = 1  # the selector learned unsteered answers: choosing by it pulls a steered one back to the usual
