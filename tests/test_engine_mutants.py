@@ -8,7 +8,8 @@ import pytest
 
 from robojam import RobojamError
 from robojam.core.corpus import clean
-from robojam.core.engine import SIGMA_EPSILON, Engine, elu_plus_one
+from robojam.core.engine import Engine
+from robojam.core.mixture import SIGMA_EPSILON, elu_plus_one
 from robojam.core.mixture import MDN_PARTS
 from synthetic import random_model, synthetic_performance
 
