@@ -479,8 +479,10 @@ def bench(model_path, steps, no_keras, no_litert, no_live, no_midi, soak_minutes
 
     result = run_bench(load_model(model_path), with_keras=not no_keras, with_litert=not no_litert, steps=steps)
     if not no_live:
+        from robojam.tools.bench_drafts import run_drafts_bench
         from robojam.tools.bench_live import run_live_bench
         result.update(run_live_bench(model_path))
+        result.update(run_drafts_bench(model_path))
     if not no_midi:
         from robojam.tools.bench_midi import run_midi_bench
         result.update(run_midi_bench(model_path))

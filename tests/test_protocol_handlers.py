@@ -195,7 +195,7 @@ def test_respond_stop_and_reset(server):
     assert len(session._heard) == 0
 
 
-@pytest.mark.parametrize("name", ["temp", "sigma_temp", "seconds", "threshold"])
+@pytest.mark.parametrize("name", ["temp", "sigma_temp", "seconds", "threshold", "drafts"])
 def test_each_control_sets_its_setting_within_its_limits(server, name):
     limit = RANGES[name]
     path = f"/robojam/{name}"
@@ -297,7 +297,7 @@ def test_reference_mentions_every_address_argument_and_range():
             kind = "string" if arg.kind == "s" else "number"
             optional = " (optional)" if arg.optional else ""
             assert f"- `{arg.name}`{optional}: {kind}, {arg.meaning}" in text
-    for name in ("temp", "sigma_temp", "seconds", "threshold"):
+    for name in ("temp", "sigma_temp", "seconds", "threshold", "drafts"):
         assert RANGES[name].text() in text
     assert "- `z` (optional): number, touch size" in text
     assert "- `mode`: string, call-and-response or duet" in text
@@ -309,3 +309,11 @@ def test_reference_mentions_every_address_argument_and_range():
     assert text.index("## Out: robojam's part") < text.index("### `/robojam/response/start`")
     assert "### `/robojam/up`\n\nThe finger lifted: the next touch starts a new stroke.\n\n### " in text
     assert re.search(r"### `/robojam/temp temp`\n\n.+\n\n- `temp`: number, .+\n\n### ", text)
+
+
+@pytest.mark.parametrize("value", [2.5, 0, 65])
+def test_drafts_must_be_a_whole_number_in_range(server, value):
+    send(server, "/robojam/drafts", [4])
+    assert send(server, "/robojam/drafts", [value]) is None
+    assert server.drops["bad_value"] == 1
+    assert server.performers[HOST].session.settings.drafts == 4

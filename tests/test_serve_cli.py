@@ -62,7 +62,7 @@ def test_every_address_is_in_the_protocol_reference():
 def test_serve_with_liblo_peers(tmp_path):
     dump_port = free_port()
     dump = subprocess.Popen(["oscdump", "-L", str(dump_port)], stdout=subprocess.PIPE, text=True)
-    server, port = start_serve(tmp_path, "--send", f"127.0.0.1:{dump_port}", "--threshold", "0.3",
+    server, port = start_serve(tmp_path, "--send", f"127.0.0.1:{dump_port}", "--threshold", "0.6",
                                "--seconds", "1.5", "--seed", "3")
     try:
         time.sleep(0.3)
@@ -76,7 +76,8 @@ def test_serve_with_liblo_peers(tmp_path):
         dump.terminate()
         dumped, _ = dump.communicate(timeout=10)
     assert server.returncode == 0
-    assert "stopped: 1 performer(s), 15 touches heard, 1 responses, 0 dropped" in out
+    # the shipped model drafts its answer in the silence (the threshold's second half is ample for it)
+    assert "stopped: 1 performer(s), 15 touches heard, 1 responses (1 drafted), 0 dropped" in out
     stamped = [line.split(" ", 1) for line in dumped.splitlines() if " " in line]
     lines = [message for _, message in stamped]
     assert lines[0].startswith("/robojam/response/start")
@@ -185,7 +186,7 @@ def test_a_full_log_disk_warns_once_plays_on_and_logs_again_when_space_returns(t
     assert "playing on, touches go unlogged until it can write again" in out
     assert "writing the touch log again" in out
     stopped = next(line for line in out.splitlines() if line.startswith("stopped:"))
-    assert "110 touches heard, 2 responses, 0 dropped" in stopped
+    assert re.search(r"110 touches heard, 2 responses \(\d drafted\), 0 dropped", stopped)
     unlogged = int(re.search(r"(\d+) unlogged", stopped).group(1))
     logged = sum(len(p) for p in read_log(next(tiny_disk.glob("*.csv")), sources=("performer", "robojam"), gap=1e9))
     assert unlogged >= 10 and logged >= 10  # the first response went partly unlogged, the second call logged

@@ -15,6 +15,7 @@ class State:
 
 class FakeModel:
     style = None
+    selector = None  # no drafts: every response is drawn as it plays
 
 
 class FakeEngine:

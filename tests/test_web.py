@@ -183,10 +183,10 @@ def test_the_page_starts_from_the_servers_settings(web):
     limits = settings.pop("limits")
     knobs = {"density": 0.0, "energy": 0.0, "register": 0.0, "size": 0.0, "curl": 0.0, "contrast": 0.0}
     assert settings == {"mode": "call-and-response", "temp": 1.0, "sigma_temp": 1.0, "seconds": 1.0, "threshold": 0.3,
-                        "plan": True, "model": "default", "models": ["default"], **knobs}  # the shipped model
+                        "drafts": 8, "plan": True, "model": "default", "models": ["default"], **knobs}  # the shipped
     assert hello["args"][0] == "limits"  # first, so the sliders keep to them before taking values
     assert limits == {name: [RANGES[name].low, RANGES[name].high] for name in ("temp", "sigma_temp", "seconds",
-                                                                               "threshold", *knobs)}
+                                                                               "threshold", "drafts", *knobs)}
     assert limits["density"] == [-2.0, 2.0] and limits["contrast"] == [0.0, 1.0]
 
 

@@ -51,6 +51,7 @@ class Outbox:
             self.send(performer, f"/robojam/response/{output.kind}")
             if output.kind == "start":
                 self.counts["responses"] += 1
+                self.counts["drafted"] += output.drafted
         if self.midi is not None:
             self.midi.robojam_output(output, self.clock())
 

@@ -186,6 +186,14 @@ def threshold(server, key, values, timetag, now):
     _setting("threshold", values[0], server, key, now)
 
 
+@address("/robojam/drafts", Arg("drafts", "f", _live("drafts", "whole answers drawn in the silence, ")))
+def drafts(server, key, values, timetag, now):
+    """How many whole answers robojam draws in the silence before it responds; it plays the one its
+    model's selector finds most human (docs/model.md, Drafts). 1 draws one answer as it plays. A model
+    without a selector, or a knob turned, plays one answer whatever this says."""
+    _setting("drafts", values[0], server, key, now)
+
+
 @address("/robojam/steer", Arg("knob", "s", ", ".join(KNOBS)),
          Arg("value", "f", "; ".join(f"{k.name} {RANGES[k.name].text()}" for k in KNOBS.values())
              + "; 0: as robojam plays unsteered"))
@@ -219,7 +227,8 @@ def model(server, key, values, timetag, now):
 def status(server, key, values, timetag, now):
     """Ask for the server's counters. The reply, /robojam/status, goes where responses
     go and holds name-value pairs: first model and the model's name (a string), then (string,
-    int) pairs: sessions, received, touches, responses,
+    int) pairs: sessions, received, touches, responses, drafted (responses that played
+    a kept draft, drawn in the silence: /robojam/drafts),
     unlogged (touches the touch log could not write, a full disk say; only once there are any),
     then dropped and one dropped.REASON for each reason seen (malformed, unknown_type_tag,
     unknown_address, bad_args, not_finite, out_of_range, bad_value, rate_limited (touches over

@@ -7,6 +7,7 @@ awake (:meth:`OutputSchedule.settle`), so outputs never drift by chained sleeps.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 from robojam.live.session import Output, Session
@@ -56,13 +57,16 @@ class OutputSchedule:
         self._settled += self.clock() - now
 
     def send_due(self, performers: dict, send: Send) -> None:
-        """Send every output that is due, then let sessions generate ahead."""
+        """Send every output that is due, then let sessions generate ahead (drafting only while no
+        session's output is about to be due)."""
         playing = list(performers.items())
         for key, performer in playing:
             for output in performer.session.due(self.clock()):
                 send(key, performer, output)
+        outputs = [d for d in (p.session.next_output() for _, p in playing) if d is not None]
+        quiet_until = min(outputs, default=math.inf)
         for _, performer in playing:
-            performer.session.prepare(self.clock())
+            performer.session.prepare(self.clock(), quiet_until)
 
     def send_due_now(self, performers: dict, keys: Iterable[str], send: Send) -> None:
         """Send at once what a message made due (a response's start, a barge-in's end), before reading on."""

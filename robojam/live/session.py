@@ -11,6 +11,14 @@ call-and-response (default)
     a little ahead of playback. A touch during a response stops it at once
     (barge-in); the state then returns to what was heard, so the model
     remembers the performer, not itself.
+
+    With ``drafts`` above 1 (and a model with a selector, no knob turned),
+    the silence is put to use: from DRAFT_FROM of the threshold on, robojam
+    draws that many whole answers to the call, DRAFT_SLICE touches a turn of
+    the server's loop, and when the threshold comes it plays the one the
+    selector finds most human (:mod:`robojam.core.drafts`). A touch drops the
+    drafts; a response that starts before they are all drawn is drawn as it
+    plays, as with one draft.
 duet
     robojam plays all the time alongside the performer: one touch of its own
     is drawn ahead, and redrawn whenever the performer plays, and both parts
@@ -37,6 +45,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from robojam import RobojamError
+from robojam.core.drafts import Drafting
 from robojam.core.engine import Engine
 from robojam.core.corpus import MAX_DT
 from robojam.core.dynamics import Dynamics
@@ -55,6 +64,12 @@ PLAN_SLICE = 8
 # With the plan, a duet is drawn at least this far ahead (and LOOKAHEAD_S more at each refill).
 DUET_AHEAD_S = 1.0
 DEFAULT_Z = 0.5
+# Drafting starts once the silence has lasted this share of the threshold (a performer pausing within a
+# call would drop drafts begun sooner), and does this much work a turn of the server's loop (Drafting.work:
+# 16 touches, or 4 runs scored: about a millisecond), when no output is due within DRAFT_QUIET_S.
+DRAFT_FROM = 0.5
+DRAFT_SLICE = 16
+DRAFT_QUIET_S = 0.002
 # Touches a session keeps of what it heard, to bring a new model up to date (see use_engine).
 HISTORY_TOUCHES = 512
 
@@ -69,6 +84,7 @@ class Settings:
     sigma_temp: float = DEFAULTS["sigma_temp"]
     seconds: float = DEFAULTS["seconds"]
     threshold: float = DEFAULTS["threshold"]
+    drafts: int = DEFAULTS["drafts"]
     plan: bool = not DEFAULTS["no_plan"]  # send the touches about to play (/robojam/plan)
     # the player's knobs (robojam.core.steering), 0: robojam as it plays unsteered
     density: float = DEFAULTS["density"]
@@ -89,8 +105,8 @@ class Settings:
         """RobojamError unless every setting is in range (``robojam.live.knobs.RANGES``)."""
         if not isinstance(self.mode, str) or self.mode not in MODES:
             raise RobojamError(f"mode must be one of {', '.join(MODES)}, not {shown(self.mode)}")
-        for name in LIVE:
-            RANGES[name].check(name, getattr(self, name))
+        for name in LIVE:  # a whole-number setting given as 4.0 is kept as 4
+            setattr(self, name, RANGES[name].check(name, getattr(self, name)))
         if not isinstance(self.plan, bool):
             raise RobojamError(f"plan must be true or false, not {shown(self.plan)}")
 
@@ -136,6 +152,7 @@ class Output:
     y: float = field(default=0.0, compare=False)
     z: float = field(default=DEFAULT_Z, compare=False)
     points: tuple = field(default=(), compare=False)  # a plan's touches: (deadline, x, y); none clears it
+    drafted: bool = field(default=False, compare=False)  # a start: the response is a kept draft
 
 
 class Session:
@@ -168,6 +185,9 @@ class Session:
         self._style_of: list | None = None  # the call whose style robojam is about to play in
         self._answered: list = []  # the call robojam's part answers (its leaps echo there)
         self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
+        self._drafts: Drafting | None = None  # the call answered in the silence, and the state heard
+        self._drafts_from = None
+        self._kept: deque | None = None  # the kept draft's touches still to play in this response
         self._chain: deque[list] = deque()  # duet with a plan: [touch, state after feeding it or None], unplayed
         self._base = None  # ...and the state before the chain (heard and played), once a chain touch is fed
         # pragma: no mutate start (set-before-read)
@@ -214,6 +234,7 @@ class Session:
         return since if 0 <= since <= len(self._heard) else None
 
     def _switch_to(self, engine: Engine, history: History | None = None) -> None:
+        self._drop_drafts()
         since = self._heard_since(history)
         if since is not None:
             # The engine heard ``history``; bring it up to date with the touches heard since (none
@@ -260,6 +281,7 @@ class Session:
 
     def touch(self, x: float, y: float, z: float, now: float, at: float | None = None) -> None:
         """The performer touched (x, y); ``at`` is the touch's own time if known (else ``now``)."""
+        self._drop_drafts()  # the call goes on
         duet = self.settings.mode == "duet"
         if not duet:
             self.stop(now)  # barge-in (nothing to stop if robojam is not playing)
@@ -312,6 +334,7 @@ class Session:
     def reset(self, now: float) -> None:
         """Stop playing and forget everything heard."""
         self.stop(now)
+        self._drop_drafts()
         self.engine.reset()
         self._heard.clear()
         self._epoch += 1  # pragma: no mutate (new-epoch)
@@ -322,8 +345,9 @@ class Session:
         self._call_pending = False  # pragma: no mutate (truth-value)
 
     def apply(self, name: str, value, now: float) -> None:
-        """Change one setting; a change of mode stops what is playing."""
+        """Change one setting; a change of mode stops what is playing, any change drops the drafts."""
         updated = self.settings.changed(name, value)
+        self._drop_drafts()
         if name == "mode" and updated.mode != self.settings.mode:
             self.stop(now)
             self._call_pending = False  # pragma: no mutate (truth-value)
@@ -334,16 +358,24 @@ class Session:
     def _steer_now(self) -> None:
         """The knobs from robojam's next drawn touch: the gap tilt, and the style it is playing in."""
         self.engine.set_sampling_knobs(self.settings.steer())
+        self._kept = None  # a kept draft was drawn unsteered: robojam draws on from where it is
         if self._drawing and self._style_of is None and self.engine.model.style is not None:
             self.engine.set_style(self.engine.steered_style(self._answered, self.settings.steer()))
 
     # --- the clock ---------------------------------------------------------
+
+    def next_output(self) -> float | None:
+        """The deadline of this session's next output, if any is scheduled."""
+        return self._queue[0].deadline if self._queue else None
 
     def next_deadline(self) -> float | None:
         """When this session next needs ``due`` (an output, more generation, or the silence threshold)."""
         candidates = [self._queue[0].deadline] if self._queue else []
         if self._threshold_armed():
             candidates.append(self.last_heard + self.settings.threshold)
+        drafting = self._drafting_due()
+        if drafting is not None:
+            candidates.append(drafting)
         if self._drawing:
             if self.settings.mode == "duet":
                 if self.settings.plan:
@@ -375,12 +407,14 @@ class Session:
                 self._duet_touch_played(output, now)
         return ready
 
-    def prepare(self, now: float) -> None:
+    def prepare(self, now: float, quiet_until: float = math.inf) -> None:
         """Generate ahead, off the critical path: a response LOOKAHEAD_S ahead of playback, or with the
         plan PLAN_SLICE more touches of it towards its end; a duet with the plan DUET_AHEAD_S ahead (up to
-        PLAN_CHUNK touches a call)."""
+        PLAN_CHUNK touches a call). In the silence, a slice of drafts, unless an output of any session
+        is due before ``quiet_until`` (the earliest) is DRAFT_QUIET_S away."""
         if not self._drawing:
-            pass
+            if quiet_until - now >= DRAFT_QUIET_S:
+                self._draft(now)
         elif self.settings.mode == "duet":
             if self.settings.plan:
                 for _ in range(PLAN_CHUNK):
@@ -416,6 +450,9 @@ class Session:
     # --- robojam's part -------------------------------------------------------
 
     def _start(self, now: float) -> None:
+        kept = self._drafts.kept_as_drawn() if self._drafts is not None and self._drafts.done else None
+        self._drop_drafts()
+        self._kept = None if kept is None else deque(map(tuple, kept.tolist()))
         self._last_played = None
         self._loudness.reset()
         self._call_pending = False  # pragma: no mutate (truth-value)
@@ -433,7 +470,7 @@ class Session:
         # The part before may not have gone out whole: what stop left of it (its start, an empty plan,
         # its end) goes now.
         earlier = [Output(now, o.kind) for o in self._queue]
-        self._queue = earlier + [Output(now, "start")]
+        self._queue = earlier + [Output(now, "start", drafted=kept is not None)]
 
     def _fill_response(self, until: float, most: float = math.inf) -> None:
         """Draw and schedule response touches until one is due at or after ``until`` (``most`` at most).
@@ -441,22 +478,27 @@ class Session:
         A drawn touch is fed to the state only before the next one is drawn,
         so the way to sending the first touch of a response is a single draw.
         """
-        settings = self.settings
         drawn = 0
         while self._drawing and (self._first_touch or self._play_clock < until) and drawn < most:
             drawn += 1
             if self._unfed is not None:
                 self._read_style()
                 self.engine.feed(*self._unfed)
-            x, y, dt = self.engine.draw(self.rng, settings.temp, settings.sigma_temp)
+            touch = self._next_touch()
             # The first touch plays as the response starts; the model still hears the dt it drew.
-            deadline = self._play_clock + (0.0 if self._first_touch else dt)
+            deadline = math.inf if touch is None else self._play_clock + (0.0 if self._first_touch else touch[2])
             if deadline > self._play_end:
                 self._finish(self._play_end)
                 self._ending = True
                 return
-            self._unfed = (x, y, dt)
+            self._unfed = x, y, dt = touch
             self._schedule_touch(deadline, x, y, dt)
+
+    def _next_touch(self) -> tuple[float, float, float] | None:
+        """The response's next touch: the kept draft's (None once it is all played), or one drawn now."""
+        if self._kept is None:
+            return self.engine.draw(self.rng, self.settings.temp, self.settings.sigma_temp)
+        return self._kept.popleft() if self._kept else None
 
     def _draw_duet_touch(self) -> None:
         """(Re)draw robojam's next duet touch from the state as it is now."""
@@ -558,3 +600,45 @@ class Session:
             self._heard_state = None
         if self._next_engine is not None:
             self._switch_to(self._next_engine, self._next_history)
+
+    # --- drafts in the silence -------------------------------------------------
+
+    def _drafting_due(self) -> float | None:
+        """From when drafts are to be drawn (a past time while some are still to draw), or None."""
+        settings = self.settings
+        if (settings.drafts < 2 or not self._threshold_armed() or self.engine.model.selector is None
+                or any(settings.steer().values()) or (self._drafts is not None and self._drafts.done)):
+            return None
+        return self.last_heard + settings.threshold * DRAFT_FROM
+
+    def _draft(self, now: float) -> None:
+        """Draw DRAFT_SLICE more touches of the drafts, once they are due."""
+        due = self._drafting_due()
+        if due is None or now < due:
+            return
+        if self._drafts is None:
+            self._begin_drafts()
+        if self._drafts.work(DRAFT_SLICE):
+            self._back_to_heard()
+
+    def _begin_drafts(self) -> None:
+        """Take the call as a response would (``_take_the_call``, the style read at once) and start drafting."""
+        call, settings = list(self._call), self.settings
+        self._drafts_from = self.engine.snapshot()
+        self.engine.hear_call(call)
+        if self.engine.model.style is not None:
+            self.engine.set_style(self.engine.steered_style(call, settings.steer()))
+        self._drafts = Drafting(self.engine, self.engine.model.selector, settings.drafts, settings.seconds,
+                                self.rng, settings.temp, settings.sigma_temp)
+
+    def _back_to_heard(self) -> None:
+        """The engine as before drafting: what was heard, no style. (The call's leaps it heard stay until
+        robojam's part starts and ``_take_the_call`` gives it the call again.)"""
+        self.engine.set_style(None)
+        self.engine.restore(self._drafts_from)
+
+    def _drop_drafts(self) -> None:
+        if self._drafts is not None:
+            if not self._drafts.done:
+                self._back_to_heard()
+            self._drafts = self._drafts_from = None

@@ -11,10 +11,10 @@ import numpy as np
 
 def status_figures(sessions: int, counts: Counter, drops: dict[str, int],
                    samples: dict[str, Iterable[float]]) -> dict[str, int]:
-    """Name-value pairs: sessions, received, touches, responses, dropped, dropped.REASON...,
+    """Name-value pairs: sessions, received, touches, responses, drafted, dropped, dropped.REASON...,
     then the p99 of each non-empty series of seconds in ``samples``, in microseconds."""
     figures = {"sessions": sessions, "received": counts["received"],
-               "touches": counts["touches"], "responses": counts["responses"]}
+               "touches": counts["touches"], "responses": counts["responses"], "drafted": counts["drafted"]}
     if counts["unlogged"]:
         figures["unlogged"] = counts["unlogged"]  # played, but the touch log could not be written
     figures["dropped"] = sum(drops.values())
@@ -30,7 +30,8 @@ def status_line(figures: dict[str, int]) -> str:
     drops = ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in figures.items() if k.startswith("dropped."))
     unlogged = f", {figures['unlogged']} unlogged" if figures.get("unlogged") else ""
     return (f"{figures['sessions']} performer(s), {figures['touches']} touches heard, "
-            f"{figures['responses']} responses, {figures['dropped']} dropped" + (f" ({drops})" if drops else "")
+            f"{figures['responses']} responses ({figures['drafted']} drafted), {figures['dropped']} dropped"
+            + (f" ({drops})" if drops else "")
             + unlogged)
 
 
