@@ -239,8 +239,7 @@ def test_status_every_prints_status_lines(serve, sender_to):
     time.sleep(2.5)
     output = server.stop()
     periodic = [line for line in output.splitlines()
-                if re.match(r"^\d\d:\d\d:\d\d 1 performer\(s\), 1 touches heard, 0 responses \(0 drafted\), "
-                            r"0 dropped", line)]
+                if re.match(r"^\d\d:\d\d:\d\d 1 performer\(s\), 1 touches heard, 0 responses, 0 dropped", line)]
     assert len(periodic) >= 1, output
 
 

@@ -139,7 +139,9 @@ def test_a_flood_of_unknown_tags_prints_nothing_and_costs_little(tmp_path):
         out, err = process.communicate(timeout=20)
         listener.close()
     assert counts["dropped.unknown_type_tag"] == 5 and counts["touches"] == 10
-    assert sum(a == "/robojam/response/touch" for _, a, _ in got) > 3
+    addresses = [a for _, a, _ in got]  # a whole response, however few touches its drawing gave it
+    assert addresses[0] == "/robojam/response/start" and addresses[-1] == "/robojam/response/end"
+    assert "/robojam/response/touch" in addresses
     assert err.count("\n") <= 2 and len(err) < 2000, err[:2000]
     assert "Unhandled parameter type" not in err and "Traceback" not in err
     assert os.times().children_user - cpu_before.children_user < 3.0

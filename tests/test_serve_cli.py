@@ -186,7 +186,7 @@ def test_a_full_log_disk_warns_once_plays_on_and_logs_again_when_space_returns(t
     assert "playing on, touches go unlogged until it can write again" in out
     assert "writing the touch log again" in out
     stopped = next(line for line in out.splitlines() if line.startswith("stopped:"))
-    assert re.search(r"110 touches heard, 2 responses \(\d drafted\), 0 dropped", stopped)
+    assert re.search(r"110 touches heard, 2 responses( \(\d drafted\))?, 0 dropped", stopped)
     unlogged = int(re.search(r"(\d+) unlogged", stopped).group(1))
     logged = sum(len(p) for p in read_log(next(tiny_disk.glob("*.csv")), sources=("performer", "robojam"), gap=1e9))
     assert unlogged >= 10 and logged >= 10  # the first response went partly unlogged, the second call logged

@@ -306,3 +306,18 @@ def test_a_new_transport_is_one_bridge_and_one_open():
     assert got[0][1] == "/robojam/response/start" and mute.sent
     assert "tram:7" in server.performers and "bus:1" in server.performers
     assert events == [("start", "tram"), ("start", "bus"), ("stop", "bus"), ("stop", "tram")]  # last opened first
+
+
+def test_the_status_line_stays_short_naming_the_commonest_drops_and_the_drafted():
+    from collections import Counter
+
+    from robojam.live.status import LINE_REASONS, status_figures, status_line
+    reasons = ["bad_args", "bad_model", "bad_value", "malformed", "not_finite", "out_of_range", "rate_limited",
+               "too_many_sessions", "unknown_address", "unknown_type_tag", "socket_overflow", "send_failed"]
+    drops = {reason: 1000 + i for i, reason in enumerate(reasons)}
+    line = status_line(status_figures(1024, Counter(touches=123456, responses=9999, drafted=9876), drops, {}))
+    assert len("stopped: " + line + "; model a-long-model-name") < 200
+    assert "9999 responses (9876 drafted)" in line
+    assert "send_failed 1011, socket_overflow 1010, unknown_type_tag 1009" in line
+    assert f"{len(reasons) - LINE_REASONS} more reasons" in line and "bad_args" not in line
+    assert "drafted" not in status_line(status_figures(1, Counter(responses=2), {}, {}))

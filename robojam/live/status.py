@@ -9,6 +9,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 
+LINE_REASONS = 3  # /robojam/status has every reason; the console line names the commonest
+
+
 def status_figures(sessions: int, counts: Counter, drops: dict[str, int],
                    samples: dict[str, Iterable[float]]) -> dict[str, int]:
     """Name-value pairs: sessions, received, touches, responses, drafted, dropped, dropped.REASON...,
@@ -27,12 +30,17 @@ def status_figures(sessions: int, counts: Counter, drops: dict[str, int],
 
 
 def status_line(figures: dict[str, int]) -> str:
-    drops = ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in figures.items() if k.startswith("dropped."))
+    """One short line: the commonest drop reasons (LINE_REASONS of them) by name, the rest counted."""
+    reasons = sorted(((k.split(".", 1)[1], v) for k, v in figures.items() if k.startswith("dropped.")),
+                     key=lambda reason: (-reason[1], reason[0]))
+    drops = ", ".join(f"{name} {n}" for name, n in reasons[:LINE_REASONS])
+    if len(reasons) > LINE_REASONS:
+        drops += f", {len(reasons) - LINE_REASONS} more reasons"
     unlogged = f", {figures['unlogged']} unlogged" if figures.get("unlogged") else ""
+    drafted = f" ({figures['drafted']} drafted)" if figures.get("drafted") else ""
     return (f"{figures['sessions']} performer(s), {figures['touches']} touches heard, "
-            f"{figures['responses']} responses ({figures['drafted']} drafted), {figures['dropped']} dropped"
-            + (f" ({drops})" if drops else "")
-            + unlogged)
+            f"{figures['responses']} responses{drafted}, {figures['dropped']} dropped"
+            + (f" ({drops})" if drops else "") + unlogged)
 
 
 class StatusReport:
