@@ -45,7 +45,7 @@ class FakeEngine:
     def steered_style(self, call, steer):
         return ("steered", len(call), tuple(sorted(steer.items())))
 
-    def set_sampling_knobs(self, steer):
+    def set_sampling_knobs(self, steer, call=None):
         self.tilted = dict(steer)
 
     def hear_call(self, call):

@@ -220,3 +220,34 @@ def test_a_strong_lean_never_picks_a_draw_whose_odds_vanish():
     xs = [0.3, 0.5, 0.6, 0.8]
     assert lean_pick(xs, 0.0, x_tilt=5000.0) == 0.8  # exp(-2500) is 0: the first draw cannot be chosen
     assert lean_pick([0.8, 0.8, 0.3, 0.3], 0.25, x_tilt=1333.0) == 0.8  # scores near 400: no overflow to inf
+
+
+def test_contrast_turns_the_calls_style_around_in_the_draw_time_levers_too():
+    from robojam.core.steering import CONTRAST_LEVERS, contrasted
+
+    features = ("mean_x", "spread_x", "spread_y", "touch_rate", "pause_share")
+    call_style = [0.5, 0.2, -0.2, 0.3, -0.1]  # right of the average, average spread, busy
+    levers = contrasted({"contrast": 1.0, "density": 0.5}, features, call_style)
+    assert levers["register"] == pytest.approx(-0.5 * CONTRAST_LEVERS)
+    assert levers["size"] == pytest.approx(0.0)  # stroke_length is not among the features: the mean of two
+    assert levers["density"] == pytest.approx(0.5 - CONTRAST_LEVERS * (0.3 + 0.1) / 2)
+    assert contrasted({"contrast": 0.5}, features, call_style)["register"] == pytest.approx(-0.25 * CONTRAST_LEVERS)
+    assert contrasted({"contrast": 1.0}, features, [9.0, 0, 0, 0, 0])["register"] == -2.0  # within range
+    assert contrasted({"contrast": 0.0, "size": 1.0}, features, call_style) == {"contrast": 0.0, "size": 1.0}
+    assert contrasted({"contrast": 0.5}, (), [])["contrast"] == 0.5 and "register" not in contrasted(
+        {"contrast": 0.5}, (), [])
+
+
+def test_contrast_leans_the_answer_away_from_where_the_call_played(shipped):
+    from robojam.core.steering import X_TILT_PER_UNIT
+
+    call = np.column_stack([np.linspace(0.8, 0.95, 40), np.linspace(0.3, 0.6, 40), np.full(40, 0.03)])
+    engine = Engine(shipped)
+    engine.take_call(call, {"contrast": 1.0})
+    assert engine.policy.x_tilt < -0.5 * X_TILT_PER_UNIT  # the call kept right: the answer leans left
+    engine.take_call(call, {"contrast": 0.0})
+    assert engine.policy.x_tilt == 0.0
+    mean_x = {c: np.mean([Engine(shipped).respond(call, 4.0, np.random.default_rng(seed),
+                                                   steer={"contrast": c})[:, 0].mean() for seed in range(6)])
+              for c in (0.0, 1.0)}
+    assert mean_x[1.0] < mean_x[0.0] - 0.05

@@ -91,3 +91,25 @@ def test_liblo_turns_a_knob_over_real_udp():
         listener.collect(3.0, until="/robojam/status")
     status = [args for _, address, args in listener.received if address == "/robojam/status"][-1]
     assert dict(zip(status[::2], status[1::2]))["energy"] == 1.25
+
+
+def test_contrast_in_a_session_leans_each_answer_away_from_its_own_call():
+    engine = Engine(load_model(None))
+    session = Session(engine, Settings(threshold=0.3, seconds=1.0, contrast=1.0), np.random.default_rng(0))
+    t, tilts = 0.0, []
+    for side in (0.85, 0.15):  # a call on the right, then one on the left
+        for k in range(30):
+            t += 1 / 60
+            session.touch(side + 0.002 * k, 0.3 + 0.01 * k, 0.5, t)
+        session.respond(t + 0.01)
+        tilts.append(engine.policy.x_tilt)
+        session.stop(t + 0.02)
+    assert tilts[0] < 0 < tilts[1]
+    session.apply("contrast", 0.0, t + 0.03)
+    assert engine.policy.x_tilt == 0.0
+    for k in range(30):  # the call on the left again, answered unsteered
+        t += 1 / 60
+        session.touch(0.15 + 0.002 * k, 0.3 + 0.01 * k, 0.5, t)
+    session.respond(t + 0.01)
+    session.apply("contrast", 1.0, t + 0.02)  # turned while it answers: it leans right from the next touch
+    assert engine.policy.x_tilt == pytest.approx(tilts[1])

@@ -21,7 +21,8 @@ from robojam.core.mixture import Noise, Sampler, elu_plus_one
 from robojam.core.modelfile import Model
 from robojam.core.network import EngineState, Network
 from robojam.core.policy import TouchPolicy
-from robojam.core.steering import SAMPLING_KNOBS, check_steer, extra_gap_tilt, size_tilt, steered, x_tilt
+from robojam.core.steering import (SAMPLING_KNOBS, check_steer, contrasted, extra_gap_tilt, size_tilt, steered,
+                                   x_tilt)
 from robojam.core.style import CLIP
 from robojam.core.temperatures import check_temperatures
 
@@ -53,9 +54,14 @@ class Engine(Network):
         return steered(style.features, style.vector(clean(call)),
                        steer, CLIP)
 
-    def set_sampling_knobs(self, steer: dict[str, float] | None) -> None:
+    def set_sampling_knobs(self, steer: dict[str, float] | None, call=None) -> None:
         """The knobs' part in how touches are drawn, from the next draw: the gap tilt density asks for,
-        register's lean left or right and size's towards longer moves (``TouchPolicy.target``)."""
+        register's lean left or right and size's towards longer moves (``TouchPolicy.target``); with the
+        ``call`` answered, in a model with a style input, contrast turns its style around in them too."""
+        if call is not None and self.model.style is not None:
+            style = self.model.style
+            call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (dtype-alike, reshape-neg)
+            steer = contrasted(steer, style.features, style.vector(clean(call)))
         self.policy.sampler.tilt = extra_gap_tilt(self.model.temperatures.gap_tilt, steer)
         self.policy.x_tilt, self.policy.size_tilt = x_tilt(steer), size_tilt(steer)
 
@@ -115,7 +121,7 @@ class Engine(Network):
         self.condition(call if len(call) else np.array([[0.5, 0.5, 0.0]]))
         if self.model.style is not None:  # the call is heard plainly, the response played in its style
             self.set_style(self.steered_style(call, steer))
-        self.set_sampling_knobs(steer)
+        self.set_sampling_knobs(steer, call)
 
     def answer(self, seconds: float, rng: np.random.Generator, temp: float = 1.0,
                sigma_temp: float = 1.0) -> np.ndarray:

@@ -14,11 +14,12 @@ call-and-response (default)
 
     With ``drafts`` above 1 (and a model with a selector, no knob turned),
     the silence is put to use: from DRAFT_FROM of the threshold on, robojam
-    draws that many whole answers to the call, DRAFT_SLICE touches a turn of
-    the server's loop, and when the threshold comes it plays the one the
-    selector finds most human (:mod:`robojam.core.drafts`). A touch drops the
-    drafts; a response that starts before they are all drawn is drawn as it
-    plays, as with one draft.
+    draws that many whole answers to the call, a slice of work (DRAFT_SLICE)
+    a turn of the server's loop while no output is due within DRAFT_QUIET_S,
+    and when the threshold comes it plays the one the selector finds most
+    human (:mod:`robojam.core.drafts`). A touch drops the drafts; a response
+    that starts before they are all drawn is drawn as it plays, as with one
+    draft.
 duet
     robojam plays all the time alongside the performer: one touch of its own
     is drawn ahead, and redrawn whenever the performer plays, and both parts
@@ -246,7 +247,7 @@ class Session:
                 engine.hear_call(self._answered)
         else:
             replayed(engine, self.history())
-        engine.set_sampling_knobs(self.settings.steer())
+        engine.set_sampling_knobs(self.settings.steer(), self._answered)
         self.engine, self._next_engine, self._next_history = engine, None, None
 
     def _feed(self, x: float, y: float, dt: float) -> None:
@@ -266,6 +267,7 @@ class Session:
         self._style_of = self._answered if self.engine.model.style is not None else None
         self._call.clear()
         self.engine.hear_call(self._answered)
+        self.engine.set_sampling_knobs(self.settings.steer(), self._answered)  # contrast reads the call
 
     def _read_style(self) -> None:
         if self._style_of is not None:
@@ -357,7 +359,7 @@ class Session:
 
     def _steer_now(self) -> None:
         """The knobs from robojam's next drawn touch: the gap tilt, and the style it is playing in."""
-        self.engine.set_sampling_knobs(self.settings.steer())
+        self.engine.set_sampling_knobs(self.settings.steer(), self._answered)
         self._kept = None  # a kept draft was drawn unsteered: robojam draws on from where it is
         if self._drawing and self._style_of is None and self.engine.model.style is not None:
             self.engine.set_style(self.engine.steered_style(self._answered, self.settings.steer()))
