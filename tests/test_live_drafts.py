@@ -78,7 +78,7 @@ def test_the_kept_draft_keeps_the_first_dt_the_model_heard_and_plays_it_at_once(
     engine = Engine(model)
     engine.take_call(CALL)
     drafting = Drafting(engine, model.selector, 4, 2.0, np.random.default_rng(8))
-    with pytest.raises(Exception, match="not all drawn"):
+    with pytest.raises(Exception, match="^the drafts are not all drawn yet$"):
         drafting.kept()
     drafting.work(10_000)
     as_drawn, kept = drafting.kept_as_drawn(), drafting.kept()
@@ -105,7 +105,8 @@ def drafted_alone(engine: Engine, call, settings: Settings, seed: int) -> np.nda
 
 def test_in_the_silence_robojam_drafts_and_plays_the_kept_draft_at_the_threshold():
     model = drafting_model(style=True)
-    session = Session(Engine(model), Settings(threshold=THRESHOLD, seconds=2.0), np.random.default_rng(0))
+    session = Session(Engine(model), Settings(threshold=THRESHOLD, seconds=2.0, temp=0.8, sigma_temp=0.9),
+                      np.random.default_rng(0))
     last = heard(session)
     listening = session.engine.spawn()
     listening.restore(session.engine.snapshot())
@@ -117,7 +118,9 @@ def test_in_the_silence_robojam_drafts_and_plays_the_kept_draft_at_the_threshold
     assert session._drafts is not None and session._drafts.done
     assert session.next_deadline() == pytest.approx(last + THRESHOLD)  # drafted: the loop may sleep
     assert same_state(session.engine, listening) and session.engine._style == [0.0] * model.style.dim
-    touches = played(run(session, last + THRESHOLD - 2 * TICK, last + THRESHOLD + 3.0))
+    outputs = run(session, last + THRESHOLD - 2 * TICK, last + THRESHOLD + 3.0)
+    assert [o.drafted for o in outputs if o.kind == "start"] == [True]  # counted in /robojam/status
+    touches = played(outputs)
     assert len(touches) == len(kept) > 1
     assert touches[0, 0] == pytest.approx(last + THRESHOLD, abs=TICK)
     assert np.allclose(touches[:, 1:], kept[:, :2])
@@ -194,7 +197,9 @@ def test_a_response_asked_for_before_the_drafts_are_done_is_drawn_as_it_plays():
     run(session, last, middle)
     session.respond(middle)
     assert session._drafts is None and session._kept is None
-    touches = played(run(session, middle, middle + 3.0))
+    outputs = run(session, middle, middle + 3.0)
+    assert [o.drafted for o in outputs if o.kind == "start"] == [False]
+    touches = played(outputs)
     assert len(touches) > 1 and touches[0, 0] == pytest.approx(middle)
     assert same_state(session.engine, listening)
 
@@ -320,3 +325,35 @@ def test_the_bench_times_a_real_servers_drafted_answers_against_one_draft():
     for drafts, drafted in ((8, 2), (1, 0)):
         late, counted = after_silence_ms(None, drafts, rounds=2, seconds=2.0)
         assert len(late) == 2 and counted == drafted
+
+
+def test_two_drafts_are_drafted():
+    session = Session(Engine(drafting_model()), Settings(threshold=THRESHOLD, drafts=2), np.random.default_rng(0))
+    last = heard(session)
+    run(session, last, last + THRESHOLD - TICK)
+    assert session._drafts is not None and session._drafts.done and session._drafts.count == 2
+
+
+@pytest.mark.parametrize("touches_a_second", [None, 1])
+def test_each_draft_is_what_the_engine_would_answer_from_the_same_state(monkeypatch, touches_a_second):
+    from robojam.core import drafts as drafts_module, engine as engine_module
+
+    if touches_a_second is not None:  # a cap on touches that binds before the response's length does
+        monkeypatch.setattr(engine_module, "MAX_TOUCHES_PER_SECOND", touches_a_second)
+        monkeypatch.setattr(drafts_module, "MAX_TOUCHES_PER_SECOND", touches_a_second)
+    model, seconds = drafting_model(), 1.9
+    engine, rng = Engine(model), np.random.default_rng(6)
+    engine.take_call(CALL)
+    ready = engine.snapshot()
+    answers = []
+    for _ in range(2):  # one engine and one stream, as drafting draws
+        engine.restore(ready)
+        answers.append(engine.answer(seconds, rng))
+    drafter = Engine(model)
+    drafter.take_call(CALL)
+    drafting = Drafting(drafter, model.selector, 2, seconds, np.random.default_rng(6))
+    drafting.work(math.inf)
+    for drawn, answer in zip(drafting._answers, answers):
+        assert np.array_equal(drawn[:, :2], answer[:, :2]) and np.array_equal(drawn[1:, 2], answer[1:, 2])
+    if touches_a_second is not None:
+        assert max(len(a) for a in answers) <= 2

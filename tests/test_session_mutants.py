@@ -47,6 +47,7 @@ class FakeEngine:
 
     def set_sampling_knobs(self, steer, call=None):
         self.tilted = dict(steer)
+        self.tilted_for = None if call is None else list(call)
 
     def hear_call(self, call):
         self.heard_call = list(call)
@@ -598,3 +599,28 @@ def test_a_response_is_planned_a_slice_at_a_time_once_its_touches_come_within_re
     session.due(0.0)
     session.prepare(0.0)  # PLAN_SLICE touches drawn; the first is due LOOKAHEAD_S from now
     assert plans(session._queue) == [[0.25 * i for i in range(1, 9)]]
+
+
+def test_the_draw_time_levers_are_set_for_the_call_answered_as_it_starts_and_as_a_knob_turns():
+    session, engine = make(threshold=60.0, seconds=2.0)
+    for k in range(3):
+        session.touch(0.1 * k, 0.2, 0.5, now=1.0 + 0.1 * k)
+    session.respond(2.0)
+    assert engine.tilted_for == list(session._answered) and len(engine.tilted_for) == 3
+    engine.tilted_for = None
+    session.apply("contrast", 0.5, 2.1)
+    assert engine.tilted_for == list(session._answered) and engine.tilted["contrast"] == 0.5
+    replacement = FakeEngine()
+    session.stop(2.2)
+    session.use_engine(replacement)
+    assert replacement.tilted_for == list(session._answered)
+
+
+def test_next_output_is_the_earliest_scheduled_deadline():
+    session, _ = make(FakeEngine([(0.4, 0.6, 0.25)]), seconds=2.0)
+    assert session.next_output() is None
+    session.respond(0.0)
+    session.due(0.0)
+    session.prepare(0.0)
+    assert len(session._queue) >= 1
+    assert session.next_output() == min(o.deadline for o in session._queue) == session._queue[0].deadline

@@ -187,8 +187,10 @@ class Session:
         self._answered: list = []  # the call robojam's part answers (its leaps echo there)
         self._next_engine: Engine | None = None  # a new model's engine, waiting for the response to end
         self._drafts: Drafting | None = None  # the call answered in the silence, and the state heard
+        # pragma: no mutate start (set-before-read)
         self._drafts_from = None
         self._kept: deque | None = None  # the kept draft's touches still to play in this response
+        # pragma: no mutate end
         self._chain: deque[list] = deque()  # duet with a plan: [touch, state after feeding it or None], unplayed
         self._base = None  # ...and the state before the chain (heard and played), once a chain touch is fed
         # pragma: no mutate start (set-before-read)
@@ -415,7 +417,7 @@ class Session:
         PLAN_CHUNK touches a call). In the silence, a slice of drafts, unless an output of any session
         is due before ``quiet_until`` (the earliest) is DRAFT_QUIET_S away."""
         if not self._drawing:
-            if quiet_until - now >= DRAFT_QUIET_S:
+            if quiet_until - now >= DRAFT_QUIET_S:  # pragma: no mutate (clock-boundary)
                 self._draft(now)
         elif self.settings.mode == "duet":
             if self.settings.plan:
@@ -616,7 +618,7 @@ class Session:
     def _draft(self, now: float) -> None:
         """Draw DRAFT_SLICE more touches of the drafts, once they are due."""
         due = self._drafting_due()
-        if due is None or now < due:
+        if due is None or now < due:  # pragma: no mutate (clock-boundary)
             return
         if self._drafts is None:
             self._begin_drafts()
@@ -628,8 +630,8 @@ class Session:
         call, settings = list(self._call), self.settings
         self._drafts_from = self.engine.snapshot()
         self.engine.hear_call(call)
-        if self.engine.model.style is not None:
-            self.engine.set_style(self.engine.steered_style(call, settings.steer()))
+        if self.engine.model.style is not None:  # drafts are drawn only while every knob is at 0
+            self.engine.set_style(self.engine.steered_style(call, None))
         self._drafts = Drafting(self.engine, self.engine.model.selector, settings.drafts, settings.seconds,
                                 self.rng, settings.temp, settings.sigma_temp)
 
