@@ -351,6 +351,7 @@ def set_slider(page, name: str, value: float) -> None:
     page.click("#controls-toggle")
     page.eval_on_selector(f"#{name}", """(input, value) => {
         input.value = value;
+        input.dispatchEvent(new Event("input"));  // as a finger dragging it, then letting go
         input.dispatchEvent(new Event("change"));
     }""", value)
     page.click("#controls-toggle")
@@ -386,7 +387,7 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             page.on("console", lambda message: message.type == "error" and errors.append(message.text))
             page.goto(bridge.url())
             page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=10000)
-            for name in ("temp", "sigma_temp", "seconds", "threshold", "density", "contrast"):  # the server's ranges
+            for name in ("temp", "sigma_temp", "seconds", "threshold", "drafts", "density", "contrast"):  # its ranges
                 low, high = page.eval_on_selector(f"#{name}", "i => [Number(i.min), Number(i.max)]")
                 assert RANGES[name].low <= low <= high <= RANGES[name].high, name
 
@@ -408,6 +409,9 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
 
             set_slider(page, "seconds", 2.5)
             wait_for(lambda: server.performers["web:1"].session.settings.seconds == 2.5, what="the control")
+            set_slider(page, "drafts", 3)
+            wait_for(lambda: server.performers["web:1"].session.settings.drafts == 3, what="the drafts")
+            assert page.eval_on_selector("output[for=drafts]", "o => o.textContent") == "3"
             set_slider(page, "curl", -1.5)  # a knob: /robojam/steer curl -1.5
             wait_for(lambda: server.performers["web:1"].session.settings.curl == -1.5, what="the knob")
             drop_connections(bridge)
@@ -415,6 +419,7 @@ def test_the_page_plays_in_a_real_browser(web, tmp_path):
             page.wait_for_function("document.body.dataset.connection === 'connected'", timeout=5000)
             wait_for(lambda: "web:2" in server.performers
                      and server.performers["web:2"].session.settings.seconds == 2.5
+                     and server.performers["web:2"].session.settings.drafts == 3
                      and server.performers["web:2"].session.settings.curl == -1.5,
                      what="the page to reconnect and re-apply its controls")
 

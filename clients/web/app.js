@@ -25,7 +25,7 @@ const RECONNECT_MAX_MS = 5000;
 const SCALE = [0, 2, 4, 7, 9];     // major pentatonic
 const OCTAVES = 3;
 const ROOT_MIDI = 48;              // C3, as robojam's MIDI output
-const SLIDERS = ["seconds", "threshold", "temp", "sigma_temp"];
+const SLIDERS = ["seconds", "threshold", "drafts", "temp", "sigma_temp"];
 const KNOBS = ["density", "energy", "register", "size", "curl", "contrast"];  // /robojam/steer NAME VALUE
 const TIMBRES = {
   performer: { wave: "sawtooth", q: 4, level: 0.22 },
@@ -560,7 +560,8 @@ function applyServerSettings(pairs) {
 
 function showValue(name) {
   const output = document.querySelector(`output[for="${name}"]`);
-  output.textContent = `${Number(controlValue(name)).toFixed(name === "seconds" ? 1 : 2)}${output.dataset.unit || ""}`;
+  const digits = {seconds: 1, drafts: 0}[name] ?? 2;
+  output.textContent = `${Number(controlValue(name)).toFixed(digits)}${output.dataset.unit || ""}`;
 }
 
 function showMode() {
