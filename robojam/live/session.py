@@ -616,7 +616,7 @@ class Session:
         return self.last_heard + settings.threshold * DRAFT_FROM
 
     def _draft(self, now: float) -> None:
-        """Draw DRAFT_SLICE more touches of the drafts, once they are due."""
+        """A slice (DRAFT_SLICE) more of the drafts' work, once they are due."""
         due = self._drafting_due()
         if due is None or now < due:  # pragma: no mutate (clock-boundary)
             return
