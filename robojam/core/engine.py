@@ -21,8 +21,8 @@ from robojam.core.mixture import Noise, Sampler, elu_plus_one
 from robojam.core.modelfile import Model
 from robojam.core.network import EngineState, Network
 from robojam.core.policy import TouchPolicy
-from robojam.core.steering import (SAMPLING_KNOBS, check_steer, contrasted, extra_gap_tilt, size_tilt, steered,
-                                   x_tilt)
+from robojam.core.steering import (CONTRAST, SAMPLING_KNOBS, check_steer, contrasted, extra_gap_tilt, size_tilt,
+                                   steered, x_tilt)
 from robojam.core.style import CLIP
 from robojam.core.temperatures import check_temperatures
 
@@ -58,8 +58,8 @@ class Engine(Network):
         """The knobs' part in how touches are drawn, from the next draw: the gap tilt density asks for,
         register's lean left or right and size's towards longer moves (``TouchPolicy.target``); with the
         ``call`` answered, in a model with a style input, contrast turns its style around in them too."""
-        if call is not None and self.model.style is not None:
-            style = self.model.style
+        if call is not None and self.model.style is not None and check_steer(steer).get(CONTRAST):
+            style = self.model.style  # the call's style is read (about a millisecond) only for contrast
             call = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (dtype-alike, reshape-neg)
             steer = contrasted(steer, style.features, style.vector(clean(call)))
         self.policy.sampler.tilt = extra_gap_tilt(self.model.temperatures.gap_tilt, steer)
