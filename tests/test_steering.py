@@ -223,19 +223,57 @@ def test_a_strong_lean_never_picks_a_draw_whose_odds_vanish():
 
 
 def test_contrast_turns_the_calls_style_around_in_the_draw_time_levers_too():
-    from robojam.core.steering import CONTRAST_LEVERS, contrasted
+    from robojam.core.steering import CONTRAST_FLOOR, CONTRAST_LEVERS, contrasted
 
     features = ("mean_x", "spread_x", "spread_y", "touch_rate", "pause_share")
     call_style = [0.5, 0.2, -0.2, 0.3, -0.1]  # right of the average, average spread, busy
     levers = contrasted({"contrast": 1.0, "density": 0.5}, features, call_style)
     assert levers["register"] == pytest.approx(-0.5 * CONTRAST_LEVERS)
-    assert levers["size"] == pytest.approx(0.0)  # stroke_length is not among the features: the mean of two
-    assert levers["density"] == pytest.approx(0.5 - CONTRAST_LEVERS * (0.3 + 0.1) / 2)
+    # stroke_length is not among the features: the mean of two, 0; the average is turned below it, by the floor
+    assert levers["size"] == pytest.approx(-CONTRAST_FLOOR)
+    # busy by 0.2 spreads: three times that is under the floor, which it moves instead
+    assert CONTRAST_LEVERS * (0.3 + 0.1) / 2 < CONTRAST_FLOOR
+    assert levers["density"] == pytest.approx(0.5 - CONTRAST_FLOOR)
+    sparse = contrasted({"contrast": 1.0}, features, [0.0, 0.0, 0.0, -0.5, 0.5])  # a sparse call: answered busier
+    assert sparse["density"] == pytest.approx(0.5 * CONTRAST_LEVERS)
     assert contrasted({"contrast": 0.5}, features, call_style)["register"] == pytest.approx(-0.25 * CONTRAST_LEVERS)
+    assert contrasted({"contrast": 0.5}, features, [0.1, 0, 0, 0, 0])["register"] == pytest.approx(
+        -0.5 * CONTRAST_FLOOR)  # the floor scales with the contrast
+    assert contrasted({"contrast": 1.0}, features, [-0.1, 0, 0, 0, 0])["register"] == pytest.approx(CONTRAST_FLOOR)
     assert contrasted({"contrast": 1.0}, features, [9.0, 0, 0, 0, 0])["register"] == -2.0  # within range
     assert contrasted({"contrast": 0.0, "size": 1.0}, features, call_style) == {"contrast": 0.0, "size": 1.0}
     assert contrasted({"contrast": 0.5}, (), [])["contrast"] == 0.5 and "register" not in contrasted(
         {"contrast": 0.5}, (), [])
+
+
+def test_contrast_leans_the_draw_away_from_the_calls_height():
+    from robojam.core.steering import CONTRAST_FLOOR, CONTRAST_LEVERS, X_TILT_PER_UNIT, contrast_height, y_tilt
+
+    features = ("mean_x", "mean_y")
+    assert contrast_height({"contrast": 1.0}, features, [0.0, 0.5]) == pytest.approx(-0.5 * CONTRAST_LEVERS)
+    assert contrast_height({"contrast": 1.0}, features, [0.0, -0.1]) == pytest.approx(CONTRAST_FLOOR)
+    assert contrast_height({"contrast": 0.5}, features, [0.0, -0.5]) == pytest.approx(0.25 * CONTRAST_LEVERS)
+    assert contrast_height({"contrast": 1.0}, features, [0.0, 9.0]) == -2.0  # within register's range
+    assert contrast_height({"contrast": 1.0}, features, [0.0, -9.0]) == 2.0
+    assert contrast_height({"contrast": 0.0, "size": 1.0}, features, [0.0, 0.5]) == 0.0
+    assert contrast_height({"contrast": 1.0}, ("mean_x",), [0.5]) == 0.0  # a style input without the height
+    assert y_tilt(-1.5) == pytest.approx(-1.5 * X_TILT_PER_UNIT)
+
+
+def test_a_height_lean_picks_draws_down_the_screen_with_their_odds():
+    from robojam.core.encoding import RawEncoding
+    from robojam.core.policy import TouchPolicy
+    from robojam.core.temperatures import Temperatures
+
+    ys, doubling = [0.3, 0.5, 0.6, 0.8], np.log(2) / 0.1  # odds 1/4, 1, 2, 8 (of 11.25) for moves -0.2 to +0.3
+
+    def pick(chance, tilt):
+        policy = TouchPolicy(ScriptedSampler([(0.5, y, 0.02) for y in ys]), RawEncoding(), Temperatures())
+        policy.y_tilt = tilt
+        return policy.target(FixedChance(chance), (0.5, 0.5), 1.0, 1.0)[1]
+    assert [pick(c, doubling) for c in (0.01, 0.1, 0.2, 0.5, 0.99)] == [0.3, 0.5, 0.6, 0.8, 0.8]
+    assert [pick(c, -doubling) for c in (0.01, 0.7, 0.72, 0.99)] == [0.3, 0.3, 0.5, 0.8]
+    assert pick(0.5, 0.0) == 0.3  # no lean: the first draw, as drawn
 
 
 def test_contrast_leans_the_answer_away_from_where_the_call_played(shipped):
@@ -245,8 +283,9 @@ def test_contrast_leans_the_answer_away_from_where_the_call_played(shipped):
     engine = Engine(shipped)
     engine.take_call(call, {"contrast": 1.0})
     assert engine.policy.x_tilt < -0.5 * X_TILT_PER_UNIT  # the call kept right: the answer leans left
+    assert engine.policy.y_tilt != 0.0
     engine.take_call(call, {"contrast": 0.0})
-    assert engine.policy.x_tilt == 0.0
+    assert engine.policy.x_tilt == 0.0 and engine.policy.y_tilt == 0.0
     mean_x = {c: np.mean([Engine(shipped).respond(call, 4.0, np.random.default_rng(seed),
                                                    steer={"contrast": c})[:, 0].mean() for seed in range(6)])
               for c in (0.0, 1.0)}

@@ -39,6 +39,7 @@ class TouchPolicy:
         self._rim, self._rim_keep = temperatures.avoided_rim, temperatures.rim_keep
         self._echo = temperatures.echo
         self.x_tilt = 0.0  # the register knob's lean (robojam.core.steering.x_tilt); 0: none
+        self.y_tilt = 0.0  # contrast's lean down the screen, away from the call's height (steering.y_tilt)
         self.size_tilt = 0.0  # the size knob's lean towards longer moves or shorter (steering.size_tilt)
         self._leaps: list[list[float]] = []  # the call's leaps to a new stroke (after a pause or not)
         # Those long enough to start a stroke without a pause.
@@ -53,14 +54,15 @@ class TouchPolicy:
         self._leaps, self._far_leaps = leaps.tolist(), leaps[far].tolist()
 
     def target(self, noise: Noise, prev: tuple, temp: float, sigma_temp: float) -> list[float]:
-        """The next touch's target (``_drawn``); with a lean (``x_tilt``, ``size_tilt``), one of
-        LEAN_CANDIDATES drawn, chosen with odds exp(x_tilt * its move right + size_tilt * its move's
-        length): the model's own touches, leaning one way."""
-        if not (self.x_tilt or self.size_tilt):
+        """The next touch's target (``_drawn``); with a lean (``x_tilt``, ``y_tilt``, ``size_tilt``), one
+        of LEAN_CANDIDATES drawn, chosen with odds exp(x_tilt * its move right + y_tilt * its move down +
+        size_tilt * its move's length): the model's own touches, leaning one way."""
+        if not (self.x_tilt or self.y_tilt or self.size_tilt):
             return self._drawn(noise, prev, temp, sigma_temp)
         candidates = [self._drawn(noise, prev, temp, sigma_temp) for _ in range(LEAN_CANDIDATES)]
         moves = np.array([self.encoding.decode(prev, target)[:2] for target in candidates]) - prev[:2]
-        scores = self.x_tilt * moves[:, 0] + self.size_tilt * np.hypot(moves[:, 0], moves[:, 1])
+        scores = (self.x_tilt * moves[:, 0] + self.y_tilt * moves[:, 1]
+                  + self.size_tilt * np.hypot(moves[:, 0], moves[:, 1]))
         odds = np.exp(scores - scores.max())
         chosen = int(np.searchsorted(np.cumsum(odds), noise.chance() * odds.sum(), side="right"))
         return candidates[min(chosen, len(candidates) - 1)]
