@@ -21,8 +21,8 @@ from robojam.core.mixture import Noise, Sampler, elu_plus_one
 from robojam.core.modelfile import Model
 from robojam.core.network import EngineState, Network
 from robojam.core.policy import TouchPolicy
-from robojam.core.steering import (CONTRAST, SAMPLING_KNOBS, check_steer, contrast_height, contrasted, extra_gap_tilt,
-                                   size_tilt, steered, x_tilt, y_tilt)
+from robojam.core.steering import (CONTRAST, SAMPLING_KNOBS, check_steer, contrast_height, contrasted, curl_tilt,
+                                   extra_gap_tilt, size_tilt, steered, x_tilt, y_tilt)
 from robojam.core.style import CLIP
 from robojam.core.temperatures import check_temperatures
 
@@ -56,9 +56,9 @@ class Engine(Network):
 
     def set_sampling_knobs(self, steer: dict[str, float] | None, call=None) -> None:
         """The knobs' part in how touches are drawn, from the next draw: the gap tilt density asks for,
-        register's lean left or right and size's towards longer moves (``TouchPolicy.target``); with the
-        ``call`` answered, in a model with a style input, contrast turns its style around in them too, and
-        leans the draw away from the call's height."""
+        register's lean left or right, size's towards longer moves and curl's towards turning
+        (``TouchPolicy.target``); with the ``call`` answered, in a model with a style input, contrast
+        turns its style around in them too, and leans the draw away from the call's height."""
         height = 0.0
         if call is not None and self.model.style is not None and check_steer(steer).get(CONTRAST):
             style = self.model.style  # the call's style is read (about a millisecond) only for contrast
@@ -67,7 +67,7 @@ class Engine(Network):
             steer, height = contrasted(steer, style.features, vector), contrast_height(steer, style.features, vector)
         self.policy.sampler.tilt = extra_gap_tilt(self.model.temperatures.gap_tilt, steer)
         self.policy.x_tilt, self.policy.size_tilt = x_tilt(steer), size_tilt(steer)
-        self.policy.y_tilt = y_tilt(height)
+        self.policy.y_tilt, self.policy.curl_tilt = y_tilt(height), curl_tilt(steer)
 
     def hear_call(self, call) -> None:
         """Take a call's leaps for new strokes to echo (``TouchPolicy.hear_call``), until the next call."""

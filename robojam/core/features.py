@@ -127,14 +127,29 @@ def _successive(within: np.ndarray) -> np.ndarray:
 def _turns(steps: np.ndarray, lengths: np.ndarray, within: np.ndarray, step_stroke: np.ndarray) -> dict[str, float]:
     """Angles between successive steps of a stroke that both move (a zero step has no direction);
     ``step_stroke[i]`` is the stroke that steps[i] ends in."""
-    pairs = _successive(within) & (lengths[:-1] > MIN_STEP) & (lengths[1:] > MIN_STEP)
-    a, b = steps[:-1][pairs], steps[1:][pairs]
-    signed = np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(axis=1))
+    pairs, signed = _signed_turns(steps, lengths, within)
     strokes = step_stroke[1:][pairs]
     turns_in = np.bincount(strokes) > 0
     net = np.bincount(strokes, weights=signed)[turns_in]
     angles = np.abs(signed)
     return {"turning": _mean(angles), "straight_share": _mean(angles < STRAIGHT_RAD), "curl": _mean(np.abs(net))}
+
+
+def _signed_turns(steps: np.ndarray, lengths: np.ndarray, within: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where steps[i] and steps[i + 1] turn within a stroke (both moving), and those turns' signed angles."""
+    pairs = _successive(within) & (lengths[:-1] > MIN_STEP) & (lengths[1:] > MIN_STEP)
+    a, b = steps[:-1][pairs], steps[1:][pairs]
+    return pairs, np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(axis=1))
+
+
+def way_round(xy_dt: np.ndarray) -> float:
+    """+1 where the turns within the strokes of ``xy_dt`` (rows x, y, dt) add up to 0 or more (towards +y
+    from +x), else -1: which way round a performance mostly curls."""
+    touches = clean(xy_dt)
+    steps = np.diff(touches[:, :2], axis=0)
+    within = stroke_continues(touches)[1:] == 1
+    _, signed = _signed_turns(steps, np.hypot(steps[:, 0], steps[:, 1]), within)
+    return 1.0 if signed.sum() >= 0.0 else -1.0
 
 
 def _autocorrelations(steps: np.ndarray, within: np.ndarray) -> dict[str, float]:

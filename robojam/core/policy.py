@@ -16,6 +16,7 @@ import numpy as np
 
 from robojam.core.corpus import clean
 from robojam.core.encoding import Encoding, within
+from robojam.core.features import way_round
 from robojam.core.mixture import Noise, Sampler
 from robojam.core.performance import STROKE_GAP_S, STROKE_JUMP, starts_stroke, stroke_leaps
 from robojam.core.temperatures import Temperatures
@@ -41,6 +42,8 @@ class TouchPolicy:
         self.x_tilt = 0.0  # the register knob's lean (robojam.core.steering.x_tilt); 0: none
         self.y_tilt = 0.0  # contrast's lean down the screen, away from the call's height (steering.y_tilt)
         self.size_tilt = 0.0  # the size knob's lean towards longer moves or shorter (steering.size_tilt)
+        self.curl_tilt = 0.0  # the curl knob's lean towards turning within a stroke, or not (steering.curl_tilt)
+        self._way_round = 1.0  # which way the call curled (features.way_round): curl turns the answer so too
         self._leaps: list[list[float]] = []  # the call's leaps to a new stroke (after a pause or not)
         # Those long enough to start a stroke without a pause.
         self._far_leaps: list[list[float]] = []  # pragma: no mutate (set-before-read)
@@ -49,23 +52,40 @@ class TouchPolicy:
         """Take the leaps of a call (rows ``x, y, dt``) for new strokes to echo, in a model with an echo
         (its temperatures); until the next call. Rows that are not finite are left out."""
         rows = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (reshape-neg)
-        leaps = stroke_leaps(clean(rows))[-MAX_LEAPS:]
+        touches = clean(rows)
+        leaps = stroke_leaps(touches)[-MAX_LEAPS:]
         far = np.hypot(leaps[:, 0], leaps[:, 1]) > STROKE_JUMP
         self._leaps, self._far_leaps = leaps.tolist(), leaps[far].tolist()
+        self._way_round = way_round(touches)
 
     def target(self, noise: Noise, prev: tuple, temp: float, sigma_temp: float) -> list[float]:
-        """The next touch's target (``_drawn``); with a lean (``x_tilt``, ``y_tilt``, ``size_tilt``), one
-        of LEAN_CANDIDATES drawn, chosen with odds exp(x_tilt * its move right + y_tilt * its move down +
-        size_tilt * its move's length): the model's own touches, leaning one way."""
-        if not (self.x_tilt or self.y_tilt or self.size_tilt):
+        """The next touch's target (``_drawn``); with a lean (``x_tilt``, ``y_tilt``, ``size_tilt``,
+        ``curl_tilt``), one of LEAN_CANDIDATES drawn, chosen with odds exp(x_tilt * its move right +
+        y_tilt * its move down + size_tilt * its move's length + the curl's ``_bends``): the model's own
+        touches, leaning one way."""
+        if not (self.x_tilt or self.y_tilt or self.size_tilt or self.curl_tilt):
             return self._drawn(noise, prev, temp, sigma_temp)
         candidates = [self._drawn(noise, prev, temp, sigma_temp) for _ in range(LEAN_CANDIDATES)]
-        moves = np.array([self.encoding.decode(prev, target)[:2] for target in candidates]) - prev[:2]
-        scores = (self.x_tilt * moves[:, 0] + self.y_tilt * moves[:, 1]
-                  + self.size_tilt * np.hypot(moves[:, 0], moves[:, 1]))
+        decoded = np.array([self.encoding.decode(prev, target) for target in candidates])
+        moves = decoded[:, :2] - prev[:2]
+        lengths = np.hypot(moves[:, 0], moves[:, 1])
+        scores = self.x_tilt * moves[:, 0] + self.y_tilt * moves[:, 1] + self.size_tilt * lengths
+        if self.curl_tilt and len(prev) >= 4 and (prev[2] or prev[3]):
+            scores = scores + self._bends(prev, moves, starts_stroke(decoded[:, 2], lengths))
         odds = np.exp(scores - scores.max())
         chosen = int(np.searchsorted(np.cumsum(odds), noise.chance() * odds.sum(), side="right"))
         return candidates[min(chosen, len(candidates) - 1)]
+
+    def _bends(self, prev: tuple, moves: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """The curl's part in each candidate's score, from a context that carries the last move (the
+        heading encoding's). Candidates of the first's kind only (a new stroke or a step within one), so
+        the lean never changes how often strokes end; within a stroke, curl_tilt times the candidate's
+        turn from the last move, signed the call's way round (below 0: its size, either way)."""
+        if starts[0]:
+            return np.where(starts, 0.0, -np.inf)
+        turns = np.arctan2(prev[2] * moves[:, 1] - prev[3] * moves[:, 0], prev[2] * moves[:, 0] + prev[3] * moves[:, 1])
+        bends = turns * self._way_round if self.curl_tilt > 0 else np.abs(turns)
+        return np.where(starts, -np.inf, self.curl_tilt * bends)
 
     def _drawn(self, noise: Noise, prev: tuple, temp: float, sigma_temp: float) -> list[float]:
         """A draw from the mixture truncated to the screen: off-screen positions are drawn again.
