@@ -17,7 +17,7 @@ STEP = 0.02  # seconds: a touch this soon and this near carries the stroke on
 
 
 def circle(turns: float, way: float, gap: float = 0.02, n: int = 60) -> np.ndarray:
-    """A circle drawn ``turns`` times round, anticlockwise (towards +y from +x) for ``way`` +1."""
+    """A circle drawn ``turns`` times round, from +x towards +y for ``way`` +1 (clockwise on a screen, y down)."""
     angles = way * np.linspace(0.0, 2 * np.pi * turns, n)
     return np.column_stack([0.5 + 0.2 * np.cos(angles), 0.5 + 0.2 * np.sin(angles), np.full(n, gap)])
 
@@ -66,8 +66,8 @@ def test_a_curl_lean_picks_turns_the_calls_way_round_with_their_odds():
     # odds exp(tilt * turn): at tilt 2 / (pi / 4), 1, e^2, e^-2, e^4 (of about 63)
     tilt = 2 / (np.pi / 4)
     assert [pick(draws, c, tilt) for c in (0.01, 0.05, 0.2, 0.99)] == [STRAIGHT, LEFT_45, LEFT_90, LEFT_90]
-    assert pick(draws, 0.99, 1000.0) == LEFT_90  # the most turned, anticlockwise: the way round of no call
-    assert pick(draws, 0.5, 1000.0, call=circle(1.5, -1.0)) == RIGHT_45  # a clockwise call: turns clockwise
+    assert pick(draws, 0.99, 1000.0) == LEFT_90  # the most turned towards +y: the way round of no call
+    assert pick(draws, 0.5, 1000.0, call=circle(1.5, -1.0)) == RIGHT_45  # a call the other way round: turns its way
     assert pick(draws, 0.5, 1000.0, call=circle(1.5, +1.0)) == LEFT_90
 
 

@@ -143,8 +143,8 @@ def _signed_turns(steps: np.ndarray, lengths: np.ndarray, within: np.ndarray) ->
 
 
 def way_round(xy_dt: np.ndarray) -> float:
-    """+1 where the turns within the strokes of ``xy_dt`` (rows x, y, dt) add up to 0 or more (towards +y
-    from +x), else -1: which way round a performance mostly curls."""
+    """+1 where the turns within the strokes of ``xy_dt`` (rows x, y, dt) add up to 0 or more (from +x
+    towards +y: clockwise on a screen, whose y grows downwards), else -1: which way round it mostly curls."""
     touches = clean(xy_dt)
     steps = np.diff(touches[:, :2], axis=0)
     within = stroke_continues(touches)[1:] == 1
