@@ -113,3 +113,23 @@ def test_contrast_in_a_session_leans_each_answer_away_from_its_own_call():
     session.respond(t + 0.01)
     session.apply("contrast", 1.0, t + 0.02)  # turned while it answers: it leans right from the next touch
     assert engine.policy.x_tilt == pytest.approx(tilts[1])
+
+
+def test_curl_in_a_session_turns_each_answer_the_way_its_own_call_curled():
+    from robojam.core.steering import CURL_TILT_PER_UNIT
+
+    engine = Engine(load_model(None))
+    session = Session(engine, Settings(threshold=0.3, seconds=1.0, curl=1.5), np.random.default_rng(0))
+    t, ways = 0.0, []
+    for way in (1.0, -1.0):  # a circle from +x towards +y, then one the other way round
+        for k in range(40):
+            t += 1 / 60
+            angle = way * k * np.pi / 16
+            session.touch(0.5 + 0.2 * np.cos(angle), 0.5 + 0.2 * np.sin(angle), 0.5, t)
+        session.respond(t + 0.01)
+        assert engine.policy.curl_tilt == pytest.approx(1.5 * CURL_TILT_PER_UNIT)
+        ways.append(engine.policy._way_round)
+        session.stop(t + 0.02)
+    assert ways == [1.0, -1.0]
+    session.apply("curl", 0.0, t + 0.03)
+    assert engine.policy.curl_tilt == 0.0
