@@ -299,7 +299,8 @@ def test_generate_is_draw_and_feed_until_the_seconds_are_played():
 def test_respond_without_a_generator_draws_fresh_randomness():
     engine = Engine(random_model(units=8, seed=12))
     call = synthetic_performance(np.random.default_rng(12))
-    first, second = engine.respond(call, 1.0), engine.respond(call, 1.0)
+    # 5 s: a drawn gap is at most MAX_DT (5 s), so each response holds a second touch (at 1 s, one in 200 did not)
+    first, second = engine.respond(call, 5.0), engine.respond(call, 5.0)
     assert first.shape[1] == second.shape[1] == 3 and len(first) > 1
     assert not np.array_equal(first, second)
 
