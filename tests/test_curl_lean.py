@@ -71,6 +71,23 @@ def test_a_curl_lean_picks_turns_the_calls_way_round_with_their_odds():
     assert pick(draws, 0.5, 1000.0, call=circle(1.5, +1.0)) == LEFT_90
 
 
+def test_the_turn_is_measured_from_the_last_move_whichever_way_it_went():
+    up = (0.5, 0.5, 0.0, 0.01)  # the last move along +y: the same turn from +x towards +y now points to -x
+    draws = [(0.5, 0.51, STEP), (0.51, 0.5, STEP), (0.49, 0.5, STEP), (0.49, 0.51, STEP)]
+    assert pick(draws, 0.99, 1000.0, prev=up) == (0.49, 0.5, STEP)
+    assert pick(draws, 0.99, -1000.0, prev=up) == (0.5, 0.51, STEP)
+    diagonal = (0.5, 0.5, 0.01, 0.01)
+    assert pick(draws, 0.99, 1000.0, prev=diagonal) == (0.49, 0.5, STEP)  # 135 degrees on from the diagonal
+    # the least turned: 45 degrees, either way round, with even odds
+    assert [pick(draws, c, -1000.0, prev=diagonal) for c in (0.1, 0.9)] == [(0.5, 0.51, STEP), (0.51, 0.5, STEP)]
+
+
+def test_a_gentle_curl_still_counts_the_turns_way_round():
+    # tilt 1: odds e^(-pi/4), e^(pi/2), 1, 1 (of 7.27); counted either way round they would be 2.19, 4.81, 1, 1
+    assert pick([RIGHT_45, LEFT_90, STRAIGHT, STRAIGHT], 0.07, 1.0) == LEFT_90
+    assert pick([RIGHT_45, LEFT_90, STRAIGHT, STRAIGHT], 0.07, -1.0) == RIGHT_45  # below 0: its size either way
+
+
 def test_below_zero_the_lean_picks_the_straightest_either_way():
     assert pick([LEFT_45, RIGHT_45, STRAIGHT, LEFT_90], 0.99, -1000.0) == STRAIGHT
     assert pick([LEFT_90, LEFT_45, RIGHT_45, LEFT_90], 0.99, -1000.0, call=circle(1.5, -1.0)) == RIGHT_45

@@ -81,11 +81,15 @@ class TouchPolicy:
         heading encoding's). Candidates of the first's kind only (a new stroke or a step within one), so
         the lean never changes how often strokes end; within a stroke, curl_tilt times the candidate's
         turn from the last move, signed the call's way round (below 0: its size, either way)."""
+        never = np.full(len(starts), -np.inf)
         if starts[0]:
-            return np.where(starts, 0.0, -np.inf)
+            return np.where(starts, 0.0, never)  # pragma: no mutate (score-shift)
         turns = np.arctan2(prev[2] * moves[:, 1] - prev[3] * moves[:, 0], prev[2] * moves[:, 0] + prev[3] * moves[:, 1])
-        bends = turns * self._way_round if self.curl_tilt > 0 else np.abs(turns)
-        return np.where(starts, -np.inf, self.curl_tilt * bends)
+        if np.signbit(self.curl_tilt):  # below 0: going straight either way
+            bends = np.abs(turns)
+        else:
+            bends = turns * self._way_round  # pragma: no mutate (unit-sign)
+        return np.where(starts, never, self.curl_tilt * bends)
 
     def _drawn(self, noise: Noise, prev: tuple, temp: float, sigma_temp: float) -> list[float]:
         """A draw from the mixture truncated to the screen: off-screen positions are drawn again.
