@@ -11,6 +11,7 @@ from robojam.core.modelfile import load_model
 from robojam.core.policy import TouchPolicy
 from robojam.core.steering import CURL_TILT_PER_UNIT, curl_tilt
 from robojam.core.temperatures import Temperatures
+from scripted import FixedChance, ScriptedSampler
 
 RIGHT = (0.5, 0.5, 0.01, 0.0)  # a heading context: at the middle, the last move 0.01 to the right
 STEP = 0.02  # seconds: a touch this soon and this near carries the stroke on
@@ -31,22 +32,6 @@ def test_way_round_says_which_way_a_performance_curls():
                                 circle(1.0, -1.0)[1:]])) == -1.0
     # turns are counted within strokes only: taps round a circle (pauses between) turn no way
     assert way_round(circle(1.0, -1.0, gap=0.5)) == 1.0
-
-
-class ScriptedSampler:
-    def __init__(self, draws):
-        self.draws = list(draws)
-
-    def draw(self, noise, temp, sigma_temp):
-        return list(self.draws.pop(0))
-
-
-class FixedChance:
-    def __init__(self, value: float):
-        self.value = value
-
-    def chance(self) -> float:
-        return self.value
 
 
 def pick(draws, chance, tilt, prev=RIGHT, call=None, x_tilt=0.0) -> tuple:

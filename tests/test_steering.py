@@ -16,6 +16,7 @@ from robojam.core.performance import read_csv
 from robojam.core.steering import (CONTRAST, GAP_TILT_PER_UNIT, KNOBS, MOVERS, SPREADS_PER_UNIT, check_steer,
                                    extra_gap_tilt, parse_steer, steered)
 from robojam.core.style import CLIP
+from scripted import FixedChance, ScriptedSampler
 from synthetic import random_model, synthetic_performance
 
 CALL = str(Path(__file__).resolve().parents[1] / "examples" / "call.csv")
@@ -176,24 +177,6 @@ def test_eval_steer_reports_each_knob(tmp_path):
     assert text.exit_code == 0 and "right way" in text.output and "note velocity" in text.output
     both = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer", "--yardstick"])
     assert both.exit_code != 0 and "choose one of" in both.output
-
-
-class ScriptedSampler:
-    """Draws given in advance (raw encoding: x, y, dt)."""
-
-    def __init__(self, draws):
-        self.draws = list(draws)
-
-    def draw(self, noise, temp, sigma_temp):
-        return list(self.draws.pop(0))
-
-
-class FixedChance:
-    def __init__(self, value: float):
-        self.value = value
-
-    def chance(self) -> float:
-        return self.value
 
 
 def lean_pick(xs, chance, x_tilt=0.0, size_tilt=0.0) -> float:
