@@ -125,8 +125,9 @@ def _load_model_with(model_path, temperatures: dict):
 
 def _drafts_option(when: str):
     return click.option("--drafts", type=click.IntRange(1, MAX_DRAFTS), default=DEFAULT_DRAFTS, show_default=True,
-                        help=f"{when}Draw this many answers to each call and play the one the model's selector finds "
-                             "most like a person's (1: a single draw; a model without a selector.npz draws one).")
+                        help=f"{when}Draft each answer a phrase (8 touches) at a time, drawing this many candidates "
+                             "for each and keeping the one the model's selector finds most like a person's (1: a "
+                             "single draw; a model without a selector.npz draws one).")
 
 
 def _given(options: dict) -> dict:

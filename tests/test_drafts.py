@@ -9,11 +9,11 @@ from hypothesis import given, strategies as st
 
 from robojam import RobojamError
 from robojam.cli import main
-from robojam.core.drafts import MAX_DRAFTS, check_drafts, parse_drafts, respond_with_drafts
+from robojam.core.drafts import MAX_DRAFTS, PHRASE, check_drafts, parse_drafts, respond_with_drafts
 from robojam.core.engine import Engine
 from robojam.core.modelfile import load_model, save_model
 from robojam.core.selector import SELECTOR_FILE, load_selector, save_selector, selector_from_arrays
-from robojam.core.touch_runs import ROW_WIDTH, run_rows, snap
+from robojam.core.touch_runs import HOP, ROW_WIDTH, RUN, run_rows, snap
 from robojam.train.selector import exported, learn_selector
 from synthetic import corpus_file, long_corpus, random_model, synthetic_performance
 
@@ -27,6 +27,25 @@ def stump(column: int, threshold: float, points: int = 600, lean: float = 2.0):
         "missing_left": np.array([False, False, False]), "left": np.array([1, 0, 0]), "right": np.array([2, 0, 0]),
         "leaf": np.array([False, True, True]), "value": np.array([0.0, -lean, lean]),
         "roots": np.array([0]), "baseline": np.float64(0.0), "points": np.int64(points)})
+
+
+def ladder(columns: list[int], thresholds: np.ndarray, points: int = 600):
+    """A selector of one stump a column and threshold, each a small step: its score moves with every value
+    it reads (the last of a run's gaps, say), so that two runs seldom score alike."""
+    pairs = [(column, threshold) for column in columns for threshold in thresholds]
+    count = len(pairs)
+    return selector_from_arrays({
+        "feature": np.array([c for c, _ in pairs] + [0] * 2 * count),
+        "threshold": np.array([t for _, t in pairs] + [0.0] * 2 * count),
+        "missing_left": np.zeros(3 * count, dtype=bool),
+        "left": np.concatenate([np.arange(count, 2 * count), np.zeros(2 * count, dtype=int)]),
+        "right": np.concatenate([np.arange(2 * count, 3 * count), np.zeros(2 * count, dtype=int)]),
+        "leaf": np.arange(3 * count) >= count,
+        "value": np.concatenate([np.zeros(count), np.full(count, -0.3), np.full(count, 0.3)]),
+        "roots": np.arange(count), "baseline": np.float64(0.0), "points": np.int64(points)})
+
+
+LAST_GAP = ROW_WIDTH - 2 * RUN + 2  # a run's last gap: after it, its steps' lengths (RUN - 1) and turns (RUN - 2)
 
 
 def fitted_classifier(seed=0):
@@ -143,15 +162,54 @@ def test_a_turned_knob_is_one_draw_and_a_knob_at_zero_is_drafted():
     assert not np.array_equal(at_zero, Engine(model).respond(CALL, 3.0, np.random.default_rng(5)))
 
 
-@pytest.mark.parametrize("threshold_side", [-1, 1])
-def test_the_draft_kept_is_the_one_the_selector_scores_lowest(threshold_side):
-    model, selector = random_model(), stump(0, 0.5, lean=threshold_side * 3.0)
-    engine, rng = Engine(model), np.random.default_rng(11)  # one engine: its noise buffers the stream
-    drafts = [engine.respond(CALL, 3.0, rng) for _ in range(6)]
-    chosen = respond_with_drafts(Engine(model), selector, CALL, 3.0, np.random.default_rng(11), 6)
-    scores = selector.scores(drafts)
-    assert np.ptp(scores) > 0  # the drafts differ to the selector, so the choice is a real one
-    assert np.array_equal(chosen, drafts[int(np.argmin(scores))])
+def runs_ending_in(kept: list, touches: list) -> list[np.ndarray]:
+    """Every RUN touches of the answer ending on every HOP-th of a candidate's touches (back from its last),
+    or on the answer's last touch if it has none."""
+    played = kept + touches
+    ends = range(len(played), len(played) - len(touches), -HOP) if touches else [len(played)]
+    return [np.array(played[max(0, end - RUN):end]) for end in ends]
+
+
+def phrase_by_phrase(model, selector, seconds: float, rng, count: int) -> np.ndarray:
+    """An answer to CALL drafted as drafts.py says, written out plainly: each phrase, ``count`` candidates
+    from the answer so far, the one whose runs score lowest kept."""
+    engine, kept, elapsed, ended = Engine(model), [], 0.0, False
+    engine.take_call(CALL)
+    while not ended:
+        start, candidates = engine.snapshot(), []
+        for _ in range(count):
+            touches, spent, stop = [], 0.0, False
+            while len(touches) < PHRASE and not stop:
+                x, y, dt = engine.draw(rng)
+                if kept or touches:
+                    stop = elapsed + spent + dt > seconds
+                    spent += 0.0 if stop else dt
+                if not stop:
+                    touches.append((x, y, dt))
+                    engine.feed(x, y, dt)
+            candidates.append((touches, spent, stop, engine.snapshot()))
+            engine.restore(start)
+        scores = [np.mean(selector.scores(runs_ending_in(kept, touches))) for touches, *_ in candidates]
+        touches, spent, ended, state = candidates[int(np.argmin(scores))]
+        kept, elapsed = kept + touches, elapsed + spent
+        engine.restore(state)
+    answer = np.array(kept)
+    answer[0, 2] = 0.0
+    return answer
+
+
+@pytest.mark.parametrize("selector, seconds, seed", [
+    (stump(0, 0.5, lean=-3.0), 3.0, 11), (stump(0, 0.5, lean=3.0), 3.0, 11),
+    (ladder([0, LAST_GAP], np.linspace(-5, 1, 13)), 2.0, 11),
+    (ladder([0, LAST_GAP], np.linspace(-5, 1, 13)), 3.0, 12)], ids=["left", "right", "ladder", "ladder-2"])
+def test_each_phrase_kept_is_the_candidate_the_selector_scores_lowest(selector, seconds, seed):
+    model = random_model()
+    expected = phrase_by_phrase(model, selector, seconds, np.random.default_rng(seed), 6)
+    chosen = respond_with_drafts(Engine(model), selector, CALL, seconds, np.random.default_rng(seed), 6)
+    plain = Engine(model).respond(CALL, seconds, np.random.default_rng(seed))
+    assert len(chosen) > PHRASE and not np.array_equal(chosen[:len(plain)], plain[:len(chosen)])
+    assert np.array_equal(chosen, expected)
+    assert np.sum(chosen[:, 2]) <= seconds
 
 
 @pytest.mark.parametrize("bad", [0, MAX_DRAFTS + 1, True, 2.0, "3", None])

@@ -247,7 +247,7 @@ def test_knobs_as_query_parameters(api, shipped):
 
 
 def test_drafts_as_a_query_parameter(api, shipped):
-    """POST /api/predict?drafts=1: one draw; by default the best of DEFAULT_DRAFTS (robojam.core.drafts)."""
+    """POST /api/predict?drafts=1: one draw; by default DEFAULT_DRAFTS candidates a phrase (robojam.core.drafts)."""
     server, api_, url = api
     call = parse_call(call_csv())
     one = Engine(shipped).respond(call, 5.0, call_rng(server.options.seed, call), server.settings.temp,

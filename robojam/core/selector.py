@@ -1,4 +1,4 @@
-"""The drafts' selector: a learned judge of whole answers, run in numpy.
+"""The drafts' selector: a learned judge of runs of touches, run in numpy.
 
 robojam can answer a call with several **drafts** and play the one a person
 would most likely have played (:mod:`robojam.core.drafts`). The selector says
@@ -39,7 +39,7 @@ MIN_POINTS, MAX_POINTS = 2, 1 << 16
 
 @dataclass(frozen=True)
 class Selector:
-    """A tree ensemble over run rows; ``chances`` of a run being robojam's, ``scores`` of whole answers."""
+    """A tree ensemble over run rows; ``chances`` of a run being robojam's, ``scores`` of answers."""
 
     feature: np.ndarray
     threshold: np.ndarray

@@ -39,9 +39,9 @@ class Predictor:
         self.free = asyncio.Semaphore(slots)  # bound to the app's loop when first awaited
 
     async def respond(self, body: bytes, steer: dict[str, float] | None = None, drafts: int = DEFAULT_DRAFTS) -> str:
-        """The response CSV for a request's body, with knobs set (robojam.core.steering), the best of
-        ``drafts`` (robojam.core.drafts); RobojamError (a 400) for a body robojam cannot read, BadRequest 503
-        when busy."""
+        """The response CSV for a request's body, with knobs set (robojam.core.steering), drafted
+        with ``drafts`` candidates a phrase (robojam.core.drafts); RobojamError (a 400) for a body
+        robojam cannot read, BadRequest 503 when busy."""
         call = parse_call(perf_from_body(body))
         try:
             await asyncio.wait_for(self.free.acquire(), self.queue_wait)

@@ -61,8 +61,9 @@ SERVE: dict[str, Knob] = _knobs(
     Knob("sigma_temp", 1.0, "Variance scale.", range=Limit(0.01, 100), live=True, advanced=True),
     Knob("seconds", 5.0, "Length of a response in seconds.", range=Limit(0.1, 600), live=True),
     Knob("threshold", 1.5, "Seconds of silence before responding.", range=Limit(0.05, 60), live=True),
-    Knob("drafts", 8, "Answers drawn in the silence before responding; the one the model's selector finds most "
-         "human plays (1: one answer, drawn as it plays; docs/model.md, Drafts).", range=Limit(1, 64, integer=True),
+    Knob("drafts", 8, "Candidates drawn for each phrase of the answer in the silence before responding; each "
+         "phrase, the one the model's selector finds most human plays (1: one answer, drawn as it plays; "
+         "docs/model.md, Drafts).", range=Limit(1, 64, integer=True),
          live=True),
     *(Knob(knob.name, 0.0, f"Knob: {knob.help} (0: unsteered; docs/steering.md).", range=Limit(knob.low, knob.high),
            live=True) for knob in PLAYER_KNOBS.values()),

@@ -186,11 +186,12 @@ def threshold(server, key, values, timetag, now):
     _setting("threshold", values[0], server, key, now)
 
 
-@address("/robojam/drafts", Arg("drafts", "f", _live("drafts", "whole answers drawn in the silence, ")))
+@address("/robojam/drafts", Arg("drafts", "f", _live("drafts", "candidates for each phrase of the answer, ")))
 def drafts(server, key, values, timetag, now):
-    """How many whole answers robojam draws in the silence before it responds; it plays the one its
-    model's selector finds most human (docs/model.md, Drafts). 1 draws one answer as it plays. A model
-    without a selector, or a knob turned, plays one answer whatever this says."""
+    """How many candidates robojam draws for each phrase (8 touches) of its answer, in the silence before
+    it responds; each phrase it keeps the one its model's selector finds most human (docs/model.md,
+    Drafts). 1 draws one answer as it plays. A model without a selector, or a knob turned, plays one
+    answer whatever this says."""
     _setting("drafts", values[0], server, key, now)
 
 

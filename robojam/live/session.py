@@ -14,12 +14,12 @@ call-and-response (default)
 
     With ``drafts`` above 1 (and a model with a selector, no knob turned),
     the silence is put to use: from DRAFT_FROM of the threshold on, robojam
-    draws that many whole answers to the call, a slice of work (DRAFT_SLICE)
-    a turn of the server's loop while no output is due within DRAFT_QUIET_S,
-    and when the threshold comes it plays the one the selector finds most
-    human (:mod:`robojam.core.drafts`). A touch drops the drafts; a response
-    that starts before they are all drawn is drawn as it plays, as with one
-    draft.
+    drafts its answer phrase by phrase, that many candidates a phrase (the one
+    the selector finds most human kept), a slice of work (DRAFT_SLICE) a turn
+    of the server's loop while no output is due within DRAFT_QUIET_S, and
+    plays it when the threshold comes (:mod:`robojam.core.drafts`). A touch
+    drops the drafts; a response that starts before the answer is drafted is
+    drawn as it plays, as with one draft.
 duet
     robojam plays all the time alongside the performer: one touch of its own
     is drawn ahead, and redrawn whenever the performer plays, and both parts

@@ -88,7 +88,7 @@ def litert_step_times(model: Model, steps: int = 2000) -> np.ndarray:
 
 
 def respond_times(model: Model, repeats: int = 30, drafts: int = 1) -> np.ndarray:
-    """Milliseconds to condition on a 5 s call and generate a 5 s response (the best of ``drafts``)."""
+    """Milliseconds to condition on a 5 s call and generate a 5 s response (drafted, ``drafts`` candidates a phrase)."""
     engine = Engine(model)
     call = demo_call(5.0).xy_dt()
     times = []

@@ -8,8 +8,10 @@ least ``MIN_SECONDS`` is cut in half *by time*: the first half is the
 starts when it starts, as a response does). The model answers the call with a
 **response** (``Engine.respond``: reset, condition on the call, generate) as
 long as the continuation; with ``drafts`` over 1 and a model with a selector,
-the best of that many (:mod:`robojam.core.drafts`), as ``robojam respond`` plays. Halves of
-fewer than 2 touches, or a continuation lasting no time, make no pair. A seeded numpy Generator makes it reproducible.
+drafted phrase by phrase, that many candidates a phrase
+(:mod:`robojam.core.drafts`), as ``robojam respond`` plays. Halves of fewer
+than 2 touches, or a continuation lasting no time, make no pair. A seeded
+numpy Generator makes it reproducible.
 
 **One grid.** Calls, continuations and responses are all snapped to one
 touchscreen point grid (:mod:`robojam.train.grid`) before any test.
@@ -120,7 +122,7 @@ def respond_to_pairs(model: Model, pairs: list[Pair], rng: np.random.Generator,
                      temp: float = 1.0, sigma_temp: float = 1.0, steer: dict[str, float] | None = None,
                      drafts: int = 1) -> None:
     """Fill in each pair's response: the call answered for as long as its human continuation (with the
-    knobs of ``steer``, robojam.core.steering), the best of ``drafts`` by the model's selector."""
+    knobs of ``steer``, robojam.core.steering), drafted with ``drafts`` candidates a phrase by the model's selector."""
     engine = Engine(model)
     for pair in pairs:
         seconds = float(pair.human[1:, 2].sum())
@@ -282,7 +284,7 @@ def realism_auc(answered: Answered, seed: int) -> float:
 
 def realism_study(model: Model, performances: list[np.ndarray], *, split: str = "all", seed: int = 0,
                   temp: float = 1.0, sigma_temp: float = 1.0, drafts: int = 1) -> Study:
-    """Make the pairs of ``split`` (and the held-out judge's), answer the calls (the best of ``drafts``)
+    """Make the pairs of ``split`` (and the held-out judge's), answer the calls (``drafts`` candidates a phrase)
     and run every test; see the module's docstring."""
     answered = answered_pairs(model, performances, split, seed, temp, sigma_temp, drafts=drafts)
     evaluated, pairs, judge_pairs, points = answered.evaluated, answered.pairs, answered.judge_pairs, answered.points

@@ -35,7 +35,7 @@ REALISM_RISE_TARGET = 0.05  # the issue's: a knob at +-1.5 makes robojam at most
 def steer_report(model: Model, performances: list[np.ndarray], *, split: str = "all", seed: int = 0,
                  temp: float = 1.0, sigma_temp: float = 1.0, calls: int = CALLS, level: float = LEVEL,
                  drafts: int = 1) -> dict:
-    """Each knob's effect, as a dict (see the module's docstring); answers are the best of ``drafts``."""
+    """Each knob's effect, as a dict (see the module's docstring); answers drafted, ``drafts`` candidates a phrase."""
     if model.style is None:
         raise RobojamError("this model has no style input for the knobs to steer: train it with --style")
     pairs = make_pairs(select_split(performances, split))
@@ -76,8 +76,8 @@ def realism_at_levels(model: Model, performances: list[np.ndarray], *, split: st
 
 
 def _answerer(model: Model, calls: list[np.ndarray], seed: int, temp: float, sigma_temp: float, drafts: int):
-    """answer(steer) -> [(call, response)]: every call answered for 5 s (the best of ``drafts``), call i's
-    randomness the same whatever the steer."""
+    """answer(steer) -> [(call, response)]: every call answered for 5 s (drafted, ``drafts`` candidates a
+    phrase), call i's randomness the same whatever the steer."""
     answered = {}  # by the knobs turned: each setting is answered once, however many figures read it
     engine = Engine(model)
 
