@@ -173,7 +173,8 @@ def test_the_response_format_holds_at_its_limits():
 
 
 def test_twenty_concurrent_requests_each_get_their_own_response(shipped):
-    with serving(shipped, per_client=20) as running:
+    # twenty drafted answers on 2 busy cores can queue past the 5 s wait: this is about isolation, not speed
+    with serving(shipped, per_client=20, queue_wait=60.0) as running:
         twenty_at_once(shipped, *running)
 
 
