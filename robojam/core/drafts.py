@@ -157,7 +157,8 @@ class Drafting:
         """The run rows a candidate is scored by: a run ending on every HOP-th of its touches, back from its
         last, each reaching back into the answer so far. (Runs of the answer so far would favour a candidate
         that ends it early; one that ends it at once is scored by the answer's last run.)"""
-        played = snap(np.array(self._kept + touches), self._selector.points)
+        reach = self._kept[-RUN:]  # the most any run reaches back (a whole one, for a candidate of no touches)
+        played = snap(np.array(reach + touches), self._selector.points)
         ends = range(len(played), len(played) - len(touches), -HOP) or [len(played)]
         return np.vstack([run_rows(played[max(0, end - RUN):end]) for end in ends])
 
