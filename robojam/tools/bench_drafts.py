@@ -44,6 +44,7 @@ def after_silence_ms(model_path, drafts: int, rounds: int = 10, seconds: float =
                 times.append((arrived - last - THRESHOLD_S) * 1000)
             server.send("/robojam/stop", "bench")
             time.sleep(0.02)
+            server.drain()  # touches sent before the stop landed are not the next round's
         return np.array(times), int(server.status().get("drafted", 0))
     finally:
         server.close()
