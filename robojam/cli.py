@@ -263,12 +263,15 @@ def _train_option(name: str, help_text: str, **kwargs):
               help="With --style (implied): the features the style input reads, comma-separated names of the "
                    "realism report's features [default: its 13 style features]; with --from a model whose "
                    "style input lacks some, they are added.")
+@click.option("--drafted", "drafted_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also train on these drafted answers of robojam distill (with --from: the model that made them), "
+                   "beside the train split; the run then trains --epochs epochs and keeps the last.")
 @click.option("--include-responses", is_flag=True,
               help="From robojam serve's touch logs, also train on robojam's own responses "
                    "(by default only the performers' touches).")
 @click.option("--verbose", is_flag=True, callback=lambda ctx, param, value: _verbose(value), expose_value=False,
               help="Also show TensorFlow's own start-up lines.")
-def train(data, output, base_path, include_responses, **given):
+def train(data, output, base_path, drafted_paths, include_responses, **given):
     """Train a model on DATA: .npz corpora, CSV performances, robojam serve's touch-log
     folders, or folders of CSV performances.
 
@@ -289,11 +292,14 @@ def train(data, output, base_path, include_responses, **given):
     if base_path is not None:
         base = load_model(None if str(base_path) == "default" else base_path)
     options = train_options(None if base is None else str(base_path), **given)
-    model = run_training(performances, options, output, sources=[str(d) for d in data], base=base)
+    drafted = load_performances(list(drafted_paths)) if drafted_paths else []
+    model = run_training(performances, options, output, sources=[str(d) for d in data], base=base,
+                         drafted=drafted)
     info = model.metadata["training"]
     score = model.metadata["score"]
+    kept = "the last epoch's validation loss" if drafted else "best validation loss"
     click.echo(f"\nsaved {output}: {model.describe()}\n"
-               f"  {info['epochs_run']} epochs in {info['seconds']:.0f} s, best validation loss "
+               f"  {info['epochs_run']} epochs in {info['seconds']:.0f} s, {kept} "
                f"{info['best_val_loss']:.4f}\n"
                f"  validation score {score['nll_per_event']:.4f} nats/event over {score['events']} events")
     if info.get("kept_base"):
@@ -694,7 +700,10 @@ def tune(model_path, **parts):
 @click.option("--model", "model_path", type=MODEL, required=True,
               help="The model folder whose answers the selector learns; selector.npz is written into it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed for the answers it learns from.")
-def selector(data, model_path, seed):
+@click.option("--drafts", type=click.IntRange(1, MAX_DRAFTS), default=1, show_default=True,
+              help="A further round: learn from answers drafted with MODEL's own selector, this many candidates a "
+                   "phrase, and average the new selector with it (1: learn afresh from plain answers).")
+def selector(data, model_path, seed, drafts):
     """Learn MODEL's drafts' selector from DATA's train split (needs the eval extra: scikit-learn).
 
     The selector learns to tell the model's plain answers to the train
@@ -710,9 +719,39 @@ def selector(data, model_path, seed):
     _require("sklearn", "eval", "robojam selector")
     model = load_model(model_path)
     click.echo("answering the train split's calls and fitting the selector ...", err=True)
-    fitted = learn_selector(model, load_performances(list(data)), seed)
+    fitted = learn_selector(model, load_performances(list(data)), seed, drafts)
     path = save_selector(fitted, model_path.parent if model_path.name == "model.json" else model_path)
     click.echo(f"{path}: {len(fitted.roots)} trees, {len(fitted.leaf)} nodes, grid 1/{fitted.points}")
+
+
+@main.command()
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=MODEL, help=MODEL_HELP)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The .npz corpus of drafted answers to write (the published corpus layout).")
+@_drafts_option("")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for the answers.")
+def distill(data, model_path, output, drafts, seed):
+    """Answer DATA's train-split calls as robojam plays, for MODEL to learn from.
+
+    Each call (a performance's first half) is answered with drafting, as
+    robojam respond does, for as long as the person went on, and written
+    with its call as one performance. Fine-tune on them beside the corpus:
+    robojam train DATA --from MODEL --drafted OUTPUT (docs/model.md).
+    """
+    from robojam.core.corpus import load_performances, save_corpus_npz
+    from robojam.core.modelfile import load_model
+    from robojam.train.distill import calls_to_answer, drafted_answers
+
+    if output.suffix.lower() != ".npz":
+        raise click.BadParameter("the drafted answers are an .npz corpus: name it ending .npz", param_hint="-o")
+    model = load_model(model_path)
+    pairs = calls_to_answer(load_performances(list(data)))
+    with click.progressbar(length=len(pairs), label=f"answering {len(pairs)} calls", file=sys.stderr) as bar:
+        performances = drafted_answers(model, pairs, drafts, seed, progress=bar.update)
+    save_corpus_npz(performances, output)
+    click.echo(f"{output}: {len(performances)} drafted answers, "
+               f"{sum(len(p) for p in performances):,} touches")
 
 
 @main.command()

@@ -12,7 +12,7 @@ from robojam.cli import main
 from robojam.core.drafts import MAX_DRAFTS, PHRASE, check_drafts, parse_drafts, respond_with_drafts
 from robojam.core.engine import Engine
 from robojam.core.modelfile import load_model, save_model
-from robojam.core.selector import SELECTOR_FILE, load_selector, save_selector, selector_from_arrays
+from robojam.core.selector import SELECTOR_FILE, averaged, load_selector, save_selector, selector_from_arrays
 from robojam.core.touch_runs import HOP, ROW_WIDTH, RUN, run_rows, snap
 from robojam.train.selector import exported, learn_selector
 from synthetic import corpus_file, long_corpus, random_model, synthetic_performance
@@ -243,12 +243,60 @@ def test_a_learned_selector_scores_the_models_plain_answers_above_people(quick_j
     assert np.mean(answers) > np.mean(humans) + 0.2
 
 
+def log_odds(chances: np.ndarray) -> np.ndarray:
+    return np.log(chances / (1.0 - chances))
+
+
+def test_an_averaged_selector_reads_the_mean_of_its_parts_log_odds():
+    rows = np.random.default_rng(4).normal(0, 0.05, size=(200, ROW_WIDTH))
+    parts = [stump(3, 0.0, lean=1.5), ladder([LAST_GAP, 5], np.linspace(-0.1, 0.1, 7)),
+             selector_from_arrays({**{name: getattr(stump(7, 0.02), name) for name in
+                                      ("feature", "threshold", "missing_left", "left", "right", "leaf", "value",
+                                       "roots")}, "baseline": np.float64(0.8), "points": np.int64(600)})]
+    for chosen in (parts[:2], parts):
+        together = averaged(chosen)
+        expected = np.mean([log_odds(part.chances(rows)) for part in chosen], axis=0)
+        np.testing.assert_allclose(log_odds(together.chances(rows)), expected, rtol=0, atol=1e-9)
+        assert len(together.roots) == sum(len(part.roots) for part in chosen)
+    with pytest.raises(RobojamError, match="different grids"):
+        averaged([stump(0, 0.5), stump(0, 0.5, points=300)])
+
+
+def test_a_further_round_learns_from_drafted_answers_and_averages_with_the_selector_before(quick_judges):
+    performances = long_corpus(60)
+    model = random_model()
+    with pytest.raises(RobojamError, match="has none"):
+        learn_selector(model, performances, drafts=4)
+    model.selector = learn_selector(model, performances)
+    further = learn_selector(model, performances, drafts=4)
+    assert len(further.roots) == 2 * len(model.selector.roots)
+
+    from robojam.core.corpus import select_split
+    from robojam.train import grid
+    from robojam.train.judges import FEATURELESS_TEST, fit
+    from robojam.train.realism import make_pairs, respond_to_pairs
+    from robojam.train.selector import ANSWER_STREAM, FIT_SEED
+    pairs = make_pairs(select_split(performances, "train"))  # the round, written out: answers drafted, then fit
+    respond_to_pairs(model, pairs, np.random.default_rng([0, ANSWER_STREAM]), drafts=4)
+    points = grid.chosen_points([p.human for p in pairs])
+    learned = exported(fit(FEATURELESS_TEST, [grid.snap(p.human, points) for p in pairs],
+                           [grid.snap(p.robojam, points) for p in pairs], seed=FIT_SEED), points)
+    rows = run_rows(snap(long_corpus(1, seed=9)[0], 600))
+    np.testing.assert_allclose(further.chances(rows), averaged([model.selector, learned]).chances(rows),
+                               rtol=0, atol=1e-12)
+    assert not np.allclose(log_odds(learned.chances(rows)), log_odds(model.selector.chances(rows)))
+
+
 def test_the_selector_command_writes_one_that_respond_and_the_realism_report_use(tmp_path, quick_judges):
     data = corpus_file(tmp_path / "corpus.npz", long_corpus(60))
     save_model(random_model(), tmp_path / "model")
     result = CliRunner().invoke(main, ["selector", str(data), "--model", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
     assert "trees" in result.output and (tmp_path / "model" / SELECTOR_FILE).exists()
+    trees = len(load_selector(tmp_path / "model").roots)
+    result = CliRunner().invoke(main, ["selector", str(data), "--model", str(tmp_path / "model"), "--drafts", "3"])
+    assert result.exit_code == 0, result.output
+    assert len(load_selector(tmp_path / "model").roots) == 2 * trees
     call = tmp_path / "call.csv"
     call.write_text("time,x,y,z,moving\n0.0,0.2,0.3,0.5,0\n0.05,0.3,0.35,0.5,1\n0.1,0.4,0.4,0.5,1\n")
     outputs = []

@@ -88,6 +88,18 @@ def load_corpus_npz(path: Path) -> list[np.ndarray]:
     return [_corpus_item(item, path, i) for i, item in enumerate(items)]
 
 
+def save_corpus_npz(performances: list[np.ndarray], path: str | Path) -> Path:
+    """Write performances in the published corpus layout (``arr_0``: an object array of float32 (n, 3))."""
+    path = Path(path)
+    items = np.empty(len(performances), dtype=object)
+    for i, performance in enumerate(performances):
+        items[i] = np.asarray(performance, dtype=np.float32).reshape(-1, 3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as file:  # a file, not a name: numpy would append .npz to a name without it
+        np.savez(file, items)
+    return path
+
+
 def _corpus_item(item, path: Path, index: int) -> np.ndarray:
     try:
         array = np.asarray(item, dtype=np.float64)

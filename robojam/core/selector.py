@@ -74,6 +74,27 @@ class Selector:
         return np.bincount(owners, weights=chances, minlength=len(blocks)) / np.bincount(owners)
 
 
+def averaged(selectors: list[Selector]) -> Selector:
+    """One selector whose log-odds are the mean of ``selectors``' (all on one grid): their trees side
+    by side, each leaf's value and the baselines divided by how many there are."""
+    if len({selector.points for selector in selectors}) != 1:
+        raise RobojamError("selectors on different grids cannot be averaged")
+    share = 1.0 / len(selectors)
+    offsets = np.cumsum([0] + [len(selector.leaf) for selector in selectors[:-1]])
+
+    def joined(name: str, shift: bool = False) -> np.ndarray:
+        return np.concatenate([getattr(selector, name) + offset if shift else getattr(selector, name)
+                               for selector, offset in zip(selectors, offsets)])
+
+    return selector_from_arrays({
+        "feature": joined("feature"), "threshold": joined("threshold"), "missing_left": joined("missing_left"),
+        "left": joined("left", shift=True), "right": joined("right", shift=True), "leaf": joined("leaf"),
+        "value": joined("value") * share, "roots": joined("roots", shift=True),
+        "baseline": np.float64(np.mean([selector.baseline for selector in selectors])),
+        "points": np.int64(selectors[0].points),
+    })
+
+
 def save_selector(selector: Selector, folder: str | Path) -> Path:
     """Write the selector into a model folder; returns the file's path."""
     path = Path(folder) / SELECTOR_FILE

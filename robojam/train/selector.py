@@ -16,7 +16,7 @@ import numpy as np
 from robojam import RobojamError
 from robojam.core.corpus import select_split
 from robojam.core.modelfile import Model
-from robojam.core.selector import Selector, selector_from_arrays
+from robojam.core.selector import Selector, averaged, selector_from_arrays
 from robojam.train import grid
 from robojam.train.judges import FEATURELESS_TEST, fit
 from robojam.train.realism import MIN_PAIRS, make_pairs, respond_to_pairs
@@ -26,17 +26,26 @@ ANSWER_STREAM = 777  # the answers it learns from draw from a stream of their ow
 FIT_SEED = 1
 
 
-def learn_selector(model: Model, performances: list[np.ndarray], seed: int = 0) -> Selector:
-    """Answer the train split's calls with ``model`` and fit a selector to tell them from people's."""
+def learn_selector(model: Model, performances: list[np.ndarray], seed: int = 0, drafts: int = 1) -> Selector:
+    """Answer the train split's calls with ``model`` and fit a selector to tell them from people's.
+
+    With ``drafts`` over 1 (a further round), the answers are drafted with the model's own selector,
+    that many candidates a phrase, and the selector returned averages the new one with it: the new
+    trees learn what still gives the drafted answers away.
+    """
     pairs = make_pairs(select_split(performances, SELECTOR_SPLIT))
     if len(pairs) < MIN_PAIRS:
         raise RobojamError(f"a selector learns from at least {MIN_PAIRS} calls of the {SELECTOR_SPLIT} split; "
                            f"found {len(pairs)}")
-    respond_to_pairs(model, pairs, np.random.default_rng([seed, ANSWER_STREAM]))
+    if drafts > 1 and model.selector is None:
+        raise RobojamError("a further round drafts with the model's selector, and it has none: "
+                           "learn one first (without --drafts)")
+    respond_to_pairs(model, pairs, np.random.default_rng([seed, ANSWER_STREAM]), drafts=drafts)
     points = grid.chosen_points([p.human for p in pairs])
     humans = [grid.snap(p.human, points) for p in pairs]
     responses = [grid.snap(p.robojam, points) for p in pairs]
-    return exported(fit(FEATURELESS_TEST, humans, responses, seed=FIT_SEED), points)
+    learned = exported(fit(FEATURELESS_TEST, humans, responses, seed=FIT_SEED), points)
+    return averaged([model.selector, learned]) if drafts > 1 else learned
 
 
 def exported(fitted, points: int) -> Selector:

@@ -129,9 +129,15 @@ def split_for_training(performances: list[np.ndarray]) -> tuple[list[np.ndarray]
 
 
 def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path,
-          sources: list[str] = (), base: Model | None = None) -> Model:
+          sources: list[str] = (), base: Model | None = None, drafted: list[np.ndarray] = ()) -> Model:
     """Fit a network (from scratch, or from ``base``: fine-tuning), save the best one to ``out``
-    (with checkpoints on the way) and return it."""
+    (with checkpoints on the way) and return it.
+
+    ``drafted`` answers (:mod:`robojam.train.distill`) join the train split alone. With them the run
+    trains ``options.epochs`` epochs and keeps the last: the validation loss measures the fit to
+    people's touches, which teaching on drafted answers trades for answers like people's, so it
+    cannot choose the epoch (the realism report on the val split does, docs/model.md).
+    """
     from robojam.train.network import build_sequence_network, load_into_keras, masked_mdn_loss, weights_from_keras
 
     import keras
@@ -145,10 +151,11 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
     encoding = base.encoding if base is not None else make_encoding(options.encoding, train_set)
     style = base.style if base is not None else (Style.fitted(calls, _style_features(options))
                                                   if _wants_style(options) else None)
-    train_x, train_y = make_windows(train_set, encoding, options.seq_len, style)
+    drafted = list(drafted)
+    train_x, train_y = make_windows(train_set + drafted, encoding, options.seq_len, style)
     val_x, val_y = make_windows(val_set, encoding, options.seq_len, style)
-    print(f"training on {len(train_set)} performances ({len(train_x)} windows of {options.seq_len}), "
-          f"validating on {len(val_set)}", flush=True)
+    print(f"training on {len(train_set)} performances" + (f" and {len(drafted)} drafted answers" if drafted else "")
+          + f" ({len(train_x)} windows of {options.seq_len}), validating on {len(val_set)}", flush=True)
 
     network = build_sequence_network(encoding.input_dim, options.layers, options.units, options.mixtures,
                                      style_dim=style.dim if style is not None else 0,
@@ -160,7 +167,8 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
 
     def snapshot(extra: dict) -> Model:
         metadata = {"training": {**asdict(options), **extra, "data": list(map(str, sources)),
-                                 "train": summary(train_set), "val": summary(val_set)}}
+                                 "train": summary(train_set), "val": summary(val_set),
+                                 **({"drafted_answers": summary(drafted)} if drafted else {})}}
         return Model(options.layers, options.units, options.mixtures, encoding,
                      weights_from_keras(network, options.layers), metadata, style)
 
@@ -171,24 +179,33 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
     history = network.fit(
         train_x, train_y, validation_data=(val_x, val_y), epochs=options.epochs,
         batch_size=options.batch_size, shuffle=True, verbose=1 if sys.stdout.isatty() else 2,
-        callbacks=[
+        callbacks=[checkpoint_best(lambda: snapshot({}), checkpoint_dir, every_epoch=True)] if drafted else [
             keras.callbacks.EarlyStopping(patience=options.patience, restore_best_weights=True),
             keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, options.patience // 2)),
             checkpoint_best(lambda: snapshot({}), checkpoint_dir),
         ],
     )
     val_losses = np.array(history.history["val_loss"], dtype=np.float64)
-    best_loss = float(np.min(val_losses[np.isfinite(val_losses)], initial=np.inf))
-    kept_base = best_loss >= base_loss
+    kept_loss, kept_base = _kept_epoch(val_losses, base_loss, last=bool(drafted))
     if kept_base:  # no epoch beat the model it started from: that one is the best there is
         load_into_keras(network, base)
-    model = snapshot({"epochs_run": len(val_losses), "best_val_loss": min(best_loss, base_loss),
-                      "kept_base": kept_base, "seconds": round(time.monotonic() - started, 1)})
+    model = snapshot({"epochs_run": len(val_losses), "best_val_loss": kept_loss, "kept_base": kept_base,
+                      "kept_epoch": "last" if drafted else "best",
+                      "seconds": round(time.monotonic() - started, 1)})
     model.metadata["score"] = {"split": "val", **score_model(model, val_set).to_dict()}
     if base is not None:
         model.metadata["base_score"] = {"split": "val", **score_model(base, val_set).to_dict()}
     save_model(model, out)
     return model
+
+
+def _kept_epoch(val_losses: np.ndarray, base_loss: float, last: bool) -> tuple[float, bool]:
+    """The validation loss of the weights kept, and whether they are the base's (no epoch beat it);
+    with ``last``, the last epoch's weights are kept whatever their loss."""
+    if last:
+        return float(val_losses[-1]), False
+    best = float(np.min(val_losses[np.isfinite(val_losses)], initial=np.inf))
+    return min(best, base_loss), best >= base_loss
 
 
 def _wants_style(options: TrainOptions) -> bool:
@@ -223,8 +240,9 @@ def _with_architecture_of(base: Model, options: TrainOptions) -> TrainOptions:
                    encoding=base.encoding.name, style=base.style is not None)
 
 
-def checkpoint_best(make_model, folder: Path):
-    """A Keras callback saving a loadable robojam model whenever val_loss improves."""
+def checkpoint_best(make_model, folder: Path, every_epoch: bool = False):
+    """A Keras callback saving a loadable robojam model whenever val_loss improves (``every_epoch``:
+    after every epoch, the run keeping its last)."""
     import keras
 
     class CheckpointBest(keras.callbacks.Callback):
@@ -232,7 +250,7 @@ def checkpoint_best(make_model, folder: Path):
 
         def on_epoch_end(self, epoch, logs=None):
             loss = (logs or {}).get("val_loss", np.inf)
-            if loss < self.best:
+            if loss < self.best or every_epoch:
                 self.best = loss
                 save_model(make_model(), folder)
 
