@@ -709,7 +709,9 @@ def selector(data, model_path, seed, drafts):
     The selector learns to tell the model's plain answers to the train
     split's calls from the people's own continuations, then picks, among
     several drafts of an answer, the one most like a person's (respond
-    --drafts, the HTTP API). Retrain it whenever the weights change.
+    --drafts, the HTTP API). Retrain it whenever the weights change. With
+    --drafts N, a further round learns from answers drafted by the selector
+    MODEL has, and the two are averaged (the shipped one: --drafts 8 once).
     """
     from robojam.core.corpus import load_performances
     from robojam.core.modelfile import load_model
