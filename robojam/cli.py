@@ -263,6 +263,10 @@ def _train_option(name: str, help_text: str, **kwargs):
               help="With --style (implied): the features the style input reads, comma-separated names of the "
                    "realism report's features [default: its 13 style features]; with --from a model whose "
                    "style input lacks some, they are added.")
+@click.option("--correlated", flag_value=True, default=None,
+              help="Give the head a correlation per component between the movement's two numbers (Graves' "
+                   "bivariate Gaussians), so a component can lie slantwise; with --from a model without one, "
+                   "every correlation starts at 0 and the model plays as before until trained.")
 @click.option("--drafted", "drafted_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Also train on these drafted answers of robojam distill (with --from: the model that made them), "
                    "beside the train split; the run then trains --epochs epochs and keeps the last.")

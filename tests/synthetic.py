@@ -42,12 +42,13 @@ def corpus_file(path, performances: list[np.ndarray]):
 
 
 def random_model(layers: int = 2, units: int = 16, mixtures: int = 3, encoding: str = "delta",
-                 seed: int = 0, style: bool = False) -> Model:
+                 seed: int = 0, style: bool = False, correlated: bool = False) -> Model:
     """A model with random weights, built without TensorFlow; ``style``: with a style input fitted
-    on a small synthetic corpus."""
+    on a small synthetic corpus; ``correlated``: with a correlated head."""
     enc = {"delta": DeltaEncoding, "heading": HeadingEncoding}[encoding](10.0, -3.5, 1.2) \
         if encoding != "robojam" else RawEncoding()
-    model = Model(layers, units, mixtures, enc, {}, style=Style.fitted(synthetic_corpus(20)) if style else None)
+    model = Model(layers, units, mixtures, enc, {}, style=Style.fitted(synthetic_corpus(20)) if style else None,
+                  correlated=correlated)
     rng = np.random.default_rng(seed)
     model.weights = {name: rng.normal(0, 0.3, shape).astype(np.float32)
                      for name, shape in model.expected_shapes().items()}

@@ -1,17 +1,11 @@
 import numpy as np
 import pytest
+from synthetic import corpus_file as raw_corpus_file  # noqa: F401 (other tests import it from here)
 
 from robojam import RobojamError
 from robojam.core.corpus import (MAX_DT, clean, load_corpus_npz, load_performances, scored, select_split,
                             split_of, usable)
 from robojam.core.performance import Performance, write_csv
-
-
-def raw_corpus_file(path, performances):
-    """Write performances in the published layout: arr_0, an object array of float32 (n, 3)."""
-    items = np.empty(len(performances), dtype=object)
-    items[:] = [np.asarray(p, dtype=np.float32) for p in performances]
-    np.savez(path, items)
 
 
 MESSY = [

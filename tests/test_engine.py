@@ -13,6 +13,7 @@ from synthetic import random_model, synthetic_performance
 @pytest.mark.parametrize("encoding", ["delta", "heading"])
 def test_engine_agrees_with_keras_over_500_events(encoding):
     keras = pytest.importorskip("keras")
+    from robojam.core.mixture import Head
     from robojam.core.modelfile import Model
     from robojam.train.network import build_sequence_network, keras_sequence_model, weights_from_keras
     from robojam.core.encoding import ENCODINGS
@@ -20,7 +21,7 @@ def test_engine_agrees_with_keras_over_500_events(encoding):
     keras.utils.set_random_seed(3)
     chosen = ENCODINGS[encoding](10.0, -3.5, 1.2)
     network = build_sequence_network(chosen.input_dim, 2, 24, 4)
-    model = Model(2, 24, 4, chosen, weights_from_keras(network, 2))
+    model = Model(2, 24, 4, chosen, weights_from_keras(network, 2, Head(3, 4)))
     rng = np.random.default_rng(0)
     touches = clean(np.vstack([synthetic_performance(rng, strokes=12) for _ in range(3)]))[:500]
     assert len(touches) == 500

@@ -17,7 +17,7 @@ import numpy as np
 from robojam import RobojamError
 from robojam.core.corpus import clean
 from robojam.core.kernels import Kernels
-from robojam.core.mixture import Noise, Sampler, elu_plus_one
+from robojam.core.mixture import Noise, Sampler, elu_plus_one, limited_tanh
 from robojam.core.modelfile import Model
 from robojam.core.network import EngineState, Network
 from robojam.core.policy import TouchPolicy
@@ -39,7 +39,8 @@ class Engine(Network):
     def __init__(self, model: Model, kernels: Kernels | None = None):
         super().__init__(model, kernels)
         sampler = Sampler(self._head_out, self.dim, self.mixtures, elu_plus_one,
-                          model.temperatures.spreads(self.dim), self._head_out[self._params.stop:])
+                          model.temperatures.spreads(self.dim), self._head_out[self._params.stop:],
+                          model.head.correlated, limited_tanh)
         self.policy = TouchPolicy(sampler, self.encoding, model.temperatures)
         self._noise: Noise | None = None
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robojam.core.mixture import MDN_PARTS
 from robojam.core.modelfile import Model
 
 # The rows of a layer's working block: its cell state, then its gates.
@@ -74,11 +73,10 @@ def _head_kernel(model: Model) -> np.ndarray:
     """Rows for the top layer's 2 h and the trailing 1 (the bias). Columns: the mixture parameters,
     then the weight logits the sampler reads, tilted by the model's ``gap_tilt`` times each
     component's mean gap (both are linear in the top layer, so the tilt costs no step any time)."""
-    w = model.weights
-    kernel = np.hstack([w[f"mdn_{p}_kernel"] for p in MDN_PARTS]) / 2
-    bias = np.hstack([w[f"mdn_{p}_bias"] for p in MDN_PARTS])
+    w, layout = model.weights, model.head
+    kernel = np.hstack([w[f"mdn_{p}_kernel"] for p in layout.parts]) / 2
+    bias = np.hstack([w[f"mdn_{p}_bias"] for p in layout.parts])
     head = np.vstack([kernel, bias])
-    layout = model.head
     tilted = head[:, layout.logits] + model.temperatures.gap_tilt * head[:, layout.gap_means]  # the logits, tilted
     return np.hstack([head, tilted]).astype(np.float32)
 

@@ -11,7 +11,9 @@ summary, options, seed, epochs) and ``score`` (held-out negative
 log-likelihood). ``weights.npz`` holds plain float32 arrays, no pickles:
 ``lstm{i}_kernel`` (in, 4u), ``lstm{i}_recurrent_kernel`` (u, 4u),
 ``lstm{i}_bias`` (4u) with Keras' gate order i, f, c, o, and for the MDN head
-``mdn_{part}_kernel`` / ``mdn_{part}_bias`` for ``part`` in mus, sigmas, pi.
+``mdn_{part}_kernel`` / ``mdn_{part}_bias`` for ``part`` in mus, sigmas, pi
+(and rhos, between sigmas and pi, in a head with ``architecture.correlated``
+true: a correlation per component, :class:`robojam.core.mixture.Head`).
 A folder may also hold ``selector.npz``, the drafts' selector
 (:mod:`robojam.core.selector`), learned on this network's answers.
 Reading it needs numpy alone.
@@ -78,6 +80,7 @@ class Model:
     style: Style | None = None  # a style input read from the call, after the encoding's inputs
     temperatures: Temperatures = Temperatures()
     selector: Selector | None = None  # the drafts' selector (selector.npz), when the folder has one
+    correlated: bool = False  # a correlation per component between the movement's two numbers (Head)
 
     @property
     def input_dim(self) -> int:
@@ -89,7 +92,7 @@ class Model:
 
     @property
     def head(self) -> Head:
-        return Head(self.output_dim, self.mixtures)
+        return Head(self.output_dim, self.mixtures, self.correlated)
 
     @property
     def param_count(self) -> int:
@@ -110,8 +113,9 @@ class Model:
 
     def describe(self) -> str:
         style = ", style input" if self.style is not None else ""
+        head = " (correlated)" if self.correlated else ""
         temperatures = "" if self.temperatures.neutral else f", {self.temperatures.describe()}"
-        return (f"{self.layers}x{self.units} LSTM, {self.mixtures} mixtures, "
+        return (f"{self.layers}x{self.units} LSTM, {self.mixtures} mixtures{head}, "
                 f"{self.encoding.name} encoding{style}, {self.param_count:,} parameters{temperatures}")
 
 
@@ -134,7 +138,8 @@ def save_model(model: Model, folder: str | Path) -> Path:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "architecture": {"layers": model.layers, "units": model.units, "mixtures": model.mixtures,
-                         "input_dim": model.input_dim, "output_dim": model.output_dim},
+                         "input_dim": model.input_dim, "output_dim": model.output_dim,
+                         **({"correlated": True} if model.correlated else {})},
         "encoding": model.encoding.to_dict(),
     })
     metadata.pop("style", None)
@@ -184,6 +189,10 @@ def load_model(path: str | Path | None = None) -> Model:
     arch = metadata["architecture"]
     try:
         sizes = [_architecture_number(arch, name) for name in ARCHITECTURE_LIMITS]
+        correlated = arch.get("correlated", False)
+        if not isinstance(correlated, bool):
+            raise RobojamError(f"{METADATA_FILE}: architecture.correlated is {_shown(correlated)}; "
+                               "expected true or false")
         _check_encoding_numbers(metadata["encoding"])
         encoding = encoding_from_dict(metadata["encoding"])
         style = style_from_dict(metadata["style"]) if "style" in metadata else None
@@ -192,7 +201,7 @@ def load_model(path: str | Path | None = None) -> Model:
         _check_dims(arch, encoding, style)
     except RobojamError as e:
         raise RobojamError(f"model {folder}: {e}") from None
-    model = Model(*sizes, encoding, {}, metadata, style, temperatures)
+    model = Model(*sizes, encoding, {}, metadata, style, temperatures, correlated=correlated)
     model.weights = _read_weights(folder, model.expected_shapes())
     model.selector = load_selector(folder)
     return model

@@ -16,7 +16,7 @@ import numpy as np
 from robojam import RobojamError
 from robojam.core.corpus import MAX_DT, clean
 from robojam.core.kernels import CELL, Kernels, compile_kernels, h_starts, layer_step, signal_size
-from robojam.core.mixture import SIGMA_EPSILON
+from robojam.core.mixture import RHO_LIMIT, SIGMA_EPSILON
 from robojam.core.modelfile import Model
 
 
@@ -64,7 +64,7 @@ class Network:
         self._wave_cells = self._wave_block[CELL].reshape(layers, u)
         self._head_reads = self._signals[self._h_start[-1]:]
         self._head_out = np.zeros(self._kernels.head.shape[1], np.float32)
-        self._sigmas = model.head.sigmas
+        self._sigmas, self._rhos = model.head.sigmas, model.head.rhos
         self._params = slice(model.head.size)  # the mixture parameters; then the sampler's tilted logits
         self.reset()
 
@@ -164,12 +164,13 @@ class Network:
         self._context = self.encoding.context(prev, x, y)
 
     def mixture_params(self) -> np.ndarray:
-        """The mixture parameters for the next touch (keras-mdn-layer layout, float64)."""
+        """The mixture parameters for the next touch (``Head``'s layout, activated, float64)."""
         self._require_fed()
         params = self._head_out[self._params].astype(np.float64)  # pragma: no mutate (float64-default)
         sig = params[self._sigmas]
         elu = np.where(sig > 0, sig, np.expm1(np.minimum(sig, 0.0)))  # pragma: no mutate (zero-both, expm1-cap)
         params[self._sigmas] = elu + 1.0 + SIGMA_EPSILON
+        params[self._rhos] = RHO_LIMIT * np.tanh(params[self._rhos])
         return params
 
     def _require_fed(self) -> None:

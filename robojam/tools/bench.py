@@ -58,7 +58,8 @@ def keras_step_times(model: Model, steps: int = 200) -> np.ndarray:
         outputs = network([signal] + states, training=False)
         params, states = np.asarray(outputs[0])[0, 0].astype(np.float64), [np.asarray(s) for s in outputs[1:]]
         prev = encoding.context(prev, x, y)
-        x, y, dt = encoding.decode(prev, sample(params, model.output_dim, model.mixtures, rng))
+        x, y, dt = encoding.decode(prev, sample(params, model.output_dim, model.mixtures, rng,
+                                                correlated=model.correlated))
         if i >= 5:  # the first calls trace the graph
             times.append(time.perf_counter_ns() - start)
     return _ms(times)

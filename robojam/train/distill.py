@@ -20,10 +20,8 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.corpus import select_split
-from robojam.core.drafts import respond_with_drafts
-from robojam.core.engine import Engine
 from robojam.core.modelfile import Model
-from robojam.train.realism import Pair, make_pairs
+from robojam.train.realism import Pair, make_pairs, respond_to_pairs
 
 CALLS_SPLIT = "train"
 ANSWER_STREAM = 4242  # the answers draw from a stream of their own: default_rng([seed, ANSWER_STREAM])
@@ -32,20 +30,13 @@ ANSWER_STREAM = 4242  # the answers draw from a stream of their own: default_rng
 def drafted_answers(model: Model, pairs: list[Pair], drafts: int, seed: int = 0,
                     progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
     """Each pair's call followed by ``model``'s answer to it, drafted with ``drafts`` candidates a phrase,
-    as long as the pair's human continuation. ``progress`` is called with 1 after each call is answered."""
+    as long as the pair's human continuation (each pair's ``robojam`` is set to it, as the realism report's
+    ``respond_to_pairs`` does). ``progress`` is called with 1 after each call is answered."""
     if model.selector is None and drafts > 1:
         raise RobojamError("this model has no selector to keep the drafts with: learn one first "
                            "(robojam selector DATA --model MODEL)")
-    engine = Engine(model)
-    rng = np.random.default_rng([seed, ANSWER_STREAM])
-    joined = []
-    for pair in pairs:
-        seconds = float(pair.human[1:, 2].sum())
-        answer = respond_with_drafts(engine, model.selector, pair.call, seconds, rng, drafts)
-        joined.append(appended(pair.call, answer))
-        if progress is not None:
-            progress(1)
-    return joined
+    respond_to_pairs(model, pairs, np.random.default_rng([seed, ANSWER_STREAM]), drafts=drafts, progress=progress)
+    return [appended(pair.call, pair.robojam) for pair in pairs]
 
 
 def calls_to_answer(performances: list[np.ndarray]) -> list[Pair]:

@@ -54,6 +54,7 @@ with it, are imported when the test runs.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,14 +121,17 @@ def make_pairs(performances: list[np.ndarray]) -> list[Pair]:
 
 def respond_to_pairs(model: Model, pairs: list[Pair], rng: np.random.Generator,
                      temp: float = 1.0, sigma_temp: float = 1.0, steer: dict[str, float] | None = None,
-                     drafts: int = 1) -> None:
+                     drafts: int = 1, progress: Callable[[int], None] | None = None) -> None:
     """Fill in each pair's response: the call answered for as long as its human continuation (with the
-    knobs of ``steer``, robojam.core.steering), drafted with ``drafts`` candidates a phrase by the model's selector."""
+    knobs of ``steer``, robojam.core.steering), drafted with ``drafts`` candidates a phrase by the model's selector.
+    ``progress`` is called with 1 after each call is answered."""
     engine = Engine(model)
     for pair in pairs:
         seconds = float(pair.human[1:, 2].sum())
         pair.robojam = respond_with_drafts(engine, model.selector, pair.call, seconds, rng, drafts, temp,
                                            sigma_temp, steer)
+        if progress is not None:
+            progress(1)
 
 
 # ---- the statistics ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from robojam import RobojamError
 from robojam.core.corpus import select_split, summary, usable
 from robojam.core.encoding import DeltaEncoding, Encoding, HeadingEncoding, RawEncoding
 from robojam.core.features import STYLE_FEATURES
+from robojam.core.mixture import Head
 from robojam.core.modelfile import Model, save_model
 from robojam.core.style import Style, call_part
 from robojam.train.evaluate import score_model
@@ -47,6 +48,7 @@ class TrainOptions:
     style_noise: float = STYLE_NOISE
     style_features: tuple[str, ...] | None = None  # what a style input reads; None: STYLE_FEATURES
     base: str | None = None  # fine-tune this model (its folder) instead of starting from scratch
+    correlated: bool = False  # a correlation per component in the head (robojam.core.mixture.Head)
 
     ARCHITECTURE = ("layers", "units", "mixtures", "encoding")
 
@@ -147,6 +149,8 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
     calls = [c for c, _ in usable(train_set)]
     if base is not None:
         base = _with_style_asked_for(base, options, calls)
+        if options.correlated and not base.correlated:
+            base = with_correlations(base)
         options = _with_architecture_of(base, options)
     encoding = base.encoding if base is not None else make_encoding(options.encoding, train_set)
     style = base.style if base is not None else (Style.fitted(calls, _style_features(options))
@@ -159,18 +163,20 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
 
     network = build_sequence_network(encoding.input_dim, options.layers, options.units, options.mixtures,
                                      style_dim=style.dim if style is not None else 0,
-                                     style_noise=options.style_noise)
+                                     style_noise=options.style_noise, correlated=options.correlated)
     if base is not None:
         load_into_keras(network, base)
+    head = Head(encoding.output_dim, options.mixtures, options.correlated)
     network.compile(optimizer=keras.optimizers.Adam(options.learning_rate, clipnorm=1.0),
-                    loss=masked_mdn_loss(encoding.output_dim, options.mixtures))
+                    loss=masked_mdn_loss(encoding.output_dim, options.mixtures, options.correlated))
 
     def snapshot(extra: dict) -> Model:
         metadata = {"training": {**asdict(options), **extra, "data": list(map(str, sources)),
                                  "train": summary(train_set), "val": summary(val_set),
                                  **({"drafted_answers": summary(drafted)} if drafted else {})}}
         return Model(options.layers, options.units, options.mixtures, encoding,
-                     weights_from_keras(network, options.layers), metadata, style)
+                     weights_from_keras(network, options.layers, head), metadata, style,
+                     correlated=options.correlated)
 
     checkpoint_dir = Path(out) / "checkpoints"
     started = time.monotonic()
@@ -235,9 +241,18 @@ def with_style_input(model: Model, style: Style) -> Model:
     return replace(model, weights=weights, style=style)
 
 
+def with_correlations(model: Model) -> Model:
+    """The model with a correlated head, every correlation 0 (its weights zeros): it plays as before
+    until trained."""
+    weights = dict(model.weights)
+    weights["mdn_rhos_kernel"] = np.zeros((model.units, model.mixtures), np.float32)
+    weights["mdn_rhos_bias"] = np.zeros(model.mixtures, np.float32)
+    return replace(model, weights=weights, correlated=True)
+
+
 def _with_architecture_of(base: Model, options: TrainOptions) -> TrainOptions:
     return replace(options, layers=base.layers, units=base.units, mixtures=base.mixtures,
-                   encoding=base.encoding.name, style=base.style is not None)
+                   encoding=base.encoding.name, style=base.style is not None, correlated=base.correlated)
 
 
 def checkpoint_best(make_model, folder: Path, every_epoch: bool = False):
