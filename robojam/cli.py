@@ -707,7 +707,10 @@ def tune(model_path, **parts):
 @click.option("--drafts", type=click.IntRange(1, MAX_DRAFTS), default=1, show_default=True,
               help="A further round: learn from answers drafted with MODEL's own selector, this many candidates a "
                    "phrase, and average the new selector with it (1: learn afresh from plain answers).")
-def selector(data, model_path, seed, drafts):
+@click.option("--reads-call", is_flag=True,
+              help="Read each run beside its call's features, so that the selector learns which answers people "
+                   "give to which calls (a further round reads the call when MODEL's selector does).")
+def selector(data, model_path, seed, drafts, reads_call):
     """Learn MODEL's drafts' selector from DATA's train split (needs the eval extra: scikit-learn).
 
     The selector learns to tell the model's plain answers to the train
@@ -725,9 +728,10 @@ def selector(data, model_path, seed, drafts):
     _require("sklearn", "eval", "robojam selector")
     model = load_model(model_path)
     click.echo("answering the train split's calls and fitting the selector ...", err=True)
-    fitted = learn_selector(model, load_performances(list(data)), seed, drafts)
+    fitted = learn_selector(model, load_performances(list(data)), seed, drafts, reads_call)
     path = save_selector(fitted, model_path.parent if model_path.name == "model.json" else model_path)
-    click.echo(f"{path}: {len(fitted.roots)} trees, {len(fitted.leaf)} nodes, grid 1/{fitted.points}")
+    reads = ", reading the call" if fitted.context else ""
+    click.echo(f"{path}: {len(fitted.roots)} trees, {len(fitted.leaf)} nodes, grid 1/{fitted.points}{reads}")
 
 
 @main.command()

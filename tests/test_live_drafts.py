@@ -98,7 +98,7 @@ def drafted_alone(engine: Engine, call, settings: Settings, seed: int) -> np.nda
     if copy.model.style is not None:
         copy.set_style(copy.steered_style(call, settings.steer()))
     drafting = Drafting(copy, copy.model.selector, settings.drafts, settings.seconds, np.random.default_rng(seed),
-                        settings.temp, settings.sigma_temp)
+                        settings.temp, settings.sigma_temp, call)
     drafting.work(10_000)
     return drafting.kept_as_drawn()
 
@@ -298,7 +298,7 @@ class CountingSelector:
     """A selector that counts its calls and the rows each scored."""
 
     def __init__(self, selector):
-        self.selector, self.points, self.calls = selector, selector.points, []
+        self.selector, self.points, self.context, self.calls = selector, selector.points, selector.context, []
 
     def chances(self, rows):
         self.calls.append(len(rows))

@@ -25,7 +25,7 @@ import numpy as np
 
 from robojam import RobojamError
 from robojam.core.engine import MAX_TOUCHES_PER_SECOND, Engine, EngineState
-from robojam.core.selector import Selector
+from robojam.core.selector import Selector, beside
 from robojam.core.shown import shown
 from robojam.core.temperatures import check_temperatures
 from robojam.core.touch_runs import HOP, RUN, run_rows, snap
@@ -73,7 +73,7 @@ def respond_with_drafts(engine: Engine, selector: Selector | None, call: np.ndar
         return engine.respond(call, seconds, rng, temp, sigma_temp, steer)
     check_temperatures(temp, sigma_temp)
     engine.take_call(call, steer)
-    drafting = Drafting(engine, selector, drafts, seconds, rng, temp, sigma_temp)
+    drafting = Drafting(engine, selector, drafts, seconds, rng, temp, sigma_temp, call)
     drafting.work(math.inf)
     return drafting.kept()
 
@@ -88,12 +88,15 @@ class Drafting:
     runs are scored a few at a time, and the candidate the selector ranks most human is kept: the next
     phrase starts from where it ended. The answer ends with a kept candidate that reached its time or
     touch limit, and the engine goes back to the state it started from. How the work is sliced never
-    changes what is kept.
+    changes what is kept. A selector that reads the call judges the candidates beside the ``call``'s columns.
     """
 
     def __init__(self, engine: Engine, selector: Selector, drafts: int, seconds: float,
-                 rng: np.random.Generator, temp: float = 1.0, sigma_temp: float = 1.0):
+                 rng: np.random.Generator, temp: float = 1.0, sigma_temp: float = 1.0, call=None):
+        if selector.context and call is None:
+            raise RobojamError("this selector judges answers to their call: give the call")
         self.engine, self._selector, self._rng = engine, selector, rng
+        self._call_columns = selector.call_columns(call) if selector.context else np.zeros(0)
         self.count, self._seconds, self._temps = check_drafts(drafts), seconds, (temp, sigma_temp)
         self._most = max(1, int(seconds * MAX_TOUCHES_PER_SECOND))  # as generate: past the first touch
         self._ready = engine.snapshot()
@@ -160,7 +163,7 @@ class Drafting:
         reach = self._kept[-RUN:]  # the most any run reaches back (a whole one, for a candidate of no touches)
         played = snap(np.array(reach + touches), self._selector.points)
         ends = range(len(played), len(played) - len(touches), -HOP) or [len(played)]
-        return np.vstack([run_rows(played[max(0, end - RUN):end]) for end in ends])
+        return beside(np.vstack([run_rows(played[max(0, end - RUN):end]) for end in ends]), self._call_columns)
 
     def _score_some(self) -> None:
         self._chances.append(self._selector.chances(self._unscored[:SCORE_ROWS]))

@@ -28,8 +28,9 @@ from robojam import RobojamError
 from robojam.core.data_caps import MAX_MEMBER_BYTES, Tally, check_member_bytes
 from robojam.core.safe_pickle import BoundedReader, load_object_array
 
-def load_npz_arrays(path: str | Path, keys=None) -> dict[str, np.ndarray]:
-    """Every array in an ``.npz`` archive (or those named in ``keys``), loaded safely.
+def load_npz_arrays(path: str | Path, keys=None, optional=()) -> dict[str, np.ndarray]:
+    """Every array in an ``.npz`` archive (or those named in ``keys``, and those of ``optional`` it holds),
+    loaded safely.
 
     Keys are member names without ``.npy``, as ``np.load`` gives them.
     Numeric arrays come back as numpy reads them; object arrays come back as
@@ -45,7 +46,7 @@ def load_npz_arrays(path: str | Path, keys=None) -> dict[str, np.ndarray]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
-            wanted = list(members) if keys is None else list(keys)
+            wanted = list(members) if keys is None else list(keys) + [k for k in optional if k in members]
             missing = [k for k in wanted if k not in members]
             if missing:
                 held = ", ".join(map(repr, list(members)[:10])) + (", ..." if len(members) > 10 else "")

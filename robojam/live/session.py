@@ -633,7 +633,7 @@ class Session:
         if self.engine.model.style is not None:  # drafts are drawn only while every knob is at 0
             self.engine.set_style(self.engine.steered_style(call, None))
         self._drafts = Drafting(self.engine, self.engine.model.selector, settings.drafts, settings.seconds,
-                                self.rng, settings.temp, settings.sigma_temp)
+                                self.rng, settings.temp, settings.sigma_temp, call)
 
     def _back_to_heard(self) -> None:
         """The engine as before drafting: what was heard, no style. (The call's leaps it heard stay until

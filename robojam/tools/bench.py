@@ -67,7 +67,8 @@ def keras_step_times(model: Model, steps: int = 200) -> np.ndarray:
 
 def litert_step_times(model: Model, steps: int = 2000) -> np.ndarray:
     """Milliseconds for the same step as IMPSY takes it: LiteRT ``invoke`` with explicit state,
-    then keras-mdn-layer's ``sample_from_output``."""
+    then keras-mdn-layer's ``sample_from_output`` (which reads a diagonal head: a correlated one's
+    correlations are left out first)."""
     from robojam.train.litert import LiteRTStep
     from robojam.train.quiet import native_stderr_silenced
 
@@ -75,13 +76,15 @@ def litert_step_times(model: Model, steps: int = 2000) -> np.ndarray:
         import keras_mdn_layer as mdn
 
     step = LiteRTStep(model)
-    encoding, style = model.encoding, _demo_style(model)
+    encoding, style, rhos = model.encoding, _demo_style(model), np.arange(model.head.rhos.start, model.head.rhos.stop)
     np.random.seed(0)  # keras-mdn-layer samples from numpy's global generator
     x, y, dt, prev = 0.5, 0.5, 0.0, None
     times = []
     for _ in range(steps):
         start = time.perf_counter_ns()
         params = step.step(encoding.step_input(prev, x, y, dt) + style)
+        if model.correlated:
+            params = np.delete(params, rhos)
         prev = encoding.context(prev, x, y)
         x, y, dt = encoding.decode(prev, mdn.sample_from_output(params, model.output_dim, model.mixtures))
         times.append(time.perf_counter_ns() - start)

@@ -78,10 +78,14 @@ def _stack(judge: Judge, performances: list[np.ndarray]) -> tuple[np.ndarray, np
 
 def fit(judge: Judge, humans: list[np.ndarray], responses: list[np.ndarray], seed: int = 0):
     """A classifier that learned to tell ``responses`` (1) from ``humans`` (0)."""
+    return fit_rows(_stack(judge, humans)[0], _stack(judge, responses)[0], seed)
+
+
+def fit_rows(human_rows: np.ndarray, response_rows: np.ndarray, seed: int = 0):
+    """A classifier that learned to tell ``response_rows`` (1) from ``human_rows`` (0)."""
     classifier, _ = _sklearn()
-    sides = [_stack(judge, side)[0] for side in (humans, responses)]
-    labels = np.concatenate([np.full(len(rows), label) for label, rows in enumerate(sides)])
-    return classifier(random_state=seed, **CLASSIFIER).fit(np.vstack(sides), labels)
+    labels = np.r_[np.zeros(len(human_rows)), np.ones(len(response_rows))]
+    return classifier(random_state=seed, **CLASSIFIER).fit(np.vstack([human_rows, response_rows]), labels)
 
 
 def scores(fitted, judge: Judge, performances: list[np.ndarray]) -> np.ndarray:
