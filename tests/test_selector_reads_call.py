@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from synthetic import corpus_file, long_corpus, random_model
 from test_drafts import CALL, phrase_by_phrase, stump
-from test_live_drafts import THRESHOLD, TICK, drafted_alone, heard, played, run
+from test_live_drafts import THRESHOLD, drafted_alone, heard, played, run
 
 from robojam import RobojamError
 from robojam.cli import main
