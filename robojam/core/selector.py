@@ -85,7 +85,7 @@ class Selector:
         A selector that reads the call needs each answer's ``calls``."""
         if self.context and calls is None:
             raise RobojamError("this selector judges answers to their calls: give the calls")
-        contexts = [self.call_columns(call) for call in calls] if self.context else [np.zeros(0)] * len(answers)
+        contexts = [self.call_columns(call) for call in calls] if calls is not None else [np.zeros(0)] * len(answers)
         blocks = [beside(run_rows(snap(answer, self.points)), context) for answer, context in zip(answers, contexts)]
         chances = self.chances(np.vstack(blocks))
         owners = np.repeat(np.arange(len(blocks)), [len(b) for b in blocks])
