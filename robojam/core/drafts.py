@@ -96,7 +96,7 @@ class Drafting:
         if selector.context and call is None:
             raise RobojamError("this selector judges answers to their call: give the call")
         self.engine, self._selector, self._rng = engine, selector, rng
-        self._call_columns = selector.call_columns(call)
+        self._call_columns = selector.call_columns(call) if selector.context else np.zeros(0)
         self.count, self._seconds, self._temps = check_drafts(drafts), seconds, (temp, sigma_temp)
         self._most = max(1, int(seconds * MAX_TOUCHES_PER_SECOND))  # as generate: past the first touch
         self._ready = engine.snapshot()
