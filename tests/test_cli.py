@@ -28,6 +28,25 @@ def robojam(*args, check=True, cwd=None):
     return result
 
 
+def robojam_here(*args, check=True):
+    """Run a command in this process: for tests that train often, where each subprocess would import TensorFlow again.
+
+    Returns what `robojam` does (returncode, stdout, stderr); one subprocess test still runs each command as installed.
+    """
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from robojam.cli import main
+
+    result = CliRunner().invoke(main, list(map(str, args)))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    if check and result.exit_code != 0:
+        raise AssertionError(f"robojam {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+
 def test_console_script_is_installed():
     script = Path(sys.executable).parent / "robojam"
     assert script.exists()
@@ -128,7 +147,7 @@ def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
     mine = tmp_path / "mine.npz"
     raw_corpus_file(mine, synthetic_corpus(30, seed=9))
     tuned = tmp_path / "tuned"
-    result = robojam("train", mine, "-o", tuned, "--from", model, "--epochs", 4, "--seed", 2)
+    result = robojam_here("train", mine, "-o", tuned, "--from", model, "--epochs", 4, "--seed", 2)
     assert "fine-tuning gained" in result.stdout
     meta = json.loads((tuned / "model.json").read_text())
     assert meta["architecture"]["units"] == 8
@@ -136,11 +155,11 @@ def test_train_eval_respond_a_tiny_model_end_to_end(tmp_path, example_call):
     assert meta["training"]["base"] == str(model) and meta["training"]["learning_rate"] == 3e-5
     assert meta["score"]["nll_per_event"] < meta["base_score"]["nll_per_event"]  # it learned the new data
     wild = tmp_path / "wild"  # a learning rate that wrecks the model: the base is kept, unchanged
-    result = robojam("train", mine, "-o", wild, "--from", tuned, "--lr", 50, "--epochs", 2, "--seed", 2)
+    result = robojam_here("train", mine, "-o", wild, "--from", tuned, "--lr", 50, "--epochs", 2, "--seed", 2)
     assert "the base model was saved unchanged" in result.stdout
     kernels = [np.load(folder / "weights.npz")["lstm0_kernel"].tobytes() for folder in (wild, tuned)]
     assert kernels[0] == kernels[1]
-    clash = robojam("train", mine, "-o", tmp_path / "x", "--from", model, "--units", 16, check=False)
+    clash = robojam_here("train", mine, "-o", tmp_path / "x", "--from", model, "--units", 16, check=False)
     assert clash.returncode == 1 and "--units does not apply when fine-tuning" in clash.stderr
 
 

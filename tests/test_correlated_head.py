@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from synthetic import long_corpus, random_model, synthetic_performance
-from test_cli import robojam
+from test_cli import robojam_here
 from test_corpus import raw_corpus_file
 
 from robojam import RobojamError
@@ -172,13 +172,14 @@ def test_train_from_a_diagonal_model_with_correlated_learns_correlations(tmp_pat
     corpus = tmp_path / "corpus.npz"
     raw_corpus_file(corpus, long_corpus(24, seed=5))
     base = tmp_path / "base"
-    robojam("train", corpus, "-o", base, "--units", 8, "--mixtures", 2, "--seq-len", 16, "--epochs", 1, "--seed", 1)
+    robojam_here("train", corpus, "-o", base, "--units", 8, "--mixtures", 2, "--seq-len", 16, "--epochs", 1,
+                 "--seed", 1)
     tuned = tmp_path / "tuned"
-    result = robojam("train", corpus, "-o", tuned, "--from", base, "--correlated", "--lr", 0.01,
+    result = robojam_here("train", corpus, "-o", tuned, "--from", base, "--correlated", "--lr", 0.01,
                      "--seq-len", 16, "--epochs", 2, "--seed", 1)
     assert "(correlated)" in result.stdout
     model = load_model(tuned)
     assert model.correlated and json.loads((tuned / "model.json").read_text())["training"]["correlated"] is True
     assert np.any(model.weights["mdn_rhos_kernel"] != 0)
-    again = robojam("train", corpus, "-o", tmp_path / "again", "--from", tuned, "--seq-len", 16, "--epochs", 1)
+    again = robojam_here("train", corpus, "-o", tmp_path / "again", "--from", tuned, "--seq-len", 16, "--epochs", 1)
     assert load_model(tmp_path / "again").correlated and "(correlated)" in again.stdout

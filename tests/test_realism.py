@@ -15,9 +15,8 @@ from robojam.cli import main
 from robojam.core.drafts import DEFAULT_DRAFTS
 from robojam.core.modelfile import load_model
 from robojam.train.judges import FEATURES_TEST, kfold_auc
-from robojam.train.realism import (FEATURES, MIN_PAIRS, SHAPE_FEATURES, STYLE_FEATURES, describe,
-                                   feature_matrix, following, following_report, make_pairs, realism_report,
-                                   realism_study)
+from robojam.train.realism import (FEATURES, MIN_PAIRS, SHAPE_FEATURES, STYLE_FEATURES, answered_pairs, describe,
+                                   feature_matrix, following, following_report, make_pairs, realism_report)
 from synthetic import corpus_file, long_corpus
 
 pytestmark = pytest.mark.usefixtures("quick_judges")
@@ -137,8 +136,9 @@ def test_pairs_are_halves_by_time():
 
 
 def test_responses_last_as_long_as_the_continuation(tiny_model):
-    study = realism_study(tiny_model, long_corpus(12), seed=1)
-    for pair in study.pairs:
+    answered = answered_pairs(tiny_model, long_corpus(12), "all", seed=1)
+    assert answered.pairs
+    for pair in answered.pairs:
         assert pair.robojam is not None and len(pair.robojam)
         assert pair.robojam[1:, 2].sum() <= pair.human[1:, 2].sum() + 1e-9
 

@@ -210,7 +210,7 @@ def test_scoring_reads_the_style_where_training_does():
 
 
 def test_train_with_a_style_input_as_a_command(tmp_path):
-    from test_cli import robojam
+    from test_cli import robojam_here as robojam
     from test_corpus import raw_corpus_file
 
     corpus = tmp_path / "corpus.npz"
@@ -226,7 +226,7 @@ def test_train_with_a_style_input_as_a_command(tmp_path):
     robojam("train", corpus, "-o", tuned, "--from", model, "--epochs", 1, "--seed", 1)
     assert json.loads((tuned / "model.json").read_text())["style"] == meta["style"]
     plain, given = tmp_path / "plain", tmp_path / "given"
-    robojam("train", corpus, "-o", plain, "--units", 8, "--mixtures", 2, "--epochs", 1, "--seed", 1)
+    robojam("train", corpus, "-o", plain, "--units", 8, "--mixtures", 2, "--seq-len", 16, "--epochs", 1, "--seed", 1)
     robojam("train", corpus, "-o", given, "--from", plain, "--style", "--epochs", 1, "--seed", 1)
     given_meta = json.loads((given / "model.json").read_text())
     assert given_meta["architecture"]["input_dim"] == 11 + len(STYLE_FEATURES) and "style" in given_meta

@@ -339,10 +339,11 @@ def test_eval_realism_reports_and_takes_temperatures(tmp_path):
         assert result.exit_code == 0, result.output
         return json.loads(result.output)["settings"]
 
-    assert (settings()["shape_temp"], settings()["rhythm_temp"], settings()["gap_tilt"]) == (0.5, 1.5, 0.0)
+    stored = settings()
+    assert (stored["shape_temp"], stored["rhythm_temp"], stored["gap_tilt"]) == (0.5, 1.5, 0.0)
     overridden = settings("--shape-temp", 0.7, "--gap-tilt", -0.2)
     assert (overridden["shape_temp"], overridden["rhythm_temp"], overridden["gap_tilt"]) == (0.7, 1.5, -0.2)
-    assert (settings()["rim"], settings()["rim_keep"]) == (0.0, 1.0)
+    assert (stored["rim"], stored["rim_keep"]) == (0.0, 1.0)
     rimmed = settings("--rim", 0.05, "--rim-keep", 0.2)
     assert (rimmed["rim"], rimmed["rim_keep"], rimmed["shape_temp"]) == (0.05, 0.2, 0.5)
     assert "shape temp 0.5, rhythm temp 1.5" in run("eval", data, "--model", folder, "--realism").output
