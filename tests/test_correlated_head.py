@@ -176,7 +176,7 @@ def test_train_from_a_diagonal_model_with_correlated_learns_correlations(tmp_pat
                  "--seed", 1)
     tuned = tmp_path / "tuned"
     result = robojam_here("train", corpus, "-o", tuned, "--from", base, "--correlated", "--lr", 0.01,
-                     "--seq-len", 16, "--epochs", 2, "--seed", 1)
+                          "--seq-len", 16, "--epochs", 2, "--seed", 1)
     assert "(correlated)" in result.stdout
     model = load_model(tuned)
     assert model.correlated and json.loads((tuned / "model.json").read_text())["training"]["correlated"] is True

@@ -96,11 +96,11 @@ def test_distill_writes_a_corpus_that_train_learns_from_beside_the_train_split(t
     assert refused.returncode != 0 and "ending .npz" in refused.stderr
 
     base = tmp_path / "base"
-    plain = robojam_here("train", corpus, "-o", base, "--units", 8, "--mixtures", 2, "--seq-len", 16, "--epochs", 2,
-                    "--seed", 1)
+    plain = robojam_here("train", corpus, "-o", base, "--units", 8, "--mixtures", 2, "--seq-len", 16,
+                         "--epochs", 2, "--seed", 1)
     taught = tmp_path / "taught"  # a learning rate that wrecks the model: with drafted answers the last epoch is kept
-    result = robojam_here("train", corpus, "-o", taught, "--from", base, "--drafted", out, "--lr", 50, "--seq-len", 16,
-                     "--epochs", 2, "--seed", 1)
+    result = robojam_here("train", corpus, "-o", taught, "--from", base, "--drafted", out, "--lr", 50,
+                          "--seq-len", 16, "--epochs", 2, "--seed", 1)
     assert f"and {len(made)} drafted answers" in result.stdout and "the last epoch's validation loss" in result.stdout
     assert "saved unchanged" not in result.stdout
     drafted_windows = sum(len(range(0, len(r) - 1, 16 // 2)) for r in made)  # windows start every seq_len / 2
