@@ -101,6 +101,24 @@ def test_the_whole_response_is_planned_within_a_few_turns_of_its_start():
     assert session.playing  # drawn to its end, still playing: a touch stops it
 
 
+def test_a_long_planned_response_orders_each_touch_in_a_few_steps_not_one_per_touch_queued(monkeypatch):
+    """Planned whole, a minute's response queues thousands of touches; scheduling each may not cost a step
+    per touch already queued (that made a session's every turn slower the longer its response)."""
+    from robojam.live import session as module
+
+    steps = []
+    monkeypatch.setattr(module.Output, "__lt__", lambda a, b: steps.append(1) or a.deadline < b.deadline)
+    monkeypatch.setattr(module, "_deadline", lambda output: steps.append(1) or output.deadline)
+    session = make(FakeEngine([(0.5, 0.5, 0.01)]), seconds=60.0)
+    session.respond(0.0)
+    while session.playing and session.next_deadline() <= 0.0:
+        session.prepare(0.0)
+        session.due(0.0)
+    queued = [o.deadline for o in session._queue]
+    assert len(queued) > 5000 and queued == sorted(queued)
+    assert len(steps) < 40 * len(queued)  # a binary search's 13 or so a touch; a sort's would be thousands
+
+
 def test_a_barge_in_and_a_stop_send_an_empty_plan():
     session = make(FakeEngine([(0.5, 0.5, 0.05)]), seconds=5.0)
     session.respond(0.0)

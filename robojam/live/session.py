@@ -40,6 +40,7 @@ the plan (``Settings.plan``, on by default)
 from __future__ import annotations
 
 import math
+from bisect import insort
 from collections import deque
 from dataclasses import dataclass, field, fields
 
@@ -156,6 +157,10 @@ class Output:
     drafted: bool = field(default=False, compare=False)  # a start: the response is a kept draft
 
 
+def _deadline(output: Output) -> float:
+    return output.deadline
+
+
 class Session:
     """A performer's model state and robojam's part in reply."""
 
@@ -171,7 +176,7 @@ class Session:
         self._sent_touch: Output | None = None    # robojam's last touch sent in the open stroke
         # pragma: no mutate start (set-before-read, truth-value)
         self._call_pending = False
-        self._queue: list[Output] = []            # scheduled, in deadline order
+        self._queue: list[Output] = []            # scheduled, in deadline order (ties: in the order scheduled)
         self._drawing = False                     # robojam's part is started and not all drawn
         self._ending = False                      # ...drawn to its end, which is not yet out
         self._play_clock = 0.0                    # deadline of robojam's last scheduled touch
@@ -537,8 +542,7 @@ class Session:
         if not self._chain:
             return
         if now is not None:
-            self._queue.append(Output(now, "plan"))
-            self._queue.sort()
+            insort(self._queue, Output(now, "plan"), key=_deadline)
         self._chain.clear()
         self._queue = [o for o in self._queue if not o.points]
 
@@ -562,8 +566,7 @@ class Session:
         output = Output(deadline, "touch", x, y, self._dynamics(x, y, dt))
         if self.settings.plan and not (self._first_touch and self.settings.mode == "call-and-response"):
             self._unplanned.append(output)  # a response's first touch plays at once: planning never delays it
-        self._queue.append(output)
-        self._queue.sort()
+        insort(self._queue, output, key=_deadline)  # not append and sort: a planned response can queue thousands
         self._first_touch = False  # pragma: no mutate (truth-value)
         self._play_clock = deadline
         return output
