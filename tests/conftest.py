@@ -1,6 +1,9 @@
 """Shared fixtures: small synthetic performances and tiny random models; Hypothesis's profiles."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +24,7 @@ def quick_judges(monkeypatch):
     do on small data, not how finely they are tuned for the corpus."""
     from threadpoolctl import threadpool_limits
     from robojam.train import judges
-    monkeypatch.setattr(judges, "CLASSIFIER", {**judges.CLASSIFIER, "max_iter": 40, "min_samples_leaf": 5})
+    monkeypatch.setattr(judges, "CLASSIFIER", {**judges.CLASSIFIER, "max_iter": 15, "min_samples_leaf": 5})
     with threadpool_limits(1):
         yield
 
@@ -29,6 +32,16 @@ def quick_judges(monkeypatch):
 @pytest.fixture
 def corpus() -> list[np.ndarray]:
     return synthetic_corpus(40)
+
+
+@pytest.fixture(scope="session")
+def robojam_wheel(tmp_path_factory) -> Path:
+    """This checkout built into a wheel, once a run (without build isolation: no index needed)."""
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(Path(__file__).resolve().parent.parent)],
+                   check=True, capture_output=True, timeout=300)
+    return next(out.glob("robojam-*.whl"))
 
 
 # The fuzz tests (test_fuzz.py): the default profile gives each parser a fixed, derandomized budget

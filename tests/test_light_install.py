@@ -23,10 +23,13 @@ print(sorted(m for m in ("tensorflow", "keras", "keras_mdn_layer", "sklearn") if
 
 
 @pytest.fixture(scope="module")
-def light_venv(tmp_path_factory) -> Path:
+def light_venv(tmp_path_factory, robojam_wheel) -> Path:
+    """A fresh environment given robojam's wheel and what it depends on, by this environment's pip
+    (the environment's own pip and compiled bytecode would only cost the run time)."""
     venv = tmp_path_factory.mktemp("light") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(ROOT)],
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                    "--no-compile", "--disable-pip-version-check", str(robojam_wheel)],
                    check=True, timeout=900, capture_output=True)
     return venv / "bin"
 

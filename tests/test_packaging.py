@@ -1,16 +1,11 @@
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_wheel_carries_the_model_the_web_page_and_the_presets(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
-    wheel = next(tmp_path.glob("robojam-*.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
+def test_wheel_carries_the_model_the_web_page_and_the_presets(robojam_wheel):
+    names = zipfile.ZipFile(robojam_wheel).namelist()
     assert "robojam/models/default/model.json" in names
     assert "robojam/models/default/weights.npz" in names
     assert "robojam/models/default/selector.npz" in names
