@@ -173,7 +173,7 @@ def test_eval_steer_reports_each_knob(tmp_path):
         low, high = report["velocity_spread"][side]
         assert 40 <= low < high <= 120
     assert 0 <= report[CONTRAST]["farther"] <= 1
-    text = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer"])
+    text = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer", "--drafts", "2"])
     assert text.exit_code == 0 and "right way" in text.output and "note velocity" in text.output
     both = CliRunner().invoke(main, ["eval", str(tmp_path / "corpus.npz"), "--steer", "--yardstick"])
     assert both.exit_code != 0 and "choose one of" in both.output

@@ -157,10 +157,6 @@ class Output:
     drafted: bool = field(default=False, compare=False)  # a start: the response is a kept draft
 
 
-def _deadline(output: Output) -> float:
-    return output.deadline
-
-
 class Session:
     """A performer's model state and robojam's part in reply."""
 
@@ -542,7 +538,7 @@ class Session:
         if not self._chain:
             return
         if now is not None:
-            insort(self._queue, Output(now, "plan"), key=_deadline)
+            insort(self._queue, Output(now, "plan"))
         self._chain.clear()
         self._queue = [o for o in self._queue if not o.points]
 
@@ -566,7 +562,7 @@ class Session:
         output = Output(deadline, "touch", x, y, self._dynamics(x, y, dt))
         if self.settings.plan and not (self._first_touch and self.settings.mode == "call-and-response"):
             self._unplanned.append(output)  # a response's first touch plays at once: planning never delays it
-        insort(self._queue, output, key=_deadline)  # not append and sort: a planned response can queue thousands
+        insort(self._queue, output)  # not append and sort: a planned response can queue thousands
         self._first_touch = False  # pragma: no mutate (truth-value)
         self._play_clock = deadline
         return output
