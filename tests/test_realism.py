@@ -229,6 +229,7 @@ def test_eval_realism_json_has_every_key(corpus_npz):
     assert report["judge"] == {"learned_from": [], "pairs": 0}
     assert {"shape_mean", "human_shape_mean"} <= set(report["following"])
     assert set(report["copies"]["call"]) == {"robojam", "human"} and "corpus" not in report["copies"]
+    assert set(report["copies"]["call_leaps"]) == {"robojam", "human"}
     assert report["pairs"] == 14
     assert sorted(name for name, _ in report["giveaways"]) == sorted(FEATURES)
     importances = [importance for _, importance in report["giveaways"]]
@@ -251,6 +252,7 @@ def test_eval_realism_report_and_plot(corpus_npz, tmp_path):
     result = run(corpus_npz, "--realism", "--plot", picture)
     assert result.exit_code == 0, result.output
     for words in ("realism AUC", "featureless", "control AUC", "sanity AUC", "following", "shape", "copied runs",
+                  "copied leaps",
                   "grid", "judge", "edge share", "nats/event", "importance"):
         assert words in result.output
     assert picture.read_bytes()[:8] == PNG_MAGIC

@@ -11,11 +11,18 @@ another speed is still the same shape.
   occur among its call's runs. Echo is not invention.
 - The **corpus-copied share**: the share that also occur in a set of other
   performances (the report uses the training split).
+- The **call-copied share of leaps**: the share of a response's leaps (from a
+  stroke's last touch to the next stroke's first) that repeat one of its
+  call's leaps, either way round, to within a grid point on each axis. A
+  new stroke that leaps as the call's did (a model's echo) lands its notes
+  where the call's did: that too is echo, not invention.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from robojam.core.performance import stroke_leaps
 
 RUN = 8
 
@@ -51,4 +58,24 @@ def copied_share(performances: list[np.ndarray], sources: list[set[bytes]], poin
         runs = _runs(touches, points)
         total += len(runs)
         found += sum(run in source for run in runs)
+    return round(found / total, 4) if total else None
+
+
+def grid_leaps(touches: np.ndarray, points: int) -> np.ndarray:
+    """The performance's leaps between strokes in whole grid points, (n, 2)."""
+    return np.round(stroke_leaps(touches) * points).astype(np.int64)
+
+
+def leap_copied_share(performances: list[np.ndarray], calls: list[np.ndarray], points: int) -> float | None:
+    """Share of all the performances' leaps that repeat a leap of their call (``calls[i]`` for performance
+    i), either way round, within a grid point on each axis (snapping can round a copy by one);
+    None when they have no leap."""
+    found = total = 0
+    for touches, call in zip(performances, calls):
+        mine, theirs = grid_leaps(touches, points), grid_leaps(call, points)
+        total += len(mine)
+        if len(mine) and len(theirs):
+            either_way = np.vstack([theirs, -theirs])
+            nearest = np.abs(mine[:, None, :] - either_way[None, :, :]).max(axis=2).min(axis=1)
+            found += int((nearest <= 1).sum())
     return round(found / total, 4) if total else None

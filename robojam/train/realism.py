@@ -39,7 +39,8 @@ and its human continuation (how much people follow themselves). A feature
 constant in either sample has no correlation and is skipped (and named).
 
 **Copies** (:mod:`robojam.train.copies`): the share of the responses' runs
-that repeat a run of their call's steps, and of the training split's.
+that repeat a run of their call's steps, and of the training split's; and
+the share of their leaps between strokes that repeat one of their call's.
 
 **The rest.** The edge share (touches within ``EDGE`` of the screen's edge)
 of responses and of human continuations, and the held-out NLL
@@ -335,12 +336,15 @@ def _realism(pairs: list[Pair], judge_pairs: list[Pair], seed: int) -> dict:
 
 
 def _copies(pairs: list[Pair], performances: list[np.ndarray], split: str, points: int) -> dict:
-    """Shares of moving runs repeated from the call, and from the training split (when it was not evaluated)."""
+    """Shares of moving runs repeated from the call, and from the training split (when it was not evaluated);
+    the share of leaps between strokes repeated from the call."""
     humans, responses = [p.human for p in pairs], [p.robojam for p in pairs]
     calls = [copies.step_runs(p.call, points) for p in pairs]
     result = {"run_touches": copies.RUN,
               "call": {"robojam": copies.copied_share(responses, calls, points),
-                       "human": copies.copied_share(humans, calls, points)}}
+                       "human": copies.copied_share(humans, calls, points)},
+              "call_leaps": {side: copies.leap_copied_share(parts, [p.call for p in pairs], points)
+                             for side, parts in (("robojam", responses), ("human", humans))}}
     if split in JUDGE_SPLITS:
         corpus = copies.corpus_runs([grid.snap(clean, points) for clean, _ in
                                      usable(select_split(performances, "train"))], points)

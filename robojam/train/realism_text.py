@@ -30,6 +30,8 @@ def format_report(report: dict, top: int = 8) -> str:
         f"    shape       {_show(following_['shape_mean'])}   human {_show(following_['human_shape_mean'])}   "
         f"over {', '.join(SHAPE_FEATURES)}",
         f"  copied runs   {_copies_line(report['copies'])}",
+        f"  copied leaps  {_show(report['copies']['call_leaps']['robojam'])} of the call's   "
+        f"human {_show(report['copies']['call_leaps']['human'])}   (leaps between strokes, either way round)",
         f"  edge share    {edge['robojam']:.3f}   human {edge['human']:.3f}   ratio {_show(edge['ratio'], '.2f')}",
         f"  held-out NLL  {_show(report['nll_per_event'], '.4f')} nats/event",
     ]
