@@ -1,5 +1,5 @@
-"""The light install (`pip install .`, no extras) as a stage machine gets it: a fresh virtual
-environment without TensorFlow, Keras or scikit-learn, running the main jobs."""
+"""The light install (`pip install .`, no extras: here the wheel it builds) as a stage machine gets it: a
+fresh virtual environment without TensorFlow, Keras or scikit-learn, running the main jobs."""
 
 import re
 import signal
