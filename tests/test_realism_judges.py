@@ -7,6 +7,7 @@ from robojam.core.corpus import split_of
 from robojam.train import copies, grid, judges
 from robojam.train.judges import FEATURELESS_TEST, FEATURES_TEST, RUN, held_out_auc, kfold_auc, run_rows
 from robojam.train.realism import SANITY_TARGET, realism_report, shuffled_steps
+from test_echo import taps
 from test_realism import HZ, line, long_corpus
 
 pytestmark = pytest.mark.usefixtures("quick_judges")
@@ -152,21 +153,15 @@ def test_runs_that_never_move_are_not_copies():
     assert copies.corpus_runs([line(20), line(20, start=(0.3, 0.3))], 600) == copies.step_runs(line(20), 600)
 
 
-def taps(*xs, start=(0.0, 0.5)) -> np.ndarray:
-    """Taps 0.3 s apart: each a stroke of its own, at x = ``start``'s x plus the running sum of ``xs``."""
-    x = start[0] + np.cumsum([0.0, *xs])
-    return np.column_stack([x, np.full(len(x), start[1]), np.r_[0.0, np.full(len(xs), 0.3)]])
-
-
 def test_leaps_that_repeat_the_calls_either_way_round_are_copies():
-    call = taps(0.3, 0.3, start=(0.2, 0.5))
+    call = taps([0.2, 0.5, 0.8])
     assert copies.grid_leaps(call, 600).tolist() == [[180, 0], [180, 0]]
-    echoed = taps(-0.3, 0.3, -0.3, start=(0.6, 0.2))  # elsewhere, the call's leaps taken either way round
-    own = taps(0.1, 0.2, -0.05, start=(0.3, 0.4))
+    echoed = taps([0.6, 0.3, 0.6, 0.3], y=0.2)  # elsewhere, the call's leaps taken either way round
+    own = taps([0.3, 0.4, 0.6, 0.55], y=0.4)
     assert copies.leap_copied_share([echoed], [call], 600) == 1.0
     assert copies.leap_copied_share([own], [call], 600) == 0.0
     assert copies.leap_copied_share([echoed, own], [call, call], 600) == 0.5
-    near, far = taps(0.3 + 1 / 600, start=(0.1, 0.5)), taps(0.3 + 3 / 600, start=(0.1, 0.5))
+    near, far = taps([0.1, 0.4 + 1 / 600]), taps([0.1, 0.4 + 3 / 600])
     assert copies.leap_copied_share([near, far], [call, call], 600) == 0.5  # snapping rounds a copy by a point
     assert copies.leap_copied_share([line(30)], [call], 600) is None  # one stroke: no leap
     assert copies.leap_copied_share([echoed], [line(30)], 600) == 0.0  # a call without leaps gives none to copy
