@@ -128,7 +128,7 @@ def test_curl_in_a_session_turns_each_answer_the_way_its_own_call_curled():
             session.touch(0.5 + 0.2 * np.cos(angle), 0.5 + 0.2 * np.sin(angle), 0.5, t)
         session.respond(t + 0.01)
         assert engine.policy.curl_tilt == pytest.approx(1.5 * CURL_TILT_PER_UNIT)
-        ways.append(engine.policy._way_round)
+        ways.append(engine.policy._call_way_round())
         session.stop(t + 0.02)
     assert ways == [1.0, -1.0]
     session.apply("curl", 0.0, t + 0.03)

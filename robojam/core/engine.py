@@ -71,7 +71,7 @@ class Engine(Network):
         self.policy.y_tilt, self.policy.curl_tilt = y_tilt(height), curl_tilt(steer)
 
     def hear_call(self, call) -> None:
-        """Take a call's leaps for new strokes to echo (``TouchPolicy.hear_call``), until the next call."""
+        """Take a call until the next: its way round for the curl, its leaps for an echo (``TouchPolicy.hear_call``)."""
         self.policy.hear_call(call)
 
     def draw(self, rng: np.random.Generator, temp: float = 1.0, sigma_temp: float = 1.0) -> tuple[float, float, float]:

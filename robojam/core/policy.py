@@ -43,20 +43,32 @@ class TouchPolicy:
         self.y_tilt = 0.0  # contrast's lean down the screen, away from the call's height (steering.y_tilt)
         self.size_tilt = 0.0  # the size knob's lean towards longer moves or shorter (steering.size_tilt)
         self.curl_tilt = 0.0  # the curl knob's lean towards turning within a stroke, or not (steering.curl_tilt)
-        self._way_round = 1.0  # which way the call curled (features.way_round): curl turns the answer so too
+        self._call = ()  # the call heard (rows x, y, dt), read for its way round when the curl first leans
+        self._way_round: float | None = None  # which way it curled (features.way_round); None: not read yet
         self._leaps: list[list[float]] = []  # the call's leaps to a new stroke (after a pause or not)
         # Those long enough to start a stroke without a pause.
         self._far_leaps: list[list[float]] = []  # pragma: no mutate (set-before-read)
 
     def hear_call(self, call) -> None:
-        """Take the leaps of a call (rows ``x, y, dt``) for new strokes to echo, in a model with an echo
-        (its temperatures); until the next call. Rows that are not finite are left out."""
-        rows = np.asarray(call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (reshape-neg)
-        touches = clean(rows)
-        leaps = stroke_leaps(touches)[-MAX_LEAPS:]
-        far = np.hypot(leaps[:, 0], leaps[:, 1]) > STROKE_JUMP
-        self._leaps, self._far_leaps = leaps.tolist(), leaps[far].tolist()
-        self._way_round = way_round(touches)
+        """Take a call (rows ``x, y, dt``; rows not finite are left out) until the next: which way round it
+        curls, read only once the curl leans (``_call_way_round``), and in a model with an echo its leaps
+        for new strokes to echo. So a response's first touch waits on neither when no one needs them.
+        ``call`` is kept, not copied: pass one that stays as it is."""
+        self._call, self._way_round = call, None
+        self._leaps, self._far_leaps = [], []
+        if self._echo:
+            leaps = stroke_leaps(self._call_touches())[-MAX_LEAPS:]
+            far = np.hypot(leaps[:, 0], leaps[:, 1]) > STROKE_JUMP
+            self._leaps, self._far_leaps = leaps.tolist(), leaps[far].tolist()
+
+    def _call_touches(self) -> np.ndarray:
+        return clean(np.asarray(self._call, dtype=np.float64).reshape(-1, 3))  # pragma: no mutate (reshape-neg)
+
+    def _call_way_round(self) -> float:
+        """Which way round the call curls (features.way_round), read once a call."""
+        if self._way_round is None:
+            self._way_round = way_round(self._call_touches())
+        return self._way_round
 
     def target(self, noise: Noise, prev: tuple, temp: float, sigma_temp: float) -> list[float]:
         """The next touch's target (``_drawn``); with a lean (``x_tilt``, ``y_tilt``, ``size_tilt``,
@@ -88,7 +100,7 @@ class TouchPolicy:
         if np.signbit(self.curl_tilt):  # below 0: going straight either way
             bends = np.abs(turns)
         else:
-            bends = turns * self._way_round  # pragma: no mutate (unit-sign)
+            bends = turns * self._call_way_round()  # pragma: no mutate (unit-sign)
         return np.where(starts, never, self.curl_tilt * bends)
 
     def _drawn(self, noise: Noise, prev: tuple, temp: float, sigma_temp: float) -> list[float]:
@@ -103,7 +115,7 @@ class TouchPolicy:
         """
         draw, on_screen, keep = self.sampler.draw, self._on_screen, self._rim_keep
         rim = self._rim if self._rim and within(prev[0], prev[1], self._rim) else 0.0
-        echo = self._echo and len(self._leaps) >= MIN_LEAPS
+        echo = len(self._leaps) >= MIN_LEAPS  # hear_call takes leaps only in a model with an echo
         target = draw(noise, temp, sigma_temp)
         for _ in range(DRAWS_PER_TOUCH - 1):
             echoed = self._echoed(target, noise, prev, rim) if echo else None
