@@ -57,17 +57,17 @@ class TouchPolicy:
         self._call, self._way_round = call, None
         self._leaps, self._far_leaps = [], []
         if self._echo:
-            leaps = stroke_leaps(self._call_touches())[-MAX_LEAPS:]
+            leaps = stroke_leaps(clean(self._call_rows()))[-MAX_LEAPS:]
             far = np.hypot(leaps[:, 0], leaps[:, 1]) > STROKE_JUMP
             self._leaps, self._far_leaps = leaps.tolist(), leaps[far].tolist()
 
-    def _call_touches(self) -> np.ndarray:
-        return clean(np.asarray(self._call, dtype=np.float64).reshape(-1, 3))  # pragma: no mutate (reshape-neg)
+    def _call_rows(self) -> np.ndarray:
+        return np.asarray(self._call, dtype=np.float64).reshape(-1, 3)  # pragma: no mutate (reshape-neg)
 
     def _call_way_round(self) -> float:
         """Which way round the call curls (features.way_round), read once a call."""
         if self._way_round is None:
-            self._way_round = way_round(self._call_touches())
+            self._way_round = way_round(self._call_rows())  # which cleans the rows itself
         return self._way_round
 
     def target(self, noise: Noise, prev: tuple, temp: float, sigma_temp: float) -> list[float]:
