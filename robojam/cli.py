@@ -267,6 +267,11 @@ def _train_option(name: str, help_text: str, **kwargs):
               help="Give the head a correlation per component between the movement's two numbers (Graves' "
                    "bivariate Gaussians), so a component can lie slantwise; with --from a model without one, "
                    "every correlation starts at 0 and the model plays as before until trained.")
+@_train_option("--look-ahead", "Also train a second head on the touch this many on (its move and the time until "
+                              "it), so the network's state holds where a stroke is going; training only, the "
+                              "model file and its playing are as without; 0: none.", type=click.IntRange(0, 256))
+@_train_option("--look-ahead-weight", "With --look-ahead: its loss's weight beside the next touch's.",
+               type=click.FloatRange(0, 10))
 @click.option("--drafted", "drafted_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Also train on these drafted answers of robojam distill (with --from: the model that made them), "
                    "beside the train split; the run then trains --epochs epochs and keeps the last.")

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 
 from robojam.core.mixture import RHO_LIMIT, SIGMA_EPSILON, Head  # noqa: E402
 from robojam.core.modelfile import Model  # noqa: E402
+from robojam.train.look_ahead import AHEAD_DIM, AHEAD_MIXTURES  # noqa: E402
 
 
 class CorrelatedMDN(layers.Layer):
@@ -63,11 +64,12 @@ def head_layer(output_dim: int, mixtures: int, correlated: bool) -> layers.Layer
 
 def build_sequence_network(input_dim: int, n_layers: int, units: int, mixtures: int,
                            output_dim: int = 3, style_dim: int = 0, style_noise: float = 0.0,
-                           correlated: bool = False) -> keras.Model:
+                           correlated: bool = False, look_ahead: bool = False) -> keras.Model:
     """The training network: (batch, time, input_dim + style_dim) to mixture parameters at every step.
 
     A style input (the last ``style_dim`` columns) gets Gaussian noise of spread ``style_noise``
-    while training; the network has no weights of its own for it.
+    while training; the network has no weights of its own for it. With ``look_ahead``, a second head
+    (:mod:`robojam.train.look_ahead`) on the top layer too, its outputs after the head's.
     """
     inputs = keras.Input(shape=(None, input_dim + style_dim), name="touches")
     signal = inputs
@@ -77,6 +79,9 @@ def build_sequence_network(input_dim: int, n_layers: int, units: int, mixtures: 
     for i in range(n_layers):
         signal = layers.LSTM(units, return_sequences=True, name=f"lstm{i}")(signal)
     head = head_layer(output_dim, mixtures, correlated)(signal)
+    if look_ahead:
+        ahead = layers.TimeDistributed(mdn.MDN(AHEAD_DIM, AHEAD_MIXTURES), name="ahead")(signal)
+        head = layers.Concatenate(name="with_ahead")([head, ahead])
     return keras.Model(inputs, head, name="robojam_mdn_rnn")
 
 

@@ -22,6 +22,7 @@ from robojam.core.mixture import Head
 from robojam.core.modelfile import Model, save_model
 from robojam.core.style import Style, call_part
 from robojam.train.evaluate import score_model
+from robojam.train.look_ahead import ahead_targets, standardise_gaps, with_look_ahead
 
 
 # Training adds Gaussian noise of this spread to the (standardised) style input, so that a style
@@ -49,6 +50,8 @@ class TrainOptions:
     style_features: tuple[str, ...] | None = None  # what a style input reads; None: STYLE_FEATURES
     base: str | None = None  # fine-tune this model (its folder) instead of starting from scratch
     correlated: bool = False  # a correlation per component in the head (robojam.core.mixture.Head)
+    look_ahead: int = 0  # also train a head on the touch this many on (robojam.train.look_ahead); 0: none
+    look_ahead_weight: float = 0.3  # its loss's weight beside the next touch's
 
     ARCHITECTURE = ("layers", "units", "mixtures", "encoding")
 
@@ -83,13 +86,15 @@ def make_encoding(name: str, train: list[np.ndarray]) -> Encoding:
     raise RobojamError(f"unknown encoding {name!r}; choose robojam, delta or heading")
 
 
-def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: int, style: Style | None = None):
+def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: int, style: Style | None = None,
+                 look_ahead: int = 0):
     """Training windows: inputs (N, L, F) and targets with a weight column (N, L, D + 1).
 
     Window step t reads event t and predicts event t + 1; windows start every
     ``seq_len // 2`` events, always at a performance's start, and padding and
     unscored targets get weight 0. With a ``style``, every event's inputs end
-    with its ``style_columns``.
+    with its ``style_columns``. With ``look_ahead`` k, step t's targets end
+    with event t's ``ahead_targets`` (the touch k on, and its own weight).
     """
     stride = max(1, seq_len // 2)
     inputs, targets = [], []
@@ -98,13 +103,16 @@ def make_windows(performances: list[np.ndarray], encoding: Encoding, seq_len: in
         if style is not None:
             x = np.hstack([x, style_columns(clean, style)])
         weights = mask.astype(np.float64)
+        ahead = ahead_targets(clean, mask, look_ahead) if look_ahead else np.zeros((len(clean), 0))
+        width = y.shape[1]
         for start in range(0, len(clean) - 1, stride):
             stop = min(start + seq_len, len(clean) - 1)
             window_x = np.zeros((seq_len, x.shape[1]))
-            window_y = np.zeros((seq_len, y.shape[1] + 1))
+            window_y = np.zeros((seq_len, width + 1 + ahead.shape[1]))
             window_x[:stop - start] = x[start:stop]
-            window_y[:stop - start, :-1] = y[start + 1:stop + 1]
-            window_y[:stop - start, -1] = weights[start + 1:stop + 1]
+            window_y[:stop - start, :width] = y[start + 1:stop + 1]
+            window_y[:stop - start, width] = weights[start + 1:stop + 1]
+            window_y[:stop - start, width + 1:] = ahead[start:stop]
             inputs.append(window_x)
             targets.append(window_y)
     if not inputs:
@@ -156,19 +164,26 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
     style = base.style if base is not None else (Style.fitted(calls, _style_features(options))
                                                   if _wants_style(options) else None)
     drafted = list(drafted)
-    train_x, train_y = make_windows(train_set + drafted, encoding, options.seq_len, style)
-    val_x, val_y = make_windows(val_set, encoding, options.seq_len, style)
+    train_x, train_y = make_windows(train_set + drafted, encoding, options.seq_len, style, options.look_ahead)
+    val_x, val_y = make_windows(val_set, encoding, options.seq_len, style, options.look_ahead)
+    if options.look_ahead:
+        standardise_gaps(train_y, val_y)
     print(f"training on {len(train_set)} performances" + (f" and {len(drafted)} drafted answers" if drafted else "")
-          + f" ({len(train_x)} windows of {options.seq_len}), validating on {len(val_set)}", flush=True)
+          + f" ({len(train_x)} windows of {options.seq_len}), validating on {len(val_set)}"
+          + (f"; a second head looks {options.look_ahead} touches ahead" if options.look_ahead else ""), flush=True)
 
     network = build_sequence_network(encoding.input_dim, options.layers, options.units, options.mixtures,
                                      style_dim=style.dim if style is not None else 0,
-                                     style_noise=options.style_noise, correlated=options.correlated)
+                                     style_noise=options.style_noise, correlated=options.correlated,
+                                     look_ahead=bool(options.look_ahead))
     if base is not None:
         load_into_keras(network, base)
     head = Head(encoding.output_dim, options.mixtures, options.correlated)
-    network.compile(optimizer=keras.optimizers.Adam(options.learning_rate, clipnorm=1.0),
-                    loss=masked_mdn_loss(encoding.output_dim, options.mixtures, options.correlated))
+    loss, metrics, judged_by = masked_mdn_loss(encoding.output_dim, options.mixtures, options.correlated), [], "loss"
+    if options.look_ahead:  # the run is judged and stopped by the next touch's loss alone
+        loss, next_touch = with_look_ahead(loss, head.size, encoding.output_dim, options.look_ahead_weight)
+        metrics, judged_by = [next_touch], "next_touch"
+    network.compile(optimizer=keras.optimizers.Adam(options.learning_rate, clipnorm=1.0), loss=loss, metrics=metrics)
 
     def snapshot(extra: dict) -> Model:
         metadata = {"training": {**asdict(options), **extra, "data": list(map(str, sources)),
@@ -180,18 +195,19 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
 
     checkpoint_dir = Path(out) / "checkpoints"
     started = time.monotonic()
-    base_loss = float(network.evaluate(val_x, val_y, batch_size=options.batch_size, verbose=0)) \
-        if base is not None else np.inf
+    base_loss = float(network.evaluate(val_x, val_y, batch_size=options.batch_size, verbose=0,
+                                       return_dict=True)[judged_by]) if base is not None else np.inf
+    monitor = f"val_{judged_by}"
     history = network.fit(
         train_x, train_y, validation_data=(val_x, val_y), epochs=options.epochs,
         batch_size=options.batch_size, shuffle=True, verbose=1 if sys.stdout.isatty() else 2,
         callbacks=[checkpoint_best(lambda: snapshot({}), checkpoint_dir, every_epoch=True)] if drafted else [
-            keras.callbacks.EarlyStopping(patience=options.patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, options.patience // 2)),
-            checkpoint_best(lambda: snapshot({}), checkpoint_dir),
+            keras.callbacks.EarlyStopping(monitor, patience=options.patience, mode="min", restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(monitor, factor=0.5, patience=max(1, options.patience // 2), mode="min"),
+            checkpoint_best(lambda: snapshot({}), checkpoint_dir, monitor=monitor),
         ],
     )
-    val_losses = np.array(history.history["val_loss"], dtype=np.float64)
+    val_losses = np.array(history.history[monitor], dtype=np.float64)
     kept_loss, kept_base = _kept_epoch(val_losses, base_loss, last=bool(drafted))
     if kept_base:  # no epoch beat the model it started from: that one is the best there is
         load_into_keras(network, base)
@@ -255,8 +271,8 @@ def _with_architecture_of(base: Model, options: TrainOptions) -> TrainOptions:
                    encoding=base.encoding.name, style=base.style is not None, correlated=base.correlated)
 
 
-def checkpoint_best(make_model, folder: Path, every_epoch: bool = False):
-    """A Keras callback saving a loadable robojam model whenever val_loss improves (``every_epoch``:
+def checkpoint_best(make_model, folder: Path, every_epoch: bool = False, monitor: str = "val_loss"):
+    """A Keras callback saving a loadable robojam model whenever ``monitor`` improves (``every_epoch``:
     after every epoch, the run keeping its last)."""
     import keras
 
@@ -264,7 +280,7 @@ def checkpoint_best(make_model, folder: Path, every_epoch: bool = False):
         best = np.inf
 
         def on_epoch_end(self, epoch, logs=None):
-            loss = (logs or {}).get("val_loss", np.inf)
+            loss = (logs or {}).get(monitor, np.inf)
             if loss < self.best or every_epoch:
                 self.best = loss
                 save_model(make_model(), folder)
