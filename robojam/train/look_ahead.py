@@ -28,7 +28,7 @@ def ahead_targets(clean: np.ndarray, scored: np.ndarray, k: int) -> np.ndarray:
     if n <= k:
         return targets
     targets[:n - k, :2] = (clean[k:, :2] - clean[:-k, :2]) * MOVE_SCALE
-    elapsed = np.concatenate([[0.0], np.cumsum(clean[:, 2])])  # elapsed[i]: the dt of events 0 to i - 1
+    elapsed = np.concatenate([[0.0], np.cumsum(clean[:, 2])])  # elapsed[i]: the dts of events 0 to i - 1, summed
     targets[:n - k, 2] = np.log(elapsed[k + 1:] - elapsed[1:n - k + 1] + GAP_FLOOR)
     unscored = np.concatenate([[0], np.cumsum(~np.asarray(scored, dtype=bool))])
     targets[:n - k, 3] = unscored[k + 1:] == unscored[1:n - k + 1]
