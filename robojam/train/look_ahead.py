@@ -17,6 +17,8 @@ AHEAD_COLUMNS = AHEAD_DIM + 1  # and a weight: 1 when every event up to it is sc
 AHEAD_MIXTURES = 4
 MOVE_SCALE = 10.0
 GAP_FLOOR = 0.01  # seconds added before the log, so that k touches at once have a finite time
+WARMUP_EPOCHS = 3  # epochs fitting a fresh look-ahead head alone, before a run from a model trains on
+WARMUP_LEARNING_RATE = 1e-3
 
 
 def ahead_targets(clean: np.ndarray, scored: np.ndarray, k: int) -> np.ndarray:
@@ -60,3 +62,18 @@ def with_look_ahead(next_loss, head_size: int, output_dim: int, weight: float):
         return next_touch(y_true, y_pred) + weight * ahead_loss(y_true[..., split:], y_pred[..., head_size:])
 
     return loss, next_touch
+
+
+def fit_ahead_head_alone(network, loss, train_x: np.ndarray, train_y: np.ndarray, batch_size: int,
+                         epochs: int = WARMUP_EPOCHS, verbose: int = 2) -> None:
+    """Fit the look-ahead head of a network loaded from a model (which has none: it starts at random)
+    with every other layer held, so that its first, random guesses do not pull on the layers the
+    model learned. The layers are trainable again afterwards; the network must be compiled anew."""
+    import keras
+
+    for layer in network.layers:
+        layer.trainable = layer.name == "ahead"
+    network.compile(optimizer=keras.optimizers.Adam(WARMUP_LEARNING_RATE, clipnorm=1.0), loss=loss)
+    network.fit(train_x, train_y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
+    for layer in network.layers:
+        layer.trainable = True

@@ -22,7 +22,8 @@ from robojam.core.mixture import Head
 from robojam.core.modelfile import Model, save_model
 from robojam.core.style import Style, call_part
 from robojam.train.evaluate import score_model
-from robojam.train.look_ahead import ahead_targets, standardise_gaps, with_look_ahead
+from robojam.train.look_ahead import (WARMUP_EPOCHS, ahead_targets, fit_ahead_head_alone, standardise_gaps,
+                                      with_look_ahead)
 
 
 # Training adds Gaussian noise of this spread to the (standardised) style input, so that a style
@@ -183,6 +184,10 @@ def train(performances: list[np.ndarray], options: TrainOptions, out: str | Path
     if options.look_ahead:  # the run is judged and stopped by the next touch's loss alone
         loss, next_touch = with_look_ahead(loss, head.size, encoding.output_dim, options.look_ahead_weight)
         metrics, judged_by = [next_touch], "next_touch"
+        if base is not None:
+            print(f"fitting the look-ahead head alone first ({WARMUP_EPOCHS} epochs)", flush=True)
+            fit_ahead_head_alone(network, loss, train_x, train_y, options.batch_size,
+                                 verbose=1 if sys.stdout.isatty() else 2)
     network.compile(optimizer=keras.optimizers.Adam(options.learning_rate, clipnorm=1.0), loss=loss, metrics=metrics)
 
     def snapshot(extra: dict) -> Model:
