@@ -111,13 +111,14 @@ def test_checkpoints_follow_the_loss_the_run_is_judged_by(tmp_path):
 
 def test_a_fresh_look_ahead_head_is_fitted_with_every_other_layer_held():
     pytest.importorskip("keras")
+    from robojam.core.mixture import Head
     from robojam.train.look_ahead import fit_ahead_head_alone, with_look_ahead
     from robojam.train.network import build_sequence_network, masked_mdn_loss
 
     touches, encoding = _performance(40), DeltaEncoding(10.0, -3.5, 1.2)
     inputs, targets = make_windows([touches], encoding, seq_len=8, look_ahead=3)
     network = build_sequence_network(encoding.input_dim, 1, 4, 2, look_ahead=True)
-    loss, _ = with_look_ahead(masked_mdn_loss(3, 2), 2 * 7, 3, weight=0.3)
+    loss, _ = with_look_ahead(masked_mdn_loss(3, 2), Head(3, 2).size, 3, weight=0.3)
     before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in network.layers}
     fit_ahead_head_alone(network, loss, inputs, targets, batch_size=4, epochs=2, verbose=0)
     for layer in network.layers:
